@@ -1,0 +1,42 @@
+import type { Patient, Resource } from 'fhir/r4.js';
+
+/** The three source systems the facade federates. */
+export type SourceId = 'gp' | 'hospital' | 'social-care';
+export const SOURCE_IDS: readonly SourceId[] = ['gp', 'hospital', 'social-care'];
+
+/** What the facade asks a source when looking for a person. */
+export type PatientQuery =
+  | { kind: 'nhs-number'; nhsNumber: string }
+  | { kind: 'demographics'; family: string; birthDate: string; given?: string; postcode?: string };
+
+/** A source's own patient record, as FHIR, with the id the source uses for it. */
+export interface SourcePatient {
+  source: SourceId;
+  sourcePatientId: string;
+  patient: Patient;
+}
+
+/** Everything a source holds about one of its patients, as FHIR R4 resources with source-local ids. */
+export interface SourceRecord {
+  source: SourceId;
+  sourcePatientId: string;
+  resources: Resource[];
+}
+
+export interface SourceHealth {
+  source: SourceId;
+  ok: boolean;
+  detail?: string;
+}
+
+/** One small interface every source adapter implements. Aggregate count queries come in a later issue. */
+export interface SourceAdapter {
+  readonly id: SourceId;
+  /** Human-readable name used in OperationOutcome diagnostics (never patient data). */
+  readonly displayName: string;
+  /** Base URL used as `meta.source` for resources from this source. */
+  readonly sourceUri: string;
+  findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]>;
+  fetchRecord(sourcePatientId: string, signal?: AbortSignal): Promise<SourceRecord>;
+  health(): Promise<SourceHealth>;
+}

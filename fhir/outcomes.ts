@@ -1,0 +1,93 @@
+import type { OperationOutcome, OperationOutcomeIssue } from 'fhir/r4.js';
+
+/**
+ * One error type for the whole service (after Medplum's core/outcomes.ts): every failure is an
+ * OperationOutcome carried by OperationOutcomeError, mapped to an HTTP status in one place.
+ * Each issue has a stable code in `issue.details.coding` (system ERROR_CODE_SYSTEM) so clients and
+ * tests can rely on it. Messages never contain patient identifiers.
+ */
+export const ERROR_CODE_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/error-code';
+
+export type IssueCode = OperationOutcomeIssue['code'];
+export type Severity = OperationOutcomeIssue['severity'];
+
+export interface IssueInput {
+  severity?: Severity;
+  code: IssueCode;
+  errorCode: string;
+  diagnostics: string;
+  expression?: string[];
+}
+
+export function outcome(status: number, issues: IssueInput[]): OperationOutcome {
+  void status;
+  return {
+    resourceType: 'OperationOutcome',
+    issue: issues.map((i) => ({
+      severity: i.severity ?? 'error',
+      code: i.code,
+      details: { coding: [{ system: ERROR_CODE_SYSTEM, code: i.errorCode }], text: i.diagnostics },
+      diagnostics: i.diagnostics,
+      ...(i.expression ? { expression: i.expression } : {}),
+    })),
+  };
+}
+
+export class OperationOutcomeError extends Error {
+  readonly status: number;
+  readonly outcome: OperationOutcome;
+  readonly headers: Record<string, string>;
+  constructor(status: number, oo: OperationOutcome, headers: Record<string, string> = {}) {
+    super(oo.issue[0]?.diagnostics ?? 'error');
+    this.name = 'OperationOutcomeError';
+    this.status = status;
+    this.outcome = oo;
+    this.headers = headers;
+  }
+}
+
+function err(status: number, code: IssueCode, errorCode: string, diagnostics: string, expression?: string[]) {
+  return new OperationOutcomeError(status, outcome(status, [{ code, errorCode, diagnostics, expression }]));
+}
+
+export const badRequest = (errorCode: string, diagnostics: string, expression?: string[]) =>
+  err(400, 'invalid', errorCode, diagnostics, expression);
+export const unprocessable = (errorCode: string, diagnostics: string, expression?: string[]) =>
+  err(422, 'processing', errorCode, diagnostics, expression);
+export const unauthorized = (errorCode: string, diagnostics: string) => {
+  const e = err(401, 'login', errorCode, diagnostics);
+  e.headers['WWW-Authenticate'] = `Bearer error="invalid_token", error_description="${diagnostics.replace(/"/g, "'")}"`;
+  return e;
+};
+export const forbidden = (errorCode: string, diagnostics: string) => err(403, 'forbidden', errorCode, diagnostics);
+export const notFound = (diagnostics: string, errorCode = 'not-found') => err(404, 'not-found', errorCode, diagnostics);
+export const notAcceptable = (diagnostics: string) => err(406, 'not-supported', 'not-acceptable', diagnostics);
+export const unsupportedMediaType = (diagnostics: string) =>
+  err(415, 'not-supported', 'unsupported-media-type', diagnostics);
+export const payloadTooLarge = (diagnostics: string) => err(413, 'too-costly', 'payload-too-large', diagnostics);
+export const serviceUnavailable = (errorCode: string, diagnostics: string, issues: IssueInput[] = []) =>
+  new OperationOutcomeError(
+    503,
+    outcome(503, [{ code: 'transient', errorCode, diagnostics }, ...issues]),
+  );
+export const internalError = () =>
+  err(500, 'exception', 'internal', 'An internal error occurred; it has been logged with the request id.');
+
+/** Anything thrown → an OperationOutcomeError; unknown errors become a generic 500 (no stack, no detail). */
+export function normalizeError(e: unknown): OperationOutcomeError {
+  if (e instanceof OperationOutcomeError) return e;
+  const anyErr = e as { status?: number; statusCode?: number; type?: string; message?: string } | undefined;
+  const status = anyErr?.status ?? anyErr?.statusCode;
+  if (anyErr?.type === 'entity.too.large') return payloadTooLarge('The request body is larger than the limit allowed.');
+  if (anyErr?.type === 'entity.parse.failed') return badRequest('malformed-json', 'The request body is not valid JSON.');
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return err(status, 'invalid', 'bad-request', safeMessage(anyErr?.message));
+  }
+  return internalError();
+}
+
+/** Client-error messages from libraries are kept short and free of request values. */
+function safeMessage(message: string | undefined): string {
+  if (!message) return 'The request is invalid.';
+  return message.length > 300 ? message.slice(0, 300) + '…' : message;
+}
