@@ -37,6 +37,7 @@ export interface SourceAdapter {
   /** Base URL used as `meta.source` for resources from this source. */
   readonly sourceUri: string;
   findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]>;
+  readPatient(sourcePatientId: string, signal?: AbortSignal): Promise<SourcePatient>;
   fetchRecord(sourcePatientId: string, signal?: AbortSignal): Promise<SourceRecord>;
   health(): Promise<SourceHealth>;
 }

@@ -76,12 +76,26 @@ export const internalError = () =>
 /** Anything thrown → an OperationOutcomeError; unknown errors become a generic 500 (no stack, no detail). */
 export function normalizeError(e: unknown): OperationOutcomeError {
   if (e instanceof OperationOutcomeError) return e;
-  const anyErr = e as { status?: number; statusCode?: number; type?: string; message?: string } | undefined;
+  const anyErr = e as
+    | { status?: number; statusCode?: number; type?: string; message?: string; errors?: { path?: string; message?: string }[] }
+    | undefined;
   const status = anyErr?.status ?? anyErr?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500 && Array.isArray(anyErr?.errors) && anyErr.errors.length > 0) {
+    // Request validation against openapi.yaml: one issue per failing element, located by expression.
+    return new OperationOutcomeError(
+      status,
+      outcome(status, anyErr.errors.map((x) => ({
+        code: STATUS_ISSUE[status] ?? 'invalid',
+        errorCode: STATUS_ERROR_CODE[status] ?? 'invalid-request',
+        diagnostics: safeMessage(x.message ? `${locate(x.path)}${x.message}` : anyErr.message),
+        ...(x.path ? { expression: [expressionOf(x.path)] } : {}),
+      }))),
+    );
+  }
   if (anyErr?.type === 'entity.too.large') return payloadTooLarge('The request body is larger than the limit allowed.');
   if (anyErr?.type === 'entity.parse.failed') return badRequest('malformed-json', 'The request body is not valid JSON.');
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return err(status, 'invalid', 'bad-request', safeMessage(anyErr?.message));
+    return err(status, STATUS_ISSUE[status] ?? 'invalid', STATUS_ERROR_CODE[status] ?? 'bad-request', safeMessage(anyErr?.message));
   }
   return internalError();
 }
@@ -90,4 +104,23 @@ export function normalizeError(e: unknown): OperationOutcomeError {
 function safeMessage(message: string | undefined): string {
   if (!message) return 'The request is invalid.';
   return message.length > 300 ? message.slice(0, 300) + '…' : message;
+}
+
+const STATUS_ISSUE: Record<number, IssueCode> = { 401: 'login', 403: 'forbidden', 404: 'not-found', 405: 'not-supported', 406: 'not-supported', 413: 'too-costly', 415: 'not-supported' };
+const STATUS_ERROR_CODE: Record<number, string> = {
+  400: 'invalid-request',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  406: 'not-acceptable',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
+};
+
+/** `.query.identifier` → `identifier`; `.body.resourceType` → `resourceType`. */
+function expressionOf(path: string): string {
+  return path.replace(/^\.?(query|body|path|params|headers)\.?/, '').replace(/^\//, '') || path;
+}
+
+function locate(path: string | undefined): string {
+  return path ? `${expressionOf(path)}: ` : '';
 }

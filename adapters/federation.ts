@@ -1,0 +1,251 @@
+import type { Patient, Resource } from 'fhir/r4.js';
+import { serviceUnavailable, type IssueInput } from '../fhir/outcomes.js';
+import type { PatientIndex, PatientLink } from '../store/patient-index.js';
+import { demographicsOf, resolveMatch, type Demographics } from './matching.js';
+import { mergeRecords } from './merge.js';
+import { SourceError, type FailureKind } from './transport.js';
+import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourcePatient, SourceRecord } from './types.js';
+
+/** Something the reader of a response must know: a source that failed, or a record left unlinked. */
+export interface SourceWarning {
+  source: SourceId;
+  kind: FailureKind | 'ambiguous-match';
+  message: string;
+}
+
+export interface FederatedPatient {
+  id: string;
+  patient: Patient;
+}
+
+/** A person as seen across sources while matching: keyed by NHS number, or by a source record. */
+interface Identity {
+  key: string;
+  nhsNumber: string | null;
+  records: SourcePatient[];
+  links: PatientLink[];
+  demographics: Demographics;
+}
+
+const PRIORITY: Record<SourceId, number> = { gp: 0, hospital: 1, 'social-care': 2 };
+
+/**
+ * The federated repository: finds people across sources (linking them in the patient index),
+ * reads the integrated Patient and fetches the merged record — always fanning out in parallel,
+ * returning what arrived plus a warning per source that did not.
+ */
+export class Federation {
+  private readonly byId: Map<SourceId, SourceAdapter>;
+
+  constructor(
+    readonly adapters: SourceAdapter[],
+    private readonly index: PatientIndex,
+  ) {
+    this.byId = new Map(adapters.map((a) => [a.id, a]));
+  }
+
+  sourceUris(): Record<SourceId, string> {
+    return Object.fromEntries(this.adapters.map((a) => [a.id, a.sourceUri])) as Record<SourceId, string>;
+  }
+
+  /**
+   * Finds the integrated patients matching a query. Sources are asked by NHS number or by family name
+   * and birth date; records without NHS number are then matched on demographics against every person
+   * sharing that family name and birth date, so an ambiguous record is noticed and left unlinked.
+   */
+  async findPatients(query: PatientQuery, signal?: AbortSignal): Promise<{ patients: FederatedPatient[]; warnings: SourceWarning[] }> {
+    const warnings: SourceWarning[] = [];
+    let found: SourcePatient[];
+    let broad: PatientQuery;
+    if (query.kind === 'nhs-number') {
+      found = await this.fanOutFind(query, warnings, signal);
+      const anchor = pickPrimary(found.filter((r) => nhsNumberOf(r.patient) === query.nhsNumber));
+      if (!anchor) return { patients: [], warnings };
+      const d = demographicsOf(anchor.patient);
+      if (!d.family || !d.birthDate) return this.finish(found, warnings, (i) => i.nhsNumber === query.nhsNumber);
+      broad = { kind: 'demographics', family: d.family, birthDate: d.birthDate };
+      found = dedupeRecords([...found, ...(await this.fanOutFind(broad, warnings, signal))]);
+      return this.finish(found, warnings, (i) => i.nhsNumber === query.nhsNumber);
+    }
+    broad = { kind: 'demographics', family: query.family, birthDate: query.birthDate };
+    found = await this.fanOutFind(broad, warnings, signal);
+    const wanted: Demographics = { given: query.given, postcode: query.postcode };
+    return this.finish(found, warnings, (i) => satisfies(i.demographics, wanted));
+  }
+
+  async readPatient(id: string, signal?: AbortSignal): Promise<{ patient: Patient; warnings: SourceWarning[] } | undefined> {
+    const indexed = await this.index.get(id);
+    if (!indexed) return undefined;
+    const warnings: SourceWarning[] = [];
+    const settled = await Promise.allSettled(
+      indexed.links.map((l) => this.adapter(l.source).readPatient(l.sourcePatientId, signal)),
+    );
+    const records = collect(settled, indexed.links.map((l) => l.source as SourceId), warnings, this.byId);
+    if (records.length === 0) throw unavailable(warnings);
+    const [patient] = mergeRecords({
+      integratedId: id,
+      records: records.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, resources: [r.patient] })),
+      sourceUris: this.sourceUris(),
+    });
+    return { patient: patient as Patient, warnings };
+  }
+
+  /**
+   * The merged record of an integrated patient. Linked sources are fetched directly; a source with no
+   * link yet is asked by NHS number in the same parallel round (a record may have appeared since).
+   */
+  async everything(id: string, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: SourceWarning[] } | undefined> {
+    const indexed = await this.index.get(id);
+    if (!indexed) return undefined;
+    const warnings: SourceWarning[] = [];
+    const tasks: { source: SourceId; run: Promise<SourceRecord[]> }[] = [];
+    for (const adapter of this.adapters) {
+      const links = indexed.links.filter((l) => l.source === adapter.id);
+      if (links.length > 0) {
+        tasks.push({ source: adapter.id, run: Promise.all(links.map((l) => adapter.fetchRecord(l.sourcePatientId, signal))) });
+      } else if (indexed.nhsNumber) {
+        tasks.push({ source: adapter.id, run: this.discoverAndFetch(adapter, indexed.nhsNumber, signal) });
+      }
+    }
+    const settled = await Promise.allSettled(tasks.map((t) => t.run));
+    const records = collect(settled, tasks.map((t) => t.source), warnings, this.byId).flat();
+    if (records.length === 0 && warnings.length > 0) throw unavailable(warnings);
+    return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris() }), warnings };
+  }
+
+  /** The NHS number of an integrated patient: null when known without one, undefined when the id is unknown. */
+  async nhsNumberOf(id: string): Promise<string | null | undefined> {
+    return (await this.index.get(id))?.nhsNumber;
+  }
+
+  async health(): Promise<SourceHealth[]> {
+    return Promise.all(this.adapters.map((a) => a.health()));
+  }
+
+  private adapter(source: string): SourceAdapter {
+    const a = this.byId.get(source as SourceId);
+    if (!a) throw new Error(`no adapter for source ${source}`);
+    return a;
+  }
+
+  private async discoverAndFetch(adapter: SourceAdapter, nhsNumber: string, signal?: AbortSignal): Promise<SourceRecord[]> {
+    const found = (await adapter.findPatients({ kind: 'nhs-number', nhsNumber }, signal)).filter(
+      (r) => nhsNumberOf(r.patient) === nhsNumber,
+    );
+    if (found.length === 0) return [];
+    await this.index.link(nhsNumber, found.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, matchMethod: 'nhs-number' })));
+    return Promise.all(found.map((r) => adapter.fetchRecord(r.sourcePatientId, signal)));
+  }
+
+  private async fanOutFind(query: PatientQuery, warnings: SourceWarning[], signal?: AbortSignal): Promise<SourcePatient[]> {
+    const settled = await Promise.allSettled(this.adapters.map((a) => a.findPatients(query, signal)));
+    const results = collect(settled, this.adapters.map((a) => a.id), warnings, this.byId);
+    if (results.length === 0) throw unavailable(warnings);
+    return results.flat();
+  }
+
+  /** Groups records into identities, matches the ones without NHS number, links and merges the wanted ones. */
+  private async finish(
+    found: SourcePatient[],
+    warnings: SourceWarning[],
+    wanted: (i: Identity) => boolean,
+  ): Promise<{ patients: FederatedPatient[]; warnings: SourceWarning[] }> {
+    const identities = new Map<string, Identity>();
+    const unmatched: SourcePatient[] = [];
+    for (const r of [...found].sort((a, b) => PRIORITY[a.source] - PRIORITY[b.source])) {
+      const nhs = nhsNumberOf(r.patient);
+      if (!nhs) {
+        unmatched.push(r);
+        continue;
+      }
+      const identity = identities.get(nhs) ?? { key: nhs, nhsNumber: nhs, records: [], links: [], demographics: demographicsOf(r.patient) };
+      identity.records.push(r);
+      identity.links.push({ source: r.source, sourcePatientId: r.sourcePatientId, matchMethod: 'nhs-number' });
+      identities.set(nhs, identity);
+    }
+    const known = [...identities.values()].map((i) => ({ key: i.key, demographics: i.demographics }));
+    for (const r of unmatched) {
+      const match = resolveMatch(demographicsOf(r.patient), known);
+      if (match.kind === 'linked') {
+        const identity = identities.get(match.key)!;
+        identity.records.push(r);
+        identity.links.push({ source: r.source, sourcePatientId: r.sourcePatientId, matchMethod: 'demographics', matchScore: match.score });
+      } else if (match.kind === 'ambiguous') {
+        await this.index.unlink(r.source, r.sourcePatientId);
+        if (match.keys.some((k) => wanted(identities.get(k)!))) {
+          warnings.push({
+            source: r.source,
+            kind: 'ambiguous-match',
+            message: `A ${this.adapter(r.source).displayName} record without NHS number matches more than one person on demographics; it has not been linked to this patient and is not shown. Review it in the source system.`,
+          });
+        }
+      } else {
+        const key = `${r.source}/${r.sourcePatientId}`;
+        identities.set(key, {
+          key,
+          nhsNumber: null,
+          records: [r],
+          links: [{ source: r.source, sourcePatientId: r.sourcePatientId, matchMethod: 'demographics' }],
+          demographics: demographicsOf(r.patient),
+        });
+      }
+    }
+    const patients: FederatedPatient[] = [];
+    for (const identity of identities.values()) {
+      if (!wanted(identity)) continue;
+      const id = await this.index.link(identity.nhsNumber, identity.links);
+      const [patient] = mergeRecords({
+        integratedId: id,
+        records: identity.records.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, resources: [r.patient] })),
+        sourceUris: this.sourceUris(),
+      });
+      patients.push({ id, patient: patient as Patient });
+    }
+    return { patients, warnings };
+  }
+}
+
+export function nhsNumberOf(p: Patient): string | undefined {
+  return p.identifier?.find((i) => i.system === 'https://fhir.nhs.uk/Id/nhs-number' && i.value)?.value;
+}
+
+function pickPrimary(records: SourcePatient[]): SourcePatient | undefined {
+  return [...records].sort((a, b) => PRIORITY[a.source] - PRIORITY[b.source])[0];
+}
+
+function dedupeRecords(records: SourcePatient[]): SourcePatient[] {
+  const seen = new Map<string, SourcePatient>();
+  for (const r of records) seen.set(`${r.source}/${r.sourcePatientId}`, r);
+  return [...seen.values()];
+}
+
+function satisfies(d: Demographics, wanted: Demographics): boolean {
+  const norm = (s: string) => s.toLowerCase().replace(/\s+/g, '');
+  if (wanted.given && !(d.given && norm(d.given).startsWith(norm(wanted.given)))) return false;
+  if (wanted.postcode && !(d.postcode && norm(d.postcode) === norm(wanted.postcode))) return false;
+  return true;
+}
+
+/** Collects fulfilled results; each rejection becomes a warning naming the source and why. */
+function collect<T>(settled: PromiseSettledResult<T>[], sources: SourceId[], warnings: SourceWarning[], adapters: Map<SourceId, SourceAdapter>): T[] {
+  const out: T[] = [];
+  settled.forEach((s, i) => {
+    const source = sources[i]!;
+    if (s.status === 'fulfilled') out.push(s.value);
+    else {
+      const e = s.reason;
+      const kind: FailureKind = e instanceof SourceError ? e.kind : 'error';
+      const detail = e instanceof SourceError ? e.message : 'unexpected failure';
+      const name = adapters.get(source)?.displayName ?? source;
+      if (!warnings.some((w) => w.source === source && w.kind === kind)) {
+        warnings.push({ source, kind, message: `${name} could not be queried (${kind}): ${detail}. Information from it is missing from this response.` });
+      }
+    }
+  });
+  return out;
+}
+
+function unavailable(warnings: SourceWarning[]) {
+  const issues: IssueInput[] = warnings.map((w) => ({ severity: 'error', code: 'transient', errorCode: `source-${w.kind}`, diagnostics: w.message }));
+  return serviceUnavailable('all-sources-unavailable', 'No source system could be queried; the record cannot be shown.', issues);
+}

@@ -1,0 +1,159 @@
+import type { Coding, Identifier, Patient, Resource } from 'fhir/r4.js';
+import type { SourceId, SourceRecord } from './types.js';
+
+/** Tag system marking which source system(s) recorded a resource. */
+export const SOURCE_TAG_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/record-source';
+export const SOURCE_DISPLAY: Record<SourceId, string> = {
+  gp: 'GP practice system',
+  hospital: 'Hospital system',
+  'social-care': 'Social care system',
+};
+/** Lower comes first: the GP record is the primary copy when several sources hold the same fact. */
+const PRIORITY: Record<SourceId, number> = { gp: 0, hospital: 1, 'social-care': 2 };
+const ID_PREFIX: Record<SourceId, string> = { gp: 'gp', hospital: 'hosp', 'social-care': 'sc' };
+
+export interface MergeInput {
+  integratedId: string;
+  records: SourceRecord[];
+  sourceUris: Record<SourceId, string>;
+}
+
+/**
+ * Merges source records into one self-consistent set of resources:
+ *  - every resource gets a stable id `<source>-<local id>` and `meta.source` plus a source tag;
+ *  - the same fact recorded by several sources (same type, same code system + code, same day,
+ *    same status) becomes one resource, the GP copy first, tagged with every source;
+ *  - Organization/Practitioner copies with the same business identifier become one;
+ *  - the source patients become one Patient with the integrated id;
+ *  - references are rewritten to the merged ids so the Bundle resolves internally.
+ */
+export function mergeRecords(input: MergeInput): Resource[] {
+  const records = [...input.records].sort((a, b) => PRIORITY[a.source] - PRIORITY[b.source]);
+  const patientRef = `Patient/${input.integratedId}`;
+  const kept = new Map<string, { resource: Resource; sources: SourceId[] }>(); // dedupe key → kept copy
+  const refMaps = new Map<SourceId, Map<string, string>>();
+  const patients: { source: SourceId; patient: Patient }[] = [];
+
+  for (const record of records) {
+    const refMap = new Map<string, string>();
+    refMaps.set(record.source, refMap);
+    for (const r of record.resources) {
+      if (!r.id) continue;
+      const localRef = `${r.resourceType}/${r.id}`;
+      if (r.resourceType === 'Patient') {
+        refMap.set(localRef, patientRef);
+        if (r.id === record.sourcePatientId) patients.push({ source: record.source, patient: r as Patient });
+        continue;
+      }
+      const newId = mergedId(record.source, r.id);
+      const key = dedupeKey(r) ?? `${r.resourceType}/${newId}`;
+      const existing = kept.get(key);
+      // Only copies from different sources merge: two entries in one source are two facts.
+      if (existing && !existing.sources.includes(record.source)) {
+        existing.sources.push(record.source);
+        refMap.set(localRef, `${r.resourceType}/${existing.resource.id}`);
+        continue;
+      }
+      kept.set(existing ? `${r.resourceType}/${newId}` : key, { resource: { ...r, id: newId, meta: { ...r.meta } } as Resource, sources: [record.source] });
+      refMap.set(localRef, `${r.resourceType}/${newId}`);
+    }
+  }
+
+  const out: Resource[] = [];
+  if (patients.length > 0) {
+    const merged = mergePatients(input.integratedId, patients, input.sourceUris);
+    out.push(rewriteReferences(merged, refMaps.get(patients[0]!.source)!));
+  }
+  for (const { resource, sources } of kept.values()) {
+    const source = sources[0]!;
+    const rewritten = rewriteReferences(resource, refMaps.get(source)!);
+    stampProvenance(rewritten, sources, input.sourceUris);
+    out.push(rewritten);
+  }
+  return out;
+}
+
+function mergedId(source: SourceId, localId: string): string {
+  const id = `${ID_PREFIX[source]}-${localId}`.replace(/[^A-Za-z0-9\-.]/g, '-');
+  return id.length <= 64 ? id : id.slice(0, 64);
+}
+
+function stampProvenance(r: Resource, sources: SourceId[], uris: Record<SourceId, string>): void {
+  const tags = (r.meta?.tag ?? []).filter((t) => t.system !== SOURCE_TAG_SYSTEM);
+  r.meta = {
+    ...r.meta,
+    source: uris[sources[0]!],
+    tag: [...tags, ...sources.map((s): Coding => ({ system: SOURCE_TAG_SYSTEM, code: s, display: SOURCE_DISPLAY[s] }))],
+  };
+  delete r.meta.versionId;
+}
+
+function mergePatients(id: string, patients: { source: SourceId; patient: Patient }[], uris: Record<SourceId, string>): Patient {
+  const primary = patients[0]!.patient;
+  const identifiers = new Map<string, Identifier>();
+  for (const { patient } of patients) {
+    for (const i of patient.identifier ?? []) identifiers.set(`${i.system}|${i.value}`, i);
+  }
+  const merged: Patient = { ...primary, id, identifier: [...identifiers.values()], meta: { ...primary.meta } };
+  delete merged.link;
+  const sources = [...new Set(patients.map((p) => p.source))];
+  stampProvenance(merged, sources, uris);
+  return merged;
+}
+
+/** The key under which two sources' copies of the same fact collapse into one, or undefined (never merged). */
+export function dedupeKey(r: Resource): string | undefined {
+  const a = r as unknown as Record<string, unknown>;
+  switch (r.resourceType) {
+    case 'Organization':
+    case 'Practitioner': {
+      const ids = ((a.identifier as Identifier[] | undefined) ?? []).map((i) => `${i.system}|${i.value}`).sort();
+      return ids.length ? `${r.resourceType}|${ids.join(',')}` : undefined;
+    }
+    case 'AllergyIntolerance':
+      return keyOf(r.resourceType, a.code, statusCode(a.clinicalStatus), day(a.onsetDateTime ?? a.recordedDate));
+    case 'Condition':
+      return keyOf(r.resourceType, a.code, statusCode(a.clinicalStatus), day(a.onsetDateTime ?? a.recordedDate));
+    case 'MedicationRequest':
+      return keyOf(r.resourceType, a.medicationCodeableConcept, a.status, day(a.authoredOn));
+    case 'MedicationStatement':
+      return keyOf(r.resourceType, a.medicationCodeableConcept, a.status, day(a.effectiveDateTime ?? a.dateAsserted));
+    case 'Immunization':
+      return keyOf(r.resourceType, a.vaccineCode, a.status, day(a.occurrenceDateTime));
+    case 'Procedure':
+      return keyOf(r.resourceType, a.code, a.status, day(a.performedDateTime ?? (a.performedPeriod as { start?: string })?.start));
+    default:
+      return undefined;
+  }
+}
+
+function keyOf(type: string, concept: unknown, status: unknown, date: string | undefined): string | undefined {
+  const codings = ((concept as { coding?: Coding[] } | undefined)?.coding ?? [])
+    .filter((c) => c.system && c.code)
+    .map((c) => `${c.system}|${c.code}`)
+    .sort();
+  if (codings.length === 0 || !date) return undefined;
+  return `${type}|${codings.join(',')}|${String(status ?? '')}|${date}`;
+}
+
+function statusCode(cc: unknown): string | undefined {
+  return (cc as { coding?: Coding[] } | undefined)?.coding?.[0]?.code;
+}
+
+function day(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length >= 10 ? v.slice(0, 10) : undefined;
+}
+
+/** Deep copy with every relative `Type/id` reference mapped through refMap (others left as they are). */
+function rewriteReferences<T>(value: T, refMap: Map<string, string>): T {
+  if (Array.isArray(value)) return value.map((v) => rewriteReferences(v, refMap)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'reference' && typeof v === 'string') out[k] = refMap.get(v) ?? v;
+      else out[k] = rewriteReferences(v, refMap);
+    }
+    return out as T;
+  }
+  return value;
+}

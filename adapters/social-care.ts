@@ -1,0 +1,96 @@
+import type { CaseResponse, PeopleResponse, PersonSummary } from '../scripts/sandbox/social-care-types.js';
+import { SourceError, type Transport } from './transport.js';
+import { mapCase, mapPerson } from './social-care-mapping.js';
+import type { PatientQuery, SourceAdapter, SourceHealth, SourcePatient, SourceRecord } from './types.js';
+
+export interface SocialCareOptions {
+  /** Root URL of the council's case-management API, e.g. http://127.0.0.1:7003 */
+  baseUrl: string;
+  transport: Transport;
+}
+
+/** The council's social-care system: a non-FHIR JSON API, mapped to FHIR R4 here. */
+export function createSocialCareAdapter(opts: SocialCareOptions): SourceAdapter {
+  const { transport } = opts;
+  const root = opts.baseUrl.replace(/\/+$/, '');
+
+  const getJson = (name: string, path: string, signal?: AbortSignal) =>
+    transport.call(
+      name,
+      async (s) => {
+        const res = await fetch(`${root}${path}`, { signal: s, headers: { accept: 'application/json' } });
+        if (!res.ok) {
+          await res.body?.cancel().catch(() => undefined);
+          throw Object.assign(new Error('http'), { status: res.status });
+        }
+        if (!(res.headers.get('content-type') ?? '').includes('application/json')) {
+          await res.body?.cancel().catch(() => undefined);
+          throw new SourceError('social-care', 'invalid-response', `${name}: response is not JSON`);
+        }
+        return JSON.parse(await res.text()) as unknown;
+      },
+      { idempotent: true, signal },
+    );
+
+  const invalid = (name: string, what: string) => new SourceError('social-care', 'invalid-response', `${name}: ${what}`);
+
+  return {
+    id: 'social-care',
+    displayName: 'Social care system',
+    sourceUri: root,
+
+    async findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]> {
+      const q = new URLSearchParams();
+      if (query.kind === 'nhs-number') q.set('nhsNumber', query.nhsNumber);
+      else {
+        q.set('surname', query.family);
+        q.set('dateOfBirth', query.birthDate);
+        if (query.postcode) q.set('postcode', query.postcode);
+        if (query.given) q.set('forename', query.given);
+      }
+      const body = (await getJson('person search', `/api/v1/people?${q}`, signal)) as Partial<PeopleResponse> | null;
+      if (!body || typeof body !== 'object' || !Array.isArray(body.people)) throw invalid('person search', 'expected an object with a people array');
+      return body.people.filter(isPerson).map((p) => ({ source: 'social-care', sourcePatientId: p.personId, patient: mapPerson(p) }));
+    },
+
+    async readPatient(sourcePatientId: string, signal?: AbortSignal): Promise<SourcePatient> {
+      const body = await getJson('person read', `/api/v1/people/${encodeURIComponent(sourcePatientId)}`, signal);
+      if (!isPerson(body)) throw invalid('person read', 'expected a person');
+      return { source: 'social-care', sourcePatientId, patient: mapPerson(body) };
+    },
+
+    async fetchRecord(sourcePatientId: string, signal?: AbortSignal): Promise<SourceRecord> {
+      const body = (await getJson('case fetch', `/api/v1/people/${encodeURIComponent(sourcePatientId)}/case`, signal)) as Partial<CaseResponse> | null;
+      if (!isCase(body)) throw invalid('case fetch', 'expected a case with person, carePackages, assessments and contacts');
+      return { source: 'social-care', sourcePatientId, resources: mapCase(body) };
+    },
+
+    async health(): Promise<SourceHealth> {
+      try {
+        await transport.call(
+          'health',
+          async (s) => {
+            const res = await fetch(`${root}/health`, { signal: s });
+            await res.body?.cancel().catch(() => undefined);
+            if (!res.ok) throw Object.assign(new Error('http'), { status: res.status });
+          },
+          { idempotent: false, deadlineMs: 2000 },
+        );
+        return { source: 'social-care', ok: true };
+      } catch (e) {
+        return { source: 'social-care', ok: false, detail: e instanceof SourceError ? e.message : 'unreachable' };
+      }
+    },
+  };
+}
+
+function isPerson(p: unknown): p is PersonSummary {
+  const x = p as Partial<PersonSummary> | null;
+  return !!x && typeof x === 'object' && typeof x.personId === 'string' && typeof x.surname === 'string' &&
+    typeof x.dateOfBirth === 'string' && !!x.address && !!x.localAuthority && Array.isArray(x.flags);
+}
+
+function isCase(c: Partial<CaseResponse> | null): c is CaseResponse {
+  return !!c && typeof c === 'object' && isPerson(c.person) && Array.isArray(c.carePackages) &&
+    Array.isArray(c.assessments) && Array.isArray(c.contacts);
+}

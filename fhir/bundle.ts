@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from 'fhir/r4.js';
+import { ERROR_CODE_SYSTEM } from './outcomes.js';
+import type { Warning } from './repository.js';
+
+/** An OperationOutcome entry (search.mode = outcome) telling the reader what is missing and why. */
+export function warningOutcome(warnings: Warning[]): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    id: randomUUID(),
+    issue: warnings.map((w) => ({
+      severity: 'warning',
+      code: w.kind === 'ambiguous-match' ? 'multiple-matches' : w.kind === 'timeout' ? 'timeout' : 'incomplete',
+      details: { coding: [{ system: ERROR_CODE_SYSTEM, code: `source-${w.kind}` }], text: w.message },
+      diagnostics: w.message,
+    })),
+  };
+}
+
+export interface SearchsetOptions {
+  baseUrl: string;
+  links: { self: string; next?: string; previous?: string };
+  total?: number;
+  warnings?: Warning[];
+}
+
+export function searchset(resources: Resource[], opts: SearchsetOptions): Bundle {
+  const entry: BundleEntry[] = resources.map((r) => ({
+    fullUrl: `${opts.baseUrl}/${r.resourceType}/${r.id}`,
+    resource: r,
+    search: { mode: 'match' },
+  }));
+  if (opts.warnings && opts.warnings.length > 0) {
+    const oo = warningOutcome(opts.warnings);
+    entry.push({ fullUrl: `urn:uuid:${oo.id}`, resource: oo, search: { mode: 'outcome' } });
+  }
+  const link: BundleLink[] = [{ relation: 'self', url: opts.links.self }];
+  if (opts.links.next) link.push({ relation: 'next', url: opts.links.next });
+  if (opts.links.previous) link.push({ relation: 'previous', url: opts.links.previous });
+  return {
+    resourceType: 'Bundle',
+    id: randomUUID(),
+    meta: { lastUpdated: new Date().toISOString() },
+    type: 'searchset',
+    ...(opts.total === undefined ? {} : { total: opts.total }),
+    link,
+    entry,
+  };
+}

@@ -1,0 +1,60 @@
+import type { Bundle, Patient, Resource } from 'fhir/r4.js';
+import type { PatientQuery } from '../adapters/types.js';
+import { searchset } from './bundle.js';
+import { notFound } from './outcomes.js';
+import type { RecordRepository, Warning } from './repository.js';
+import type { EverythingParams } from './search.js';
+
+/** FHIR operations on Patient: plain functions over a repository, free of HTTP. */
+export interface OperationContext {
+  repo: RecordRepository;
+  /** Base URL of the FHIR endpoint, e.g. https://host/fhir */
+  baseUrl: string;
+  signal?: AbortSignal;
+}
+
+export async function searchPatients(ctx: OperationContext, query: PatientQuery, selfUrl: string): Promise<Bundle> {
+  const { patients, warnings } = await ctx.repo.findPatients(query, ctx.signal);
+  return searchset(
+    patients.map((p) => p.patient),
+    { baseUrl: ctx.baseUrl, links: { self: selfUrl }, total: patients.length, warnings },
+  );
+}
+
+export async function readPatient(ctx: OperationContext, id: string): Promise<{ patient: Patient; warnings: Warning[] }> {
+  const result = await ctx.repo.readPatient(id, ctx.signal);
+  if (!result) throw notFound(`Patient/${id} is not known to this service.`);
+  return result;
+}
+
+/** Sort order that keeps paging stable between calls: the Patient first, then by type and id. */
+function pageOrder(a: Resource, b: Resource): number {
+  if (a.resourceType === 'Patient' && b.resourceType !== 'Patient') return -1;
+  if (b.resourceType === 'Patient' && a.resourceType !== 'Patient') return 1;
+  return a.resourceType.localeCompare(b.resourceType) || (a.id ?? '').localeCompare(b.id ?? '');
+}
+
+/** Patient/$everything over the federated record, paged with `_count`/`_offset` next/previous links. */
+export async function everything(ctx: OperationContext, id: string, params: EverythingParams): Promise<Bundle> {
+  const result = await ctx.repo.everything(id, ctx.signal);
+  if (!result) throw notFound(`Patient/${id} is not known to this service.`);
+  const all = result.resources
+    .filter((r) => !params.types || params.types.includes(r.resourceType))
+    .sort(pageOrder);
+  const page = all.slice(params.offset, params.offset + params.count);
+  const url = (offset: number) => {
+    const q = new URLSearchParams({ _count: String(params.count), _offset: String(offset) });
+    if (params.types) q.set('_type', params.types.join(','));
+    return `${ctx.baseUrl}/Patient/${id}/$everything?${q}`;
+  };
+  return searchset(page, {
+    baseUrl: ctx.baseUrl,
+    total: all.length,
+    warnings: result.warnings,
+    links: {
+      self: url(params.offset),
+      ...(params.offset + params.count < all.length ? { next: url(params.offset + params.count) } : {}),
+      ...(params.offset > 0 ? { previous: url(Math.max(0, params.offset - params.count)) } : {}),
+    },
+  });
+}

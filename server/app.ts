@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import * as OpenApiValidator from 'express-openapi-validator';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import swaggerUi from 'swagger-ui-express';
+import { parse as parseYaml } from 'yaml';
+import { normalizeError, notAcceptable, notFound, unsupportedMediaType } from '../fhir/outcomes.js';
+import type { TokenVerifier } from './auth.js';
+import { FHIR_JSON, fhirRoutes, type FhirRouteDeps } from './fhir-routes.js';
+import { pathOnly } from './logger.js';
+
+export const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
+
+export interface ReadinessCheck {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface AppDeps {
+  repo: FhirRouteDeps['repo'];
+  verifyToken: TokenVerifier;
+  logger: Logger;
+  readiness: () => Promise<ReadinessCheck[]>;
+  publicBaseUrl: string;
+  maxBodyBytes: number;
+  validateResponses: boolean;
+  everythingPageSize: number;
+}
+
+const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
+const ACCEPTABLE = ['application/fhir+json', 'application/json'];
+
+/** Builds the HTTP application from its dependencies; listening is the caller's job (server/main.ts). */
+export function createApp(deps: AppDeps): express.Express {
+  const specText = readFileSync(OPENAPI_PATH, 'utf8');
+  const spec = parseYaml(specText);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const given = req.header('x-request-id');
+    const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    res.locals.requestId = id;
+    res.setHeader('X-Request-Id', id);
+    next();
+  });
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (_req, res) => (res as Response).locals.requestId as string,
+      // Paths only: query strings carry NHS numbers, names and birth dates.
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: pathOnly(req.url) }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    }),
+  );
+  app.use('/docs', helmet({ contentSecurityPolicy: false }));
+  app.use(helmet());
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks = await deps.readiness();
+    const ok = checks.every((c) => c.ok);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', checks });
+  });
+  app.get('/openapi.yaml', (_req, res) => {
+    res.type('application/yaml').send(specText);
+  });
+  app.use('/docs', swaggerUi.serve);
+  app.get('/docs', swaggerUi.setup(spec, { swaggerOptions: { url: '/openapi.yaml' } }));
+
+  // FHIR: content negotiation, body limits, OpenAPI validation, then authentication.
+  app.use('/fhir', (req, _res, next) => {
+    if (!req.accepts(ACCEPTABLE)) throw notAcceptable('This server answers only application/fhir+json or application/json.');
+    if (req.method === 'POST' && !req.is('application/x-www-form-urlencoded')) {
+      throw unsupportedMediaType('Send the search parameters as application/x-www-form-urlencoded.');
+    }
+    next();
+  });
+  app.use('/fhir', express.urlencoded({ extended: false, limit: deps.maxBodyBytes, parameterLimit: 50 }));
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: spec,
+      validateRequests: { allowUnknownQueryParameters: false },
+      validateResponses: deps.validateResponses ? { removeAdditional: false } : false,
+      validateSecurity: false,
+      ignorePaths: /^\/(docs|openapi\.yaml)/,
+    }),
+  );
+  app.use('/fhir', async (req: Request, res: Response, next: NextFunction) => {
+    if (req.path === '/metadata') return next();
+    res.locals.principal = await deps.verifyToken(req.header('authorization'));
+    next();
+  });
+  app.use('/fhir', fhirRoutes({ repo: deps.repo, baseUrl: deps.publicBaseUrl, everythingPageSize: deps.everythingPageSize, software: SOFTWARE }));
+
+  app.use((req: Request) => {
+    throw notFound(`There is no ${req.method} route at this path.`, 'no-such-route');
+  });
+  // The one terminal error handler: an OperationOutcome, never a stack trace.
+  app.use((e: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const err = normalizeError(e);
+    if (err.status >= 500) req.log?.error({ err: { type: (e as Error)?.name, message: (e as Error)?.message, stack: (e as Error)?.stack } }, 'request failed');
+    for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+    res.status(err.status).type(FHIR_JSON).send(JSON.stringify(err.outcome));
+  });
+  return app;
+}

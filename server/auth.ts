@@ -1,0 +1,270 @@
+/**
+ * Bearer-token authentication: verifies a JWT from the Authorization header against pinned
+ * asymmetric algorithms, a fixed issuer and audience, and a JWKS (local or remote), then maps its
+ * claims to a Principal. Every rejection is a 401 OperationOutcome with a stable error code; messages
+ * say what was wrong but never echo the token or any claim value.
+ */
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  type FlattenedJWSInput,
+  type JWTPayload,
+  type CryptoKey,
+} from 'jose';
+import { forbidden, serviceUnavailable, unauthorized, type OperationOutcomeError } from '../fhir/outcomes.js';
+import { isValidNhsNumber } from '../fhir/nhs-number.js';
+import { ROLES, type Principal, type Role } from './principal.js';
+
+export interface AuthConfig {
+  issuer: string;
+  audience: string;
+  /** Accepted JWS algorithms; asymmetric only (HS*, none → config error). Default when absent/empty:
+   * ES256, ES384, RS256, RS384, PS256. */
+  algorithms?: string[];
+  /** Local public keys. Exactly one of `jwks` / `jwksUrl` must be set. */
+  jwks?: JSONWebKeySet;
+  /** Remote JWKS (https, or http on a loopback host), fetched and cached by jose. */
+  jwksUrl?: string;
+  /** Allowed clock skew for exp/nbf, seconds. Default 30. */
+  clockToleranceSec?: number;
+}
+
+export const DEFAULT_ALGORITHMS: readonly string[] = ['ES256', 'ES384', 'RS256', 'RS384', 'PS256'];
+
+/** The only algorithms a config may name: asymmetric signatures (never HS*, never none). */
+const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
+  'ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA', 'Ed25519',
+]);
+
+const STAFF_ROLES: readonly Role[] = ROLES.filter((r) => r !== 'patient');
+/** ODS organisation codes: 3–10 upper-case letters/digits (e.g. A81001, RXX, 8HK49). */
+const ODS_CODE = /^[A-Z0-9]{3,10}$/;
+const MAX_TOKEN_LENGTH = 16_384;
+const MAX_CLAIM_LENGTH = 256;
+
+export type TokenVerifier = (authorizationHeader: string | undefined) => Promise<Principal>;
+
+type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
+
+/** Raised from inside the key resolver when the remote key set itself cannot be obtained. */
+class KeySetUnavailable extends Error {}
+
+/** Validates the config (throws a plain Error on misconfiguration, at startup) and returns a verifier. */
+export function createTokenVerifier(cfg: AuthConfig): TokenVerifier {
+  const algorithms = validateConfig(cfg);
+  const clockTolerance = cfg.clockToleranceSec ?? 30;
+  const keys = keyResolver(cfg);
+
+  return async (authorizationHeader) => {
+    const token = extractBearer(authorizationHeader);
+    checkHeader(token, algorithms);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        algorithms,
+        issuer: cfg.issuer,
+        audience: cfg.audience,
+        clockTolerance,
+        requiredClaims: ['exp'],
+      }));
+    } catch (e) {
+      throw mapVerifyError(e);
+    }
+    return toPrincipal(payload);
+  };
+}
+
+/** Throws forbidden('role-not-permitted') unless the principal's role is one of `allowed`. */
+export function requireRole(principal: Principal, allowed: readonly Role[]): void {
+  if (!allowed.includes(principal.role)) {
+    throw forbidden(
+      'role-not-permitted',
+      `The caller's role is not permitted to perform this operation (allowed: ${allowed.join(', ') || 'none'}).`,
+    );
+  }
+}
+
+function validateConfig(cfg: AuthConfig): string[] {
+  if (!cfg.issuer) throw new Error('AuthConfig.issuer is required');
+  if (!cfg.audience) throw new Error('AuthConfig.audience is required');
+  const algorithms = cfg.algorithms?.length ? [...cfg.algorithms] : [...DEFAULT_ALGORITHMS];
+  const bad = algorithms.filter((a) => !ASYMMETRIC_ALGORITHMS.has(a));
+  if (bad.length) {
+    throw new Error(`AuthConfig.algorithms may only contain asymmetric JWS algorithms; rejected: ${bad.join(', ')}`);
+  }
+  if ((cfg.jwks === undefined) === (cfg.jwksUrl === undefined)) {
+    throw new Error('AuthConfig needs exactly one of jwks or jwksUrl');
+  }
+  const tol = cfg.clockToleranceSec;
+  if (tol !== undefined && !(Number.isFinite(tol) && tol >= 0 && tol <= 300)) {
+    throw new Error('AuthConfig.clockToleranceSec must be between 0 and 300');
+  }
+  return algorithms;
+}
+
+function keyResolver(cfg: AuthConfig): KeyResolver {
+  if (cfg.jwks) {
+    const local = createLocalJWKSet(cfg.jwks);
+    return (header, token) => local(header, token);
+  }
+  let url: URL;
+  try {
+    url = new URL(cfg.jwksUrl as string);
+  } catch {
+    throw new Error('AuthConfig.jwksUrl is not a valid URL');
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new Error('AuthConfig.jwksUrl must use https (plain http is allowed only for loopback hosts)');
+  }
+  const remote = createRemoteJWKSet(url); // jose caches keys (cacheMaxAge) and rate-limits refetches (cooldown)
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (e) {
+      // Token-related outcomes pass through; anything else is the key set being unreachable/invalid.
+      if (
+        e instanceof errors.JWKSNoMatchingKey ||
+        e instanceof errors.JWKSMultipleMatchingKeys ||
+        e instanceof errors.JOSENotSupported ||
+        e instanceof errors.JOSEAlgNotAllowed
+      ) {
+        throw e;
+      }
+      throw new KeySetUnavailable('JWKS unavailable', { cause: e });
+    }
+  };
+}
+
+/** `Bearer <token>`, scheme case-insensitive; exactly one token, no extra parts. */
+function extractBearer(header: string | undefined): string {
+  if (header === undefined || header.trim() === '') {
+    throw unauthorized('token-missing', 'The request has no Authorization header; a Bearer token is required.');
+  }
+  const match = /^\s*(\S+)(?:\s+(.*))?$/s.exec(header);
+  const scheme = match?.[1] ?? '';
+  if (scheme.toLowerCase() !== 'bearer') {
+    throw unauthorized('token-missing', 'The Authorization header does not use the Bearer scheme.');
+  }
+  const rest = (match?.[2] ?? '').trim();
+  if (rest === '') throw unauthorized('token-missing', 'The Authorization header has the Bearer scheme but no token.');
+  if (/\s/.test(rest) || rest.length > MAX_TOKEN_LENGTH) {
+    throw unauthorized('token-malformed', 'The Bearer token is not a single compact JWT.');
+  }
+  return rest;
+}
+
+/** Cheap structural and algorithm checks before any key lookup (rejects alg none / HS* outright). */
+function checkHeader(token: string, algorithms: readonly string[]): void {
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
+    throw unauthorized('token-malformed', 'The Bearer token is not a compact JWS (three base64url parts).');
+  }
+  let alg: unknown;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+  } catch {
+    throw unauthorized('token-malformed', 'The token header could not be decoded.');
+  }
+  if (typeof alg !== 'string' || !algorithms.includes(alg)) {
+    throw unauthorized('token-algorithm', 'The token is signed with an algorithm that is not accepted.');
+  }
+  if (token.endsWith('.')) {
+    throw unauthorized('token-malformed', 'The token has no signature.');
+  }
+}
+
+function mapVerifyError(e: unknown): unknown {
+  if (e instanceof KeySetUnavailable) {
+    return serviceUnavailable('auth-keys-unavailable', 'The token signing keys could not be retrieved; try again later.');
+  }
+  if (e instanceof errors.JWTExpired) return unauthorized('token-expired', 'The token has expired (exp).');
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    switch (e.claim) {
+      case 'nbf':
+        return unauthorized('token-not-yet-valid', 'The token is not yet valid (nbf).');
+      case 'iss':
+        return e.reason === 'missing'
+          ? unauthorized('token-issuer', 'The token has no iss claim.')
+          : unauthorized('token-issuer', 'The token was not issued by the expected issuer (iss).');
+      case 'aud':
+        return e.reason === 'missing'
+          ? unauthorized('token-audience', 'The token has no aud claim.')
+          : unauthorized('token-audience', 'The token is not intended for this service (aud).');
+      default:
+        return unauthorized('token-claims', `The token's ${safeName(e.claim)} claim is missing or invalid.`);
+    }
+  }
+  if (e instanceof errors.JWSSignatureVerificationFailed) {
+    return unauthorized('token-signature', 'The token signature does not verify.');
+  }
+  if (e instanceof errors.JWKSNoMatchingKey || e instanceof errors.JWKSMultipleMatchingKeys) {
+    return unauthorized('token-signature', 'No single trusted key matches the token (kid/alg).');
+  }
+  if (e instanceof errors.JOSEAlgNotAllowed) {
+    return unauthorized('token-algorithm', 'The token is signed with an algorithm that is not accepted.');
+  }
+  if (e instanceof errors.JOSEError) {
+    return unauthorized('token-malformed', 'The token is not a well-formed signed JWT.');
+  }
+  return e; // programming/config error: surface as 500 via normalizeError
+}
+
+/** Claim names from jose are fixed registered names, but keep the message safe regardless. */
+function safeName(claim: string | undefined): string {
+  return claim && /^[a-z_]{1,16}$/.test(claim) ? claim : 'a required';
+}
+
+function claimError(message: string): OperationOutcomeError {
+  return unauthorized('token-claims', message);
+}
+
+function optionalString(payload: JWTPayload, name: string): string | undefined {
+  const v = payload[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '' || v.length > 4096) throw claimError(`The token's ${name} claim must be a non-empty string.`);
+  return v;
+}
+
+function isRole(v: unknown): v is Role {
+  return typeof v === 'string' && (ROLES as readonly string[]).includes(v);
+}
+
+function toPrincipal(payload: JWTPayload): Principal {
+  const { sub } = payload;
+  if (typeof sub !== 'string' || sub === '' || sub.length > MAX_CLAIM_LENGTH) {
+    throw claimError('The token has no valid sub claim.');
+  }
+  const role = payload['role'];
+  if (role === undefined) throw claimError('The token has no role claim.');
+  if (!isRole(role)) throw claimError(`The token's role claim is not a known role (expected one of: ${ROLES.join(', ')}).`);
+
+  const scope = optionalString(payload, 'scope');
+  const jti = optionalString(payload, 'jti');
+  const principal: Principal = { sub, role, ...(scope ? { scope } : {}), ...(jti ? { jti } : {}) };
+
+  if (role === 'patient') {
+    const nhs = payload['nhs_number'];
+    if (nhs === undefined) throw claimError('A patient token must carry an nhs_number claim.');
+    if (typeof nhs !== 'string' || !isValidNhsNumber(nhs)) {
+      throw claimError("The patient token's nhs_number claim is not a valid NHS number.");
+    }
+    principal.nhsNumber = nhs.replace(/\s+/g, '');
+    return principal;
+  }
+
+  if (STAFF_ROLES.includes(role)) {
+    if (payload['nhs_number'] !== undefined) throw claimError('The nhs_number claim is only allowed in patient tokens.');
+    const org = payload['org'];
+    if (org === undefined) throw claimError('A staff token must carry an org claim (ODS organisation code).');
+    if (typeof org !== 'string' || !ODS_CODE.test(org)) {
+      throw claimError("The token's org claim is not a valid ODS organisation code.");
+    }
+    principal.organisation = org;
+  }
+  return principal;
+}

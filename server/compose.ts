@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { Federation } from '../adapters/federation.js';
+import { createFhirSourceAdapter } from '../adapters/fhir-source.js';
+import { createSocialCareAdapter } from '../adapters/social-care.js';
+import { Transport } from '../adapters/transport.js';
+import type { SourceAdapter, SourceId } from '../adapters/types.js';
+import { openDb, type Db } from '../store/db.js';
+import { migrate } from '../store/migrate.js';
+import { PatientIndex } from '../store/patient-index.js';
+import { createApp } from './app.js';
+import { createTokenVerifier, type TokenVerifier } from './auth.js';
+import type { Config } from './config.js';
+import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys } from './demo-keys.js';
+
+export interface Service {
+  app: ReturnType<typeof createApp>;
+  db: Db;
+  federation: Federation;
+  close(): Promise<void>;
+}
+
+export function createAdapters(config: Pick<Config, 'sources' | 'sourceDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs'>): SourceAdapter[] {
+  const transport = (id: SourceId) =>
+    new Transport(id, {
+      deadlineMs: config.sourceDeadlineMs,
+      retries: config.sourceRetries,
+      retryBaseMs: 25,
+      breaker: { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
+    });
+  return [
+    createFhirSourceAdapter({ id: 'gp', displayName: 'GP practice system', baseUrl: config.sources.gp, transport: transport('gp') }),
+    createFhirSourceAdapter({ id: 'hospital', displayName: 'Hospital system', baseUrl: config.sources.hospital, transport: transport('hospital') }),
+    createSocialCareAdapter({ baseUrl: config.sources.socialCare, transport: transport('social-care') }),
+  ];
+}
+
+export async function createVerifier(config: Config): Promise<TokenVerifier> {
+  if (config.auth.mode === 'demo') {
+    const keys = await ensureDemoKeys(config.dataDir);
+    return createTokenVerifier({ issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE, jwks: keys.publicJwks });
+  }
+  const { issuer, audience, jwksUrl, jwksFile, algorithms } = config.auth;
+  return createTokenVerifier({
+    issuer,
+    audience,
+    ...(algorithms ? { algorithms } : {}),
+    ...(jwksUrl ? { jwksUrl } : { jwks: JSON.parse(readFileSync(jwksFile!, 'utf8')) }),
+  });
+}
+
+/** Wires configuration into a ready application: database (migrated), adapters, federation, auth. */
+export async function createService(config: Config, logger: Logger, verifier?: TokenVerifier): Promise<Service> {
+  const db = await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` });
+  try {
+    await migrate(db);
+    const federation = new Federation(createAdapters(config), new PatientIndex(db));
+    const app = createApp({
+      repo: federation,
+      verifyToken: verifier ?? (await createVerifier(config)),
+      logger,
+      publicBaseUrl: config.publicBaseUrl,
+      maxBodyBytes: config.maxBodyBytes,
+      validateResponses: config.validateResponses,
+      everythingPageSize: config.everythingPageSize,
+      readiness: async () => {
+        const dbCheck = await db.query('SELECT 1').then(
+          () => ({ name: 'database', ok: true }),
+          () => ({ name: 'database', ok: false, detail: 'query failed' }),
+        );
+        const sources = (await federation.health()).map((h) => ({ name: h.source, ok: h.ok, ...(h.detail ? { detail: h.detail } : {}) }));
+        return [dbCheck, ...sources];
+      },
+    });
+    return { app, db, federation, close: () => db.close() };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}

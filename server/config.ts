@@ -1,0 +1,114 @@
+import { resolve } from 'node:path';
+
+/** Service configuration, read from the environment once at start-up and validated; fails fast naming the setting. */
+export interface Config {
+  host: string;
+  port: number;
+  /** Base URL clients use to reach this service (fullUrl and paging links are built on it). */
+  publicBaseUrl: string;
+  databaseUrl?: string;
+  dataDir: string;
+  sources: { gp: string; hospital: string; socialCare: string };
+  sourceDeadlineMs: number;
+  sourceRetries: number;
+  circuitFailureThreshold: number;
+  circuitOpenMs: number;
+  auth:
+    | { mode: 'demo' }
+    | { mode: 'jwks'; issuer: string; audience: string; jwksUrl?: string; jwksFile?: string; algorithms?: string[] };
+  logLevel: string;
+  maxBodyBytes: number;
+  validateResponses: boolean;
+  everythingPageSize: number;
+  shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, problem: string) {
+    super(`Invalid configuration: ${setting} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, dflt?: string): string {
+  const v = env[name]?.trim();
+  if (v) return v;
+  if (dflt !== undefined) return dflt;
+  throw new ConfigError(name, 'is required but not set');
+}
+
+function int(env: Env, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return dflt;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}`);
+  }
+  return Number(raw);
+}
+
+function url(env: Env, name: string, dflt?: string): string {
+  const v = str(env, name, dflt);
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new ConfigError(name, 'must be an http(s) URL');
+  }
+  return v.replace(/\/+$/, '');
+}
+
+function bool(env: Env, name: string, dflt: boolean): boolean {
+  const v = env[name]?.trim().toLowerCase();
+  if (!v) return dflt;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ConfigError(name, 'must be true or false');
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const host = str(env, 'HOST', '127.0.0.1');
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  const authMode = str(env, 'AUTH_MODE', 'demo');
+  if (authMode !== 'demo' && authMode !== 'jwks') throw new ConfigError('AUTH_MODE', "must be 'demo' or 'jwks'");
+  let auth: Config['auth'] = { mode: 'demo' };
+  if (authMode === 'jwks') {
+    const jwksUrl = env.AUTH_JWKS_URL?.trim() ? url(env, 'AUTH_JWKS_URL') : undefined;
+    const jwksFile = env.AUTH_JWKS_FILE?.trim() || undefined;
+    if (!jwksUrl === !jwksFile) throw new ConfigError('AUTH_JWKS_URL', 'or AUTH_JWKS_FILE (exactly one) is required when AUTH_MODE=jwks');
+    const algorithms = env.AUTH_ALGORITHMS?.split(',').map((a) => a.trim()).filter(Boolean);
+    auth = {
+      mode: 'jwks',
+      issuer: str(env, 'AUTH_ISSUER'),
+      audience: str(env, 'AUTH_AUDIENCE'),
+      ...(jwksUrl ? { jwksUrl } : {}),
+      ...(jwksFile ? { jwksFile } : {}),
+      ...(algorithms?.length ? { algorithms } : {}),
+    };
+  }
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL');
+  return {
+    host,
+    port,
+    publicBaseUrl: url(env, 'PUBLIC_BASE_URL', `http://${host}:${port}`),
+    ...(databaseUrl ? { databaseUrl } : {}),
+    dataDir: resolve(str(env, 'DATA_DIR', '.data')),
+    sources: {
+      gp: url(env, 'GP_FHIR_URL'),
+      hospital: url(env, 'HOSPITAL_FHIR_URL'),
+      socialCare: url(env, 'SOCIAL_CARE_URL'),
+    },
+    sourceDeadlineMs: int(env, 'SOURCE_DEADLINE_MS', 3000, 50, 60_000),
+    sourceRetries: int(env, 'SOURCE_RETRIES', 1, 0, 3),
+    circuitFailureThreshold: int(env, 'CIRCUIT_FAILURE_THRESHOLD', 5, 1, 100),
+    circuitOpenMs: int(env, 'CIRCUIT_OPEN_MS', 10_000, 100, 600_000),
+    auth,
+    logLevel: str(env, 'LOG_LEVEL', 'info'),
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 50 * 1_048_576),
+    validateResponses: bool(env, 'VALIDATE_RESPONSES', true),
+    everythingPageSize: int(env, 'EVERYTHING_PAGE_SIZE', 500, 1, 1000),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),
+  };
+}

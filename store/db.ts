@@ -1,0 +1,59 @@
+import { mkdirSync } from 'node:fs';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+
+/** One small query interface over PostgreSQL (pg) and embedded PGlite. SQL must run on both. */
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+export interface Db extends Queryable {
+  readonly engine: 'postgres' | 'pglite';
+  /** Runs fn inside one transaction; commits when it resolves, rolls back when it throws. */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export type DbConfig = { databaseUrl: string } | { dataDir: string } | { memory: true };
+
+export async function openDb(cfg: DbConfig): Promise<Db> {
+  if ('databaseUrl' in cfg) return openPostgres(cfg.databaseUrl);
+  if ('dataDir' in cfg) mkdirSync(cfg.dataDir, { recursive: true });
+  return openPglite('dataDir' in cfg ? cfg.dataDir : undefined);
+}
+
+function openPostgres(url: string): Db {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle client that errors (e.g. the server restarted) must not crash the process.
+  pool.on('error', () => undefined);
+  return {
+    engine: 'postgres',
+    query: async (sql, params) => pool.query(sql, params as unknown[]) as never,
+    async tx(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn({ query: async (sql, params) => client.query(sql, params as unknown[]) as never });
+        await client.query('COMMIT');
+        return result;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Db> {
+  const db = dataDir ? new PGlite(dataDir) : new PGlite();
+  await db.waitReady;
+  return {
+    engine: 'pglite',
+    query: async (sql, params) => db.query(sql, params as unknown[]) as never,
+    tx: (fn) => db.transaction((t) => fn({ query: async (sql, params) => t.query(sql, params as unknown[]) as never })),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from './db.js';
+
+export interface PatientLink {
+  source: string;
+  sourcePatientId: string;
+  matchMethod: 'nhs-number' | 'demographics';
+  matchScore?: number;
+}
+
+export interface IndexedPatient {
+  id: string;
+  nhsNumber: string | null;
+  links: PatientLink[];
+}
+
+/** Links each source's local patient to one integrated patient id. */
+export class PatientIndex {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Records that these source patients are one person and returns the integrated id.
+   * With an NHS number the person is keyed by it; otherwise by any existing link. Transactional and
+   * safe under concurrent calls (the unique NHS number decides the winner).
+   */
+  async link(nhsNumber: string | null, links: PatientLink[]): Promise<string> {
+    return this.db.tx(async (q) => {
+      const id = (await this.findExisting(q, nhsNumber, links)) ?? (await this.insertPatient(q, nhsNumber));
+      for (const l of links) {
+        await q.query(
+          `INSERT INTO patient_link (source, source_patient_id, patient_id, match_method, match_score)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (source, source_patient_id)
+           DO UPDATE SET patient_id = EXCLUDED.patient_id, match_method = EXCLUDED.match_method,
+                         match_score = EXCLUDED.match_score, linked_at = now()`,
+          [l.source, l.sourcePatientId, id, l.matchMethod, l.matchScore ?? null],
+        );
+      }
+      return id;
+    });
+  }
+
+  /** Removes a link that matching no longer supports (e.g. it became ambiguous). */
+  async unlink(source: string, sourcePatientId: string): Promise<void> {
+    await this.db.query('DELETE FROM patient_link WHERE source = $1 AND source_patient_id = $2', [source, sourcePatientId]);
+  }
+
+  async get(id: string): Promise<IndexedPatient | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const p = await this.db.query<{ id: string; nhs_number: string | null }>(
+      'SELECT id, nhs_number FROM patient WHERE id = $1',
+      [id],
+    );
+    const row = p.rows[0];
+    if (!row) return undefined;
+    const links = await this.db.query<{ source: string; source_patient_id: string; match_method: string; match_score: number | null }>(
+      'SELECT source, source_patient_id, match_method, match_score FROM patient_link WHERE patient_id = $1 ORDER BY source',
+      [id],
+    );
+    return {
+      id: row.id,
+      nhsNumber: row.nhs_number,
+      links: links.rows.map((l) => ({
+        source: l.source,
+        sourcePatientId: l.source_patient_id,
+        matchMethod: l.match_method as PatientLink['matchMethod'],
+        ...(l.match_score === null ? {} : { matchScore: l.match_score }),
+      })),
+    };
+  }
+
+  private async findExisting(q: Queryable, nhsNumber: string | null, links: PatientLink[]): Promise<string | undefined> {
+    if (nhsNumber) {
+      const r = await q.query<{ id: string }>('SELECT id FROM patient WHERE nhs_number = $1', [nhsNumber]);
+      return r.rows[0]?.id;
+    }
+    for (const l of links) {
+      const r = await q.query<{ patient_id: string }>(
+        'SELECT patient_id FROM patient_link WHERE source = $1 AND source_patient_id = $2',
+        [l.source, l.sourcePatientId],
+      );
+      if (r.rows[0]) return r.rows[0].patient_id;
+    }
+    return undefined;
+  }
+
+  private async insertPatient(q: Queryable, nhsNumber: string | null): Promise<string> {
+    const id = randomUUID();
+    if (!nhsNumber) {
+      await q.query('INSERT INTO patient (id) VALUES ($1)', [id]);
+      return id;
+    }
+    const r = await q.query<{ id: string }>(
+      `INSERT INTO patient (id, nhs_number) VALUES ($1, $2)
+       ON CONFLICT (nhs_number) DO UPDATE SET nhs_number = EXCLUDED.nhs_number
+       RETURNING id`,
+      [id, nhsNumber],
+    );
+    return r.rows[0]!.id;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
