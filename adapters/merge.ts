@@ -59,14 +59,23 @@ export function mergeRecords(input: MergeInput): Resource[] {
     }
   }
 
+  // A source may reference a resource another source holds (e.g. a hospital CarePlan addressing a GP
+  // Condition): references not found in the resource's own source resolve through every source.
+  const anySource = new Map<string, string>();
+  for (const m of refMaps.values()) for (const [k, v] of m) if (!anySource.has(k)) anySource.set(k, v);
+  const resolve = (source: SourceId) => {
+    const own = refMaps.get(source)!;
+    return (ref: string) => own.get(ref) ?? anySource.get(ref);
+  };
+
   const out: Resource[] = [];
   if (patients.length > 0) {
     const merged = mergePatients(input.integratedId, patients, input.sourceUris);
-    out.push(rewriteReferences(merged, refMaps.get(patients[0]!.source)!));
+    out.push(rewriteReferences(merged, resolve(patients[0]!.source)));
   }
   for (const { resource, sources } of kept.values()) {
     const source = sources[0]!;
-    const rewritten = rewriteReferences(resource, refMaps.get(source)!);
+    const rewritten = rewriteReferences(resource, resolve(source));
     stampProvenance(rewritten, sources, input.sourceUris);
     out.push(rewritten);
   }
@@ -144,14 +153,14 @@ function day(v: unknown): string | undefined {
   return typeof v === 'string' && v.length >= 10 ? v.slice(0, 10) : undefined;
 }
 
-/** Deep copy with every relative `Type/id` reference mapped through refMap (others left as they are). */
-function rewriteReferences<T>(value: T, refMap: Map<string, string>): T {
-  if (Array.isArray(value)) return value.map((v) => rewriteReferences(v, refMap)) as T;
+/** Deep copy with every relative `Type/id` reference mapped through `map` (unknown ones left as they are). */
+function rewriteReferences<T>(value: T, map: (ref: string) => string | undefined): T {
+  if (Array.isArray(value)) return value.map((v) => rewriteReferences(v, map)) as T;
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      if (k === 'reference' && typeof v === 'string') out[k] = refMap.get(v) ?? v;
-      else out[k] = rewriteReferences(v, refMap);
+      if (k === 'reference' && typeof v === 'string') out[k] = map(v) ?? v;
+      else out[k] = rewriteReferences(v, map);
     }
     return out as T;
   }

@@ -9,7 +9,7 @@ import type {
   Resource,
 } from 'fhir/r4.js';
 import { NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
-import type { Assessment, CarePackage, CaseResponse, Contact, PersonSummary } from '../scripts/sandbox/social-care-types.js';
+import type { Assessment, CarePackage, CaseResponse, Contact, PersonSummary } from './social-care-api.js';
 
 /**
  * Maps the council's case-management JSON (its own ids and field names) to FHIR R4.

@@ -1,4 +1,4 @@
-import type { CaseResponse, PeopleResponse, PersonSummary } from '../scripts/sandbox/social-care-types.js';
+import type { CaseResponse, PeopleResponse, PersonSummary } from './social-care-api.js';
 import { SourceError, type Transport } from './transport.js';
 import { mapCase, mapPerson } from './social-care-mapping.js';
 import type { PatientQuery, SourceAdapter, SourceHealth, SourcePatient, SourceRecord } from './types.js';

@@ -1,0 +1,69 @@
+/**
+ * `npm start`: starts the sandbox source systems (GP, hospital, social care) and the service on the
+ * embedded default (PGlite in DATA_DIR, demo tokens), each in its own process, and prints the URLs and
+ * how to mint a demo token. Ctrl-C stops both.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+const tsx = ['--import', 'tsx/esm'];
+const children: ChildProcess[] = [];
+
+function stopAll(code: number): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 500).unref();
+}
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+
+async function startSandbox(): Promise<{ gp: string; hospital: string; socialCare: string }> {
+  const child = spawn(process.execPath, [...tsx, 'scripts/sandbox/main.ts'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  children.push(child);
+  child.on('exit', (code) => {
+    process.stderr.write(`sandbox exited (${code})\n`);
+    stopAll(1);
+  });
+  const lines = createInterface({ input: child.stdout! });
+  for await (const line of lines) {
+    try {
+      const msg = JSON.parse(line) as { sandbox?: { gp: string; hospital: string; socialCare: string } };
+      if (msg.sandbox) return msg.sandbox;
+    } catch {
+      process.stdout.write(`${line}\n`);
+    }
+  }
+  throw new Error('sandbox ended before printing its URLs');
+}
+
+const urls = await startSandbox();
+const port = process.env.PORT ?? '8080';
+const service = spawn(process.execPath, [...tsx, 'server/main.ts'], {
+  stdio: 'inherit',
+  env: {
+    ...process.env,
+    PORT: port,
+    AUTH_MODE: 'demo',
+    GP_FHIR_URL: urls.gp,
+    HOSPITAL_FHIR_URL: urls.hospital,
+    SOCIAL_CARE_URL: urls.socialCare,
+  },
+});
+children.push(service);
+service.on('exit', (code) => stopAll(code ?? 1));
+
+const base = `http://127.0.0.1:${port}`;
+process.stdout.write(
+  [
+    '',
+    'Integrated patient record service (demo mode, embedded PGlite)',
+    `  service      ${base}   (docs ${base}/docs, FHIR ${base}/fhir/metadata)`,
+    `  GP system    ${urls.gp}`,
+    `  hospital     ${urls.hospital}`,
+    `  social care  ${urls.socialCare}`,
+    'Mint a demo token and search for a patient:',
+    '  TOKEN=$(npm run -s token -- --role clinician --org A81001)',
+    `  curl -H "Authorization: Bearer $TOKEN" '${base}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|<NHS number>'`,
+    `  (NHS numbers of the loaded patients: ${urls.gp.replace(/\/fhir$/, '')}/__admin/manifest)`,
+    '',
+  ].join('\n'),
+);

@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startSandbox } from './start.js';
+
+/**
+ * CLI: starts the sandbox from env and prints one JSON line
+ *   {"sandbox":{"gp":<FHIR base>,"hospital":<FHIR base>,"socialCare":<API root>,"admin":{…server roots},"counts":{…}}}
+ * and runs until SIGTERM/SIGINT. Never logs patient data.
+ *   SANDBOX_BUNDLE_DIRS  colon-separated Synthea-format dirs (default ../shared/data/synthea if present)
+ *   SANDBOX_GENERATE     number of generated patients (default 50; 0 = none)
+ *   SANDBOX_SEED         generator seed (default 1)
+ *   SANDBOX_GP_PORT / SANDBOX_HOSPITAL_PORT / SANDBOX_SOCIAL_CARE_PORT  (7001 / 7002 / 7003)
+ *   SANDBOX_HOST         (default 127.0.0.1)
+ *   SANDBOX_<GP|HOSPITAL|SOCIAL_CARE>_FAULT / _LATENCY_MS / _JITTER_MS  (see faults.ts)
+ */
+
+const env = process.env;
+const intEnv = (name: string, fallback: number): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+  return n;
+};
+
+const defaultDir = fileURLToPath(new URL('../../../shared/data/synthea', import.meta.url));
+const bundleDirs = env.SANDBOX_BUNDLE_DIRS !== undefined
+  ? env.SANDBOX_BUNDLE_DIRS.split(':').filter(Boolean)
+  : existsSync(defaultDir) ? [defaultDir] : [];
+const count = intEnv('SANDBOX_GENERATE', 50);
+
+const sandbox = await startSandbox({
+  bundleDirs,
+  generate: count > 0 ? { count, seed: intEnv('SANDBOX_SEED', 1) } : undefined,
+  host: env.SANDBOX_HOST || '127.0.0.1',
+  ports: { gp: intEnv('SANDBOX_GP_PORT', 7001), hospital: intEnv('SANDBOX_HOSPITAL_PORT', 7002), socialCare: intEnv('SANDBOX_SOCIAL_CARE_PORT', 7003) },
+});
+const counts = { patients: sandbox.data.manifest.length, gp: sandbox.data.gp.length, hospital: sandbox.data.hospital.length, socialCare: sandbox.data.socialCare.length };
+console.log(JSON.stringify({ sandbox: { ...sandbox.urls, admin: sandbox.admin, counts } }));
+
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  sandbox.close().then(() => process.exit(0), () => process.exit(1));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

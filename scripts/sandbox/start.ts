@@ -1,0 +1,103 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Bundle } from 'fhir/r4.js';
+import type { Express } from 'express';
+import { generatePatients } from '../generate-patients.js';
+import { Faults, faultsFromEnv, type FaultConfig } from './faults.js';
+import { createFhirSourceApp } from './fhir-server.js';
+import { loadBundles, readBundleDir, type SandboxData } from './loader.js';
+import { createSocialCareApp } from './social-care-server.js';
+
+/** Starts the three sandbox source systems on loopback. */
+
+export type SandboxSource = 'gp' | 'hospital' | 'socialCare';
+export const SANDBOX_SOURCES: readonly SandboxSource[] = ['gp', 'hospital', 'socialCare'];
+const ENV_PREFIX = { gp: 'GP', hospital: 'HOSPITAL', socialCare: 'SOCIAL_CARE' } as const;
+
+export interface SandboxOptions {
+  bundleDirs?: string[];
+  generate?: { count: number; seed: number };
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 (the default) = ephemeral. */
+  ports?: Partial<Record<SandboxSource, number>>;
+  /** Initial latency (ms) per source; overrides SANDBOX_<SOURCE>_LATENCY_MS. */
+  latency?: Partial<Record<SandboxSource, number>>;
+  /** Initial faults per source; override env. */
+  faults?: Partial<Record<SandboxSource, Partial<FaultConfig>>>;
+  /** Read SANDBOX_<SOURCE>_FAULT/_LATENCY_MS/_JITTER_MS (default true). */
+  useEnv?: boolean;
+}
+
+export interface Sandbox {
+  /** gp/hospital: FHIR base incl. /fhir; socialCare: API root (paths start /api/v1). */
+  urls: Record<SandboxSource, string>;
+  /** Server roots (for /health and /__admin/faults). */
+  admin: Record<SandboxSource, string>;
+  data: SandboxData;
+  /** The live fault settings (same objects /__admin/faults changes). */
+  faults: Record<SandboxSource, Faults>;
+  close(): Promise<void>;
+}
+
+function listen(app: Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(app);
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections(); // also ends hanging (fault mode "hang") and keep-alive sockets
+  });
+}
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const host = opts.host ?? '127.0.0.1';
+  const bundles: Bundle[] = [];
+  for (const dir of opts.bundleDirs ?? []) bundles.push(...readBundleDir(dir));
+  if (opts.generate) bundles.push(...generatePatients(opts.generate));
+  const data = loadBundles(bundles);
+
+  const faults = {} as Record<SandboxSource, Faults>;
+  SANDBOX_SOURCES.forEach((source, i) => {
+    const fromEnv = opts.useEnv === false ? {} : faultsFromEnv(ENV_PREFIX[source]);
+    const latency = opts.latency?.[source];
+    faults[source] = new Faults({ ...fromEnv, ...(latency !== undefined ? { latencyMs: latency } : {}), ...opts.faults?.[source] }, i + 1);
+  });
+
+  const apps: Record<SandboxSource, Express> = {
+    gp: createFhirSourceApp('Sandbox GP system', data.gp, faults.gp),
+    hospital: createFhirSourceApp('Sandbox hospital system', data.hospital, faults.hospital),
+    socialCare: createSocialCareApp(data.socialCare, faults.socialCare),
+  };
+  const servers: Server[] = [];
+  const admin = {} as Record<SandboxSource, string>;
+  try {
+    for (const source of SANDBOX_SOURCES) {
+      const server = await listen(apps[source], opts.ports?.[source] ?? 0, host);
+      servers.push(server);
+      const { port } = server.address() as AddressInfo;
+      admin[source] = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    }
+  } catch (e) {
+    await Promise.all(servers.map(closeServer));
+    throw e;
+  }
+
+  return {
+    urls: { gp: `${admin.gp}/fhir`, hospital: `${admin.hospital}/fhir`, socialCare: admin.socialCare },
+    admin,
+    data,
+    faults,
+    close: async () => {
+      await Promise.all(servers.map(closeServer));
+    },
+  };
+}
