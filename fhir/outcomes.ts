@@ -118,7 +118,7 @@ const STATUS_ERROR_CODE: Record<number, string> = {
 
 /** `.query.identifier` → `identifier`; `.body.resourceType` → `resourceType`. */
 function expressionOf(path: string): string {
-  return path.replace(/^\.?(query|body|path|params|headers)\.?/, '').replace(/^\//, '') || path;
+  return path.replace(/^[./]?(query|body|path|params|headers)[./]?/, '') || path;
 }
 
 function locate(path: string | undefined): string {

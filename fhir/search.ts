@@ -16,8 +16,10 @@ function single(params: RawParams, allowed: readonly string[]): Record<string, s
     if (!allowed.includes(name)) {
       throw badRequest('unknown-parameter', `Search parameter '${name}' is not supported here; supported: ${allowed.join(', ')}.`, [name]);
     }
-    if (typeof value !== 'string') throw badRequest('repeated-parameter', `Parameter '${name}' must be given once.`, [name]);
-    out[name] = value;
+    // The OpenAPI layer may already have coerced a number; arrays mean the parameter was repeated.
+    if (typeof value === 'number') out[name] = String(value);
+    else if (typeof value === 'string') out[name] = value;
+    else throw badRequest('repeated-parameter', `Parameter '${name}' must be given once.`, [name]);
   }
   return out;
 }

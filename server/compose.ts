@@ -50,8 +50,9 @@ export async function createVerifier(config: Config): Promise<TokenVerifier> {
 }
 
 /** Wires configuration into a ready application: database (migrated), adapters, federation, auth. */
-export async function createService(config: Config, logger: Logger, verifier?: TokenVerifier): Promise<Service> {
-  const db = await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` });
+export async function createService(config: Config, logger: Logger, given: { db?: Db; verifier?: TokenVerifier } = {}): Promise<Service> {
+  const verifier = given.verifier;
+  const db = given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` }));
   try {
     await migrate(db);
     const federation = new Federation(createAdapters(config), new PatientIndex(db));
