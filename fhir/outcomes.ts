@@ -86,7 +86,7 @@ export function normalizeError(e: unknown): OperationOutcomeError {
       status,
       outcome(status, anyErr.errors.map((x) => ({
         code: STATUS_ISSUE[status] ?? 'invalid',
-        errorCode: STATUS_ERROR_CODE[status] ?? 'invalid-request',
+        errorCode: /^Unknown query parameter/.test(x.message ?? '') ? 'unknown-parameter' : (STATUS_ERROR_CODE[status] ?? 'invalid-request'),
         diagnostics: safeMessage(x.message ? `${locate(x.path)}${x.message}` : anyErr.message),
         ...(x.path ? { expression: [expressionOf(x.path)] } : {}),
       }))),
