@@ -76,7 +76,7 @@ describe('merge', () => {
     expect(allergies.map((a) => a.id)).to.deep.equal(['gp-g-a', 'gp-g-b']);
     expect(allergies[0]!.meta?.tag?.map((t) => t.code)).to.deep.equal(['gp', 'hospital']);
     expect(allergies[0]!.meta?.source).to.equal('http://gp/fhir');
-    expect((allergies[0] as { patient: { reference: string } }).patient.reference).to.equal('Patient/11111111-1111-4111-8111-111111111111');
+    expect((allergies[0] as unknown as { patient: { reference: string } }).patient.reference).to.equal('Patient/11111111-1111-4111-8111-111111111111');
     expect(out[0]!.resourceType).to.equal('Patient');
     expect(out[0]!.meta?.tag?.map((t) => t.code)).to.deep.equal(['gp', 'hospital']);
   });

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import nock from 'nock';
 import request from 'supertest';
 import { exportJWK, generateKeyPair } from 'jose';
-import type { Bundle } from 'fhir/r4.js';
 import { createTokenVerifier } from '../server/auth.js';
 import { loadConfig } from '../server/config.js';
 import { createService, type Service } from '../server/compose.js';
@@ -18,7 +17,7 @@ const HOSP = 'http://hospital.upstream.test';
 const SC = 'http://socialcare.upstream.test';
 const NHS_NUMBER = '9990000026';
 
-const gpRecord: Bundle = {
+const gpRecord = {
   resourceType: 'Bundle',
   type: 'searchset',
   entry: [
@@ -26,7 +25,7 @@ const gpRecord: Bundle = {
     { resource: { resourceType: 'AllergyIntolerance', id: 'a1', patient: { reference: 'Patient/g1' }, clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] }, code: { coding: [{ system: 'http://snomed.info/sct', code: '91936005' }] } } },
   ],
 };
-const emptyBundle: Bundle = { resourceType: 'Bundle', type: 'searchset', entry: [] };
+const emptyBundle = { resourceType: 'Bundle', type: 'searchset', entry: [] };
 
 describe('upstream faults injected with nock (HTTP interface)', function () {
   this.timeout(30_000);

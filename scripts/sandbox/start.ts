@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bundle } from 'fhir/r4.js';
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 import { generatePatients } from '../generate-patients.js';
 import { Faults, faultsFromEnv, type FaultConfig } from './faults.js';
 import { createFhirSourceApp } from './fhir-server.js';
@@ -72,8 +72,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     faults[source] = new Faults({ ...fromEnv, ...(latency !== undefined ? { latencyMs: latency } : {}), ...opts.faults?.[source] }, i + 1);
   });
 
+  // The GP server also lists the loaded people (synthetic test data) so a demo user can find an NHS number.
+  const gpRoot = express();
+  gpRoot.get('/__admin/manifest', (_req, res) => {
+    res.json(data.manifest.map((m) => ({ nhsNumber: m.nhsNumber, hospital: !!m.hospitalPatientId, socialCare: !!m.socialCarePersonId, socialCareHasNhsNumber: m.socialCareHasNhsNumber ?? null, duplicates: m.duplicates })));
+  });
+  gpRoot.use(createFhirSourceApp('Sandbox GP system', data.gp, faults.gp));
   const apps: Record<SandboxSource, Express> = {
-    gp: createFhirSourceApp('Sandbox GP system', data.gp, faults.gp),
+    gp: gpRoot,
     hospital: createFhirSourceApp('Sandbox hospital system', data.hospital, faults.hospital),
     socialCare: createSocialCareApp(data.socialCare, faults.socialCare),
   };
