@@ -1,6 +1,7 @@
 import type { Patient, Resource } from 'fhir/r4.js';
-import { serviceUnavailable, type IssueInput } from '../fhir/outcomes.js';
-import type { PatientIndex, PatientLink } from '../store/patient-index.js';
+import { notFound, serviceUnavailable, type IssueInput } from '../fhir/outcomes.js';
+import type { PatientRef } from '../fhir/repository.js';
+import type { IndexedPatient, PatientIndex, PatientLink } from '../store/patient-index.js';
 import { demographicsOf, resolveMatch, type Demographics } from './matching.js';
 import { mergeRecords } from './merge.js';
 import { SourceError, type FailureKind } from './transport.js';
@@ -73,9 +74,14 @@ export class Federation {
     return this.finish(found, warnings, (i) => satisfies(i.demographics, wanted));
   }
 
-  async readPatient(id: string, signal?: AbortSignal): Promise<{ patient: Patient; warnings: SourceWarning[] } | undefined> {
-    const indexed = await this.index.get(id);
-    if (!indexed) return undefined;
+  /** The index entry for an integrated id (with its links), or undefined when unknown. */
+  resolvePatient(id: string): Promise<IndexedPatient | undefined> {
+    return this.index.get(id);
+  }
+
+  async readPatient(ref: PatientRef, signal?: AbortSignal): Promise<{ patient: Patient; warnings: SourceWarning[] }> {
+    const indexed = await this.indexed(ref);
+    const id = indexed.id;
     const warnings: SourceWarning[] = [];
     const settled = await Promise.allSettled(
       indexed.links.map((l) => this.adapter(l.source).readPatient(l.sourcePatientId, signal)),
@@ -94,9 +100,9 @@ export class Federation {
    * The merged record of an integrated patient. Linked sources are fetched directly; a source with no
    * link yet is asked by NHS number in the same parallel round (a record may have appeared since).
    */
-  async everything(id: string, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: SourceWarning[] } | undefined> {
-    const indexed = await this.index.get(id);
-    if (!indexed) return undefined;
+  async everything(ref: PatientRef, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: SourceWarning[] }> {
+    const indexed = await this.indexed(ref);
+    const id = indexed.id;
     const warnings: SourceWarning[] = [];
     const tasks: { source: SourceId; run: Promise<SourceRecord[]> }[] = [];
     for (const adapter of this.adapters) {
@@ -113,9 +119,12 @@ export class Federation {
     return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris() }), warnings };
   }
 
-  /** The NHS number of an integrated patient: null when known without one, undefined when the id is unknown. */
-  async nhsNumberOf(id: string): Promise<string | null | undefined> {
-    return (await this.index.get(id))?.nhsNumber;
+  /** Uses the links resolved earlier in the request when present; otherwise reads the index. */
+  private async indexed(ref: PatientRef): Promise<IndexedPatient> {
+    if ('links' in ref) return ref as IndexedPatient;
+    const found = await this.index.get(ref.id);
+    if (!found) throw notFound(`Patient/${ref.id} is not known to this service.`);
+    return found;
   }
 
   async health(): Promise<SourceHealth[]> {

@@ -153,16 +153,21 @@ function day(v: unknown): string | undefined {
   return typeof v === 'string' && v.length >= 10 ? v.slice(0, 10) : undefined;
 }
 
-/** Deep copy with every relative `Type/id` reference mapped through `map` (unknown ones left as they are). */
+/**
+ * Rewrites, in place, every relative `Type/id` reference through `map` (unknown ones left as they are).
+ * In place on purpose: source records are parsed per request and owned by it, and copying every
+ * nested object of a large record was the merge's main cost.
+ */
 function rewriteReferences<T>(value: T, map: (ref: string) => string | undefined): T {
-  if (Array.isArray(value)) return value.map((v) => rewriteReferences(v, map)) as T;
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'reference' && typeof v === 'string') out[k] = map(v) ?? v;
-      else out[k] = rewriteReferences(v, map);
+  if (Array.isArray(value)) {
+    for (const v of value) rewriteReferences(v, map);
+  } else if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      const v = o[k];
+      if (k === 'reference' && typeof v === 'string') o[k] = map(v) ?? v;
+      else if (v && typeof v === 'object') rewriteReferences(v, map);
     }
-    return out as T;
   }
   return value;
 }

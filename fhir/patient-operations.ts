@@ -1,8 +1,7 @@
 import type { Bundle, Patient, Resource } from 'fhir/r4.js';
 import type { PatientQuery } from '../adapters/types.js';
 import { searchset } from './bundle.js';
-import { notFound } from './outcomes.js';
-import type { RecordRepository, Warning } from './repository.js';
+import type { PatientRef, RecordRepository, Warning } from './repository.js';
 import type { EverythingParams } from './search.js';
 
 /** FHIR operations on Patient: plain functions over a repository, free of HTTP. */
@@ -21,10 +20,8 @@ export async function searchPatients(ctx: OperationContext, query: PatientQuery,
   );
 }
 
-export async function readPatient(ctx: OperationContext, id: string): Promise<{ patient: Patient; warnings: Warning[] }> {
-  const result = await ctx.repo.readPatient(id, ctx.signal);
-  if (!result) throw notFound(`Patient/${id} is not known to this service.`);
-  return result;
+export async function readPatient(ctx: OperationContext, ref: PatientRef): Promise<{ patient: Patient; warnings: Warning[] }> {
+  return ctx.repo.readPatient(ref, ctx.signal);
 }
 
 /** Sort order that keeps paging stable between calls: the Patient first, then by type and id. */
@@ -35,9 +32,9 @@ function pageOrder(a: Resource, b: Resource): number {
 }
 
 /** Patient/$everything over the federated record, paged with `_count`/`_offset` next/previous links. */
-export async function everything(ctx: OperationContext, id: string, params: EverythingParams): Promise<Bundle> {
-  const result = await ctx.repo.everything(id, ctx.signal);
-  if (!result) throw notFound(`Patient/${id} is not known to this service.`);
+export async function everything(ctx: OperationContext, ref: PatientRef, params: EverythingParams): Promise<Bundle> {
+  const { id } = ref;
+  const result = await ctx.repo.everything(ref, ctx.signal);
   const all = result.resources
     .filter((r) => !params.types || params.types.includes(r.resourceType))
     .sort(pageOrder);

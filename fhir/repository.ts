@@ -8,9 +8,16 @@ export interface Warning {
   message: string;
 }
 
+/** An integrated patient known to the patient index (resolved once per request). */
+export interface PatientRef {
+  id: string;
+  nhsNumber: string | null;
+}
+
 /** What the FHIR operations need from the federated repository (implemented by adapters/federation). */
 export interface RecordRepository {
   findPatients(query: PatientQuery, signal?: AbortSignal): Promise<{ patients: { id: string; patient: Patient }[]; warnings: Warning[] }>;
-  readPatient(id: string, signal?: AbortSignal): Promise<{ patient: Patient; warnings: Warning[] } | undefined>;
-  everything(id: string, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: Warning[] } | undefined>;
+  resolvePatient(id: string): Promise<PatientRef | undefined>;
+  readPatient(ref: PatientRef, signal?: AbortSignal): Promise<{ patient: Patient; warnings: Warning[] }>;
+  everything(ref: PatientRef, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: Warning[] }>;
 }

@@ -112,7 +112,7 @@ export function createApp(deps: AppDeps): express.Express {
     const err = normalizeError(e);
     if (err.status >= 500) req.log?.error({ err: { type: (e as Error)?.name, message: (e as Error)?.message, stack: (e as Error)?.stack } }, 'request failed');
     for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-    res.status(err.status).type(FHIR_JSON).send(JSON.stringify(err.outcome));
+    res.status(err.status).type(FHIR_JSON).json(err.outcome);
   });
   return app;
 }

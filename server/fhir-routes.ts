@@ -2,12 +2,13 @@ import { Router, type Request, type Response } from 'express';
 import { capabilityStatement } from '../fhir/capability.js';
 import { everything, readPatient, searchPatients, type OperationContext } from '../fhir/patient-operations.js';
 import { parseEverything, parsePatientSearch, type RawParams } from '../fhir/search.js';
-import type { RecordRepository } from '../fhir/repository.js';
+import { notFound } from '../fhir/outcomes.js';
+import type { PatientRef, RecordRepository } from '../fhir/repository.js';
 import { assertMayReadRecords, assertOwnRecord } from './access.js';
 import type { Principal } from './principal.js';
 
 export interface FhirRouteDeps {
-  repo: RecordRepository & { nhsNumberOf(id: string): Promise<string | null | undefined> };
+  repo: RecordRepository;
   baseUrl: string;
   everythingPageSize: number;
   software: { name: string; version: string };
@@ -15,8 +16,9 @@ export interface FhirRouteDeps {
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
+/** res.json (not send) so the OpenAPI response validator sees every body. */
 function send(res: Response, status: number, body: unknown): void {
-  res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
+  res.status(status).type(FHIR_JSON).json(body);
 }
 
 function principalOf(res: Response): Principal {
@@ -42,29 +44,31 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   router.get('/Patient', (req, res) => search(req, res, req.query as RawParams));
   router.post('/Patient/_search', (req, res) => search(req, res, (req.body ?? {}) as RawParams));
 
-  router.get('/Patient/:id', async (req, res) => {
+  /** Role check, then the index lookup, then the patient's own-record check — before any source is asked. */
+  const resolve = async (res: Response, id: string): Promise<PatientRef> => {
     const p = principalOf(res);
     assertMayReadRecords(p);
-    assertOwnRecordById(p, await deps.repo.nhsNumberOf(req.params.id));
-    const { patient, warnings } = await readPatient(ctx(req), req.params.id);
+    const ref = await deps.repo.resolvePatient(id);
+    // For a patient, an unknown id and someone else's id look the same (403), so ids cannot be probed.
+    assertOwnRecord(p, ref?.nhsNumber);
+    if (!ref) throw notFound(`Patient/${id} is not known to this service.`);
+    return ref;
+  };
+
+  router.get('/Patient/:id', async (req, res) => {
+    const ref = await resolve(res, req.params.id);
+    const { patient, warnings } = await readPatient(ctx(req), ref);
     if (warnings.length > 0) res.setHeader('X-Incomplete-Sources', [...new Set(warnings.map((w) => w.source))].join(', '));
     send(res, 200, patient);
   });
 
   router.get('/Patient/:id/$everything', async (req, res) => {
-    const p = principalOf(res);
-    assertMayReadRecords(p);
-    assertOwnRecordById(p, await deps.repo.nhsNumberOf(req.params.id));
     const params = parseEverything(req.query as RawParams, deps.everythingPageSize);
-    send(res, 200, await everything(ctx(req), req.params.id, params));
+    const ref = await resolve(res, req.params.id);
+    send(res, 200, await everything(ctx(req), ref, params));
   });
 
   return router;
-}
-
-/** For a patient, an unknown id and someone else's id look the same (403), so ids cannot be probed. */
-function assertOwnRecordById(p: Principal, nhsNumber: string | null | undefined): void {
-  assertOwnRecord(p, nhsNumber ?? undefined);
 }
 
 /** Aborts upstream calls when the client goes away before the answer is sent. */

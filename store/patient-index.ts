@@ -45,27 +45,28 @@ export class PatientIndex {
     await this.db.query('DELETE FROM patient_link WHERE source = $1 AND source_patient_id = $2', [source, sourcePatientId]);
   }
 
+  /** One query: the patient and its links (the hot path of every record read). */
   async get(id: string): Promise<IndexedPatient | undefined> {
     if (!UUID.test(id)) return undefined;
-    const p = await this.db.query<{ id: string; nhs_number: string | null }>(
-      'SELECT id, nhs_number FROM patient WHERE id = $1',
+    const r = await this.db.query<{ nhs_number: string | null; source: string | null; source_patient_id: string; match_method: string; match_score: number | null }>(
+      `SELECT p.nhs_number, l.source, l.source_patient_id, l.match_method, l.match_score
+         FROM patient p LEFT JOIN patient_link l ON l.patient_id = p.id
+        WHERE p.id = $1
+        ORDER BY l.source, l.source_patient_id`,
       [id],
     );
-    const row = p.rows[0];
-    if (!row) return undefined;
-    const links = await this.db.query<{ source: string; source_patient_id: string; match_method: string; match_score: number | null }>(
-      'SELECT source, source_patient_id, match_method, match_score FROM patient_link WHERE patient_id = $1 ORDER BY source',
-      [id],
-    );
+    if (r.rows.length === 0) return undefined;
     return {
-      id: row.id,
-      nhsNumber: row.nhs_number,
-      links: links.rows.map((l) => ({
-        source: l.source,
-        sourcePatientId: l.source_patient_id,
-        matchMethod: l.match_method as PatientLink['matchMethod'],
-        ...(l.match_score === null ? {} : { matchScore: l.match_score }),
-      })),
+      id,
+      nhsNumber: r.rows[0]!.nhs_number,
+      links: r.rows
+        .filter((l) => l.source !== null)
+        .map((l) => ({
+          source: l.source!,
+          sourcePatientId: l.source_patient_id,
+          matchMethod: l.match_method as PatientLink['matchMethod'],
+          ...(l.match_score === null ? {} : { matchScore: l.match_score }),
+        })),
     };
   }
 

@@ -75,7 +75,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   // The GP server also lists the loaded people (synthetic test data) so a demo user can find an NHS number.
   const gpRoot = express();
   gpRoot.get('/__admin/manifest', (_req, res) => {
-    res.json(data.manifest.map((m) => ({ nhsNumber: m.nhsNumber, hospital: !!m.hospitalPatientId, socialCare: !!m.socialCarePersonId, socialCareHasNhsNumber: m.socialCareHasNhsNumber ?? null, duplicates: m.duplicates })));
+    res.json(data.manifest);
   });
   gpRoot.use(createFhirSourceApp('Sandbox GP system', data.gp, faults.gp));
   const apps: Record<SandboxSource, Express> = {

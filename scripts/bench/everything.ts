@@ -1,0 +1,129 @@
+/**
+ * Benchmark for Patient/$everything (issue 2). Run: `npm run bench` (BENCH_SECONDS=60 by default).
+ *
+ * Sandbox sources in their own process with injected latency (GP 80 ms, hospital 120 ms, social care
+ * 60 ms, ±10 ms jitter); the service in its own process on embedded PGlite; 16 concurrent clients on
+ * randomised patients, after a warm-up. Prints percentiles, throughput, the ratios the issue asks for,
+ * and the service's peak RSS.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys, mintToken } from '../../server/demo-keys.js';
+import { fmt, line, load, peakRssMiB, startChild, startPolled, type LoadResult } from './lib.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const CONCURRENCY = 16;
+const DEADLINE_MS = 3000;
+const LATENCY = { gp: 80, hospital: 120, socialCare: 60 };
+const synthea = fileURLToPath(new URL('../../../shared/data/synthea', import.meta.url));
+
+interface Manifest {
+  nhsNumber: string;
+  gpPatientId: string;
+  hospitalPatientId?: string;
+  socialCarePersonId?: string;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'ipr-bench-'));
+const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+
+const sandbox = await startChild(
+  'scripts/sandbox/main.ts',
+  {
+    SANDBOX_BUNDLE_DIRS: existsSync(synthea) ? synthea : '',
+    SANDBOX_GENERATE: '200',
+    SANDBOX_GP_PORT: '0',
+    SANDBOX_HOSPITAL_PORT: '0',
+    SANDBOX_SOCIAL_CARE_PORT: '0',
+    SANDBOX_GP_LATENCY_MS: String(LATENCY.gp),
+    SANDBOX_HOSPITAL_LATENCY_MS: String(LATENCY.hospital),
+    SANDBOX_SOCIAL_CARE_LATENCY_MS: String(LATENCY.socialCare),
+    SANDBOX_GP_JITTER_MS: '10',
+    SANDBOX_HOSPITAL_JITTER_MS: '10',
+    SANDBOX_SOCIAL_CARE_JITTER_MS: '10',
+  },
+  (l) => (l.startsWith('{"sandbox"') ? (JSON.parse(l).sandbox as { gp: string; hospital: string; socialCare: string; admin: Record<string, string> }) : undefined),
+);
+const urls = sandbox.value;
+const sourceEnv = { GP_FHIR_URL: urls.gp, HOSPITAL_FHIR_URL: urls.hospital, SOCIAL_CARE_URL: urls.socialCare };
+const port = 18000 + Math.floor(Math.random() * 1000);
+// Request logs at info go to the service's stdout (discarded here) as they would in production.
+const service = {
+  child: await startPolled(
+    'server/main.ts',
+    { ...sourceEnv, PORT: String(port), DATA_DIR: dataDir, AUTH_MODE: 'demo', LOG_LEVEL: 'info', SOURCE_DEADLINE_MS: String(DEADLINE_MS) },
+    `http://127.0.0.1:${port}/healthz`,
+    // e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service
+    process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+  ).catch(async (e) => {
+    await sandbox.child.stop();
+    throw e;
+  }),
+};
+const bare = await startChild('scripts/bench/bare-fanout.ts', sourceEnv, (l) => (l.startsWith('{"bare"') ? (JSON.parse(l).bare as string) : undefined));
+
+const stopAll = () => Promise.all([service.child.stop(), bare.child.stop(), sandbox.child.stop()]);
+try {
+  const base = `http://127.0.0.1:${port}`;
+  const keys = await ensureDemoKeys(dataDir);
+  const token = await mintToken(keys.privateJwk, keys.kid, { sub: 'bench', role: 'clinician', org: 'A81001' }, { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE });
+  const auth = { authorization: `Bearer ${token}` };
+  const manifest = (await (await fetch(`${urls.admin.gp}/__admin/manifest`)).json()) as Manifest[];
+
+  // Index every patient once (the clinician's search), then warm up.
+  const patients: { id: string; m: Manifest }[] = [];
+  for (const m of manifest) {
+    const r = await fetch(`${base}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${m.nhsNumber}`, { headers: auth });
+    const b = (await r.json()) as { entry?: { resource: { id: string } }[] };
+    if (b.entry?.[0]) patients.push({ id: b.entry[0].resource.id, m });
+  }
+  const withHospital = manifest.filter((m) => m.hospitalPatientId);
+  const withSocial = manifest.filter((m) => m.socialCarePersonId);
+  const facade = () => ({ url: `${base}/fhir/Patient/${pick(patients).id}/$everything`, headers: auth });
+  await load(facade, CONCURRENCY, 5);
+
+  const sourceSeconds = Math.max(10, Math.round(SECONDS / 3));
+  const src = {
+    gp: await load(() => ({ url: `${urls.gp}/Patient/${pick(manifest).gpPatientId}/$everything` }), CONCURRENCY, sourceSeconds),
+    hospital: await load(() => ({ url: `${urls.hospital}/Patient/${pick(withHospital).hospitalPatientId}/$everything` }), CONCURRENCY, sourceSeconds),
+    socialCare: await load(() => ({ url: `${urls.socialCare}/api/v1/people/${pick(withSocial).socialCarePersonId}/case` }), CONCURRENCY, sourceSeconds),
+  };
+  const everything = await load(facade, CONCURRENCY, SECONDS);
+  const bareRun = await load(() => {
+    const { m } = pick(patients);
+    const q = new URLSearchParams({ gp: m.gpPatientId, ...(m.hospitalPatientId ? { hospital: m.hospitalPatientId } : {}), ...(m.socialCarePersonId ? { sc: m.socialCarePersonId } : {}) });
+    return { url: `${bare.value}/bare?${q}` };
+  }, CONCURRENCY, SECONDS);
+
+  await fetch(`${urls.admin.hospital}/__admin/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'hang' }) });
+  const hanging = await load(facade, CONCURRENCY, Math.max(20, Math.round(SECONDS / 2)));
+  await fetch(`${urls.admin.hospital}/__admin/faults`, { method: 'DELETE' });
+
+  const rss = peakRssMiB(service.child.proc.pid!);
+  const slowestP95 = Math.max(src.gp.p95, src.hospital.p95, src.socialCare.p95);
+  const sumP50 = src.gp.p50 + src.hospital.p50 + src.socialCare.p50;
+  const fivexx = (r: LoadResult) => Object.entries(r.statuses).filter(([s]) => Number(s) >= 500).reduce((a, [, n]) => a + n, 0);
+  const check = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+
+  console.log(`\n$everything benchmark: ${patients.length} patients, ${CONCURRENCY} concurrent clients, ${SECONDS} s per run (sources ${sourceSeconds} s)`);
+  console.log(line('source GP (80 ms)', src.gp));
+  console.log(line('source hospital (120 ms)', src.hospital));
+  console.log(line('source social care (60 ms)', src.socialCare));
+  console.log(line('facade $everything', everything));
+  console.log(line('bare Express fan-out + concat', bareRun));
+  console.log(line('facade, hospital hanging', hanging));
+  const p95Limit = 1.1 * slowestP95 + 10;
+  const p50Limit = 0.6 * sumP50;
+  const ratio = everything.rps / bareRun.rps;
+  console.log('\nTargets');
+  console.log(`  facade p95 ${fmt(everything.p95)} ms ≤ 1.10 × slowest source p95 (${fmt(slowestP95)}) + 10 = ${fmt(p95Limit)} ms: ${check(everything.p95 <= p95Limit)}`);
+  console.log(`  facade p50 ${fmt(everything.p50)} ms ≤ 0.6 × sum of source p50s (${fmt(sumP50)}) = ${fmt(p50Limit)} ms: ${check(everything.p50 <= p50Limit)}`);
+  console.log(`  throughput ${fmt(everything.rps)} / bare ${fmt(bareRun.rps)} req/s = ${(ratio * 100).toFixed(0)} % ≥ 50 %: ${check(ratio >= 0.5)}`);
+  console.log(`  hospital hanging: p95 ${fmt(hanging.p95)} ms ≤ deadline ${DEADLINE_MS} + 50 ms: ${check(hanging.p95 <= DEADLINE_MS + 50)}; 5xx = ${fivexx(hanging)}: ${check(fivexx(hanging) === 0 && hanging.errors === 0)}`);
+  console.log(`  service peak RSS ${fmt(rss)} MiB`);
+} finally {
+  await stopAll();
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,121 @@
+/** Small helpers shared by the benchmarks: child processes, a closed-loop load generator, percentiles. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+export interface Child {
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `node --import tsx/esm <script>` and resolves once a stdout line satisfies `ready`. */
+export async function startChild<T>(script: string, env: Record<string, string>, ready: (line: string) => T | undefined): Promise<{ child: Child; value: T }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx/esm', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: Child = {
+    proc,
+    stop: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+        setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+  const lines = createInterface({ input: proc.stdout! });
+  for await (const line of lines) {
+    const v = ready(line);
+    if (v !== undefined) {
+      lines.on('line', () => undefined); // keep draining
+      return { child, value: v };
+    }
+  }
+  throw new Error(`${script} exited before it was ready`);
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export interface LoadResult {
+  requests: number;
+  statuses: Record<number, number>;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** `concurrency` workers each issue requests back to back for `seconds`; latencies in ms. */
+export async function load(makeRequest: () => { url: string; headers?: Record<string, string> }, concurrency: number, seconds: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const statuses: Record<number, number> = {};
+  let errors = 0;
+  const end = Date.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        const { url, headers } = makeRequest();
+        const t = performance.now();
+        try {
+          const res = await fetch(url, { headers });
+          await res.arrayBuffer();
+          statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        } catch {
+          errors++;
+        }
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    statuses,
+    errors,
+    seconds: elapsed,
+    rps: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+  };
+}
+
+/** Starts a child process that is ready when `url` answers 200 (polled). */
+export async function startPolled(script: string, env: Record<string, string>, url: string, nodeArgs: string[] = [], timeoutMs = 60_000): Promise<Child> {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx/esm', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: Child = {
+    proc,
+    stop: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+        setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (proc.exitCode !== null) throw new Error(`${script} exited with ${proc.exitCode}`);
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return child;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await child.stop();
+  throw new Error(`${script} not ready within ${timeoutMs} ms`);
+}
+
+/** Peak resident set size of a process (VmHWM), in MiB. */
+export function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export const fmt = (n: number) => n.toFixed(1);
+export function line(label: string, r: LoadResult): string {
+  return `${label.padEnd(34)} p50 ${fmt(r.p50).padStart(7)} ms  p95 ${fmt(r.p95).padStart(7)} ms  p99 ${fmt(r.p99).padStart(7)} ms  ${fmt(r.rps).padStart(7)} req/s  n=${r.requests}  statuses=${JSON.stringify(r.statuses)} errors=${r.errors}`;
+}
