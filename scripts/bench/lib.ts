@@ -8,10 +8,9 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Starts `node --import tsx/esm <script>` and resolves once a stdout line satisfies `ready`. */
-export async function startChild<T>(script: string, env: Record<string, string>, ready: (line: string) => T | undefined): Promise<{ child: Child; value: T }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx/esm', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const child: Child = {
+/** A child process with a stop() that sends SIGTERM (SIGKILL after 5 s) and waits for the exit. */
+function childOf(proc: ChildProcess): Child {
+  return {
     proc,
     stop: () =>
       new Promise((resolve) => {
@@ -21,6 +20,12 @@ export async function startChild<T>(script: string, env: Record<string, string>,
         setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
       }),
   };
+}
+
+/** Starts `node --import tsx/esm <script>` and resolves once a stdout line satisfies `ready`. */
+export async function startChild<T>(script: string, env: Record<string, string>, ready: (line: string) => T | undefined): Promise<{ child: Child; value: T }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx/esm', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = childOf(proc);
   const lines = createInterface({ input: proc.stdout! });
   for await (const line of lines) {
     const v = ready(line);
@@ -88,16 +93,7 @@ export async function load(makeRequest: () => { url: string; headers?: Record<st
 /** Starts a child process that is ready when `url` answers 200 (polled). */
 export async function startPolled(script: string, env: Record<string, string>, url: string, nodeArgs: string[] = [], timeoutMs = 60_000): Promise<Child> {
   const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx/esm', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  const child: Child = {
-    proc,
-    stop: () =>
-      new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-        setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
-      }),
-  };
+  const child = childOf(proc);
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (proc.exitCode !== null) throw new Error(`${script} exited with ${proc.exitCode}`);
@@ -113,6 +109,25 @@ export async function startPolled(script: string, env: Record<string, string>, u
 export function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Current resident set size (VmRSS) of a process, in MiB. */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Samples a process's RSS every 250 ms while `work` runs; returns the work's result and the maximum seen. */
+export async function withRssSampling<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; maxRssMiB: number }> {
+  let max = rssMiB(pid);
+  const timer = setInterval(() => {
+    max = Math.max(max, rssMiB(pid));
+  }, 250);
+  try {
+    return { result: await work(), maxRssMiB: max };
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export const fmt = (n: number) => n.toFixed(1);
