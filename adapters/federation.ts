@@ -119,6 +119,10 @@ export class Federation {
     return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris() }), warnings };
   }
 
+  patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined> {
+    return this.index.idForNhsNumber(nhsNumber);
+  }
+
   /** Uses the links resolved earlier in the request when present; otherwise reads the index. */
   private async indexed(ref: PatientRef): Promise<IndexedPatient> {
     if ('links' in ref) return ref as IndexedPatient;
@@ -202,7 +206,7 @@ export class Federation {
     const patients: FederatedPatient[] = [];
     for (const identity of identities.values()) {
       if (!wanted(identity)) continue;
-      const id = await this.index.link(identity.nhsNumber, identity.links);
+      const id = await this.index.link(identity.nhsNumber, identity.links, registeredPracticeOf(identity.records));
       const [patient] = mergeRecords({
         integratedId: id,
         records: identity.records.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, resources: [r.patient] })),
@@ -212,6 +216,12 @@ export class Federation {
     }
     return { patients, warnings };
   }
+}
+
+/** The registered GP practice's ODS code, from the GP system's Patient.generalPractitioner. */
+function registeredPracticeOf(records: SourcePatient[]): string | undefined {
+  const gp = records.find((r) => r.source === 'gp')?.patient;
+  return gp?.generalPractitioner?.find((g) => g.identifier?.system === 'https://fhir.nhs.uk/Id/ods-organization-code')?.identifier?.value;
 }
 
 export function nhsNumberOf(p: Patient): string | undefined {

@@ -46,7 +46,7 @@ export async function everything(ctx: OperationContext, ref: PatientRef, params:
   };
   return searchset(page, {
     baseUrl: ctx.baseUrl,
-    total: all.length,
+    ...(result.consentFiltered ? {} : { total: all.length }),
     warnings: result.warnings,
     links: {
       self: url(params.offset),

@@ -19,5 +19,6 @@ export interface RecordRepository {
   findPatients(query: PatientQuery, signal?: AbortSignal): Promise<{ patients: { id: string; patient: Patient }[]; warnings: Warning[] }>;
   resolvePatient(id: string): Promise<PatientRef | undefined>;
   readPatient(ref: PatientRef, signal?: AbortSignal): Promise<{ patient: Patient; warnings: Warning[] }>;
-  everything(ref: PatientRef, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: Warning[] }>;
+  /** `consentFiltered`: consent applied to this result, so its size must not be reported (a count can reveal what was hidden). */
+  everything(ref: PatientRef, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: Warning[]; consentFiltered?: boolean }>;
 }

@@ -8,9 +8,16 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
-import { normalizeError, notAcceptable, notFound, unsupportedMediaType } from '../fhir/outcomes.js';
+import { normalizeError, notAcceptable, notFound } from '../fhir/outcomes.js';
 import type { TokenVerifier } from './auth.js';
-import { FHIR_JSON, fhirRoutes, type FhirRouteDeps } from './fhir-routes.js';
+import type { AuditLog } from '../consent/audit.js';
+import type { EmergencyAccess } from '../consent/emergency.js';
+import type { ConsentGuard } from '../consent/guard.js';
+import type { ConsentStore } from '../consent/store.js';
+import { consentRoutes } from './consent-routes.js';
+import { FHIR_JSON, fhirRoutes } from './fhir-routes.js';
+import { oversightRoutes } from './oversight-routes.js';
+import type { Principal } from './principal.js';
 import { pathOnly } from './logger.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
@@ -22,7 +29,10 @@ export interface ReadinessCheck {
 }
 
 export interface AppDeps {
-  repo: FhirRouteDeps['repo'];
+  guard: ConsentGuard;
+  consents: ConsentStore;
+  emergency: EmergencyAccess;
+  audit: AuditLog;
   verifyToken: TokenVerifier;
   logger: Logger;
   readiness: () => Promise<ReadinessCheck[]>;
@@ -34,6 +44,8 @@ export interface AppDeps {
 
 const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
 const ACCEPTABLE = ['application/fhir+json', 'application/json'];
+/** Routes that need no token. Everything else is authenticated (deny by default). */
+const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.yaml', '/fhir/metadata']);
 
 /** Builds the HTTP application from its dependencies; listening is the caller's job (server/main.ts). */
 export function createApp(deps: AppDeps): express.Express {
@@ -79,15 +91,13 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/docs', swaggerUi.serve);
   app.get('/docs', swaggerUi.setup(spec, { swaggerOptions: { url: '/openapi.yaml' } }));
 
-  // FHIR: content negotiation, body limits, OpenAPI validation, then authentication.
+  // Content negotiation, body limits, OpenAPI validation (415 for undeclared media types), then authentication.
   app.use('/fhir', (req, _res, next) => {
     if (!req.accepts(ACCEPTABLE)) throw notAcceptable('This server answers only application/fhir+json or application/json.');
-    if (req.method === 'POST' && !req.is('application/x-www-form-urlencoded')) {
-      throw unsupportedMediaType('Send the search parameters as application/x-www-form-urlencoded.');
-    }
     next();
   });
-  app.use('/fhir', express.urlencoded({ extended: false, limit: deps.maxBodyBytes, parameterLimit: 50 }));
+  app.use(express.json({ type: ['application/json', 'application/fhir+json'], limit: deps.maxBodyBytes }));
+  app.use(express.urlencoded({ extended: false, limit: deps.maxBodyBytes, parameterLimit: 50 }));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: spec,
@@ -97,12 +107,16 @@ export function createApp(deps: AppDeps): express.Express {
       ignorePaths: /^\/(docs|openapi\.yaml)/,
     }),
   );
-  app.use('/fhir', async (req: Request, res: Response, next: NextFunction) => {
-    if (req.path === '/metadata') return next();
+  app.use(async (req: Request, res: Response, next: NextFunction) => {
+    if (PUBLIC_PATHS.has(req.path)) return next();
     res.locals.principal = await deps.verifyToken(req.header('authorization'));
     next();
   });
-  app.use('/fhir', fhirRoutes({ repo: deps.repo, baseUrl: deps.publicBaseUrl, everythingPageSize: deps.everythingPageSize, software: SOFTWARE }));
+  const repoFor = (res: Response, operation: string) =>
+    deps.guard.forRequest(res.locals.principal as Principal, res.locals.requestId as string, operation);
+  app.use('/fhir', fhirRoutes({ repoFor, baseUrl: deps.publicBaseUrl, everythingPageSize: deps.everythingPageSize, software: SOFTWARE }));
+  app.use(consentRoutes({ consents: deps.consents, emergency: deps.emergency, audit: deps.audit, repoFor, baseUrl: deps.publicBaseUrl }));
+  app.use(oversightRoutes({ emergency: deps.emergency, audit: deps.audit, repoFor, baseUrl: deps.publicBaseUrl }));
 
   app.use((req: Request) => {
     throw notFound(`There is no ${req.method} route at this path.`, 'no-such-route');

@@ -5,6 +5,10 @@ import { createFhirSourceAdapter } from '../adapters/fhir-source.js';
 import { createSocialCareAdapter } from '../adapters/social-care.js';
 import { Transport } from '../adapters/transport.js';
 import type { SourceAdapter, SourceId } from '../adapters/types.js';
+import { AuditLog } from '../consent/audit.js';
+import { EmergencyAccess } from '../consent/emergency.js';
+import { ConsentGuard } from '../consent/guard.js';
+import { ConsentStore } from '../consent/store.js';
 import { openDb, type Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { PatientIndex } from '../store/patient-index.js';
@@ -56,8 +60,15 @@ export async function createService(config: Config, logger: Logger, given: { db?
   try {
     await migrate(db);
     const federation = new Federation(createAdapters(config), new PatientIndex(db));
+    const consents = new ConsentStore(db);
+    const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
+    const audit = new AuditLog(db);
+    const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
     const app = createApp({
-      repo: federation,
+      guard,
+      consents,
+      emergency,
+      audit,
       verifyToken: verifier ?? (await createVerifier(config)),
       logger,
       publicBaseUrl: config.publicBaseUrl,

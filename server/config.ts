@@ -21,6 +21,9 @@ export interface Config {
   validateResponses: boolean;
   everythingPageSize: number;
   shutdownGraceMs: number;
+  emergencyGrantMinutes: number;
+  /** Organisation codes of the providers behind the hospital and social-care sources (legitimate relationship). */
+  providerOrganisations: { hospital: string; socialCare: string };
 }
 
 export class ConfigError extends Error {
@@ -67,6 +70,12 @@ function bool(env: Env, name: string, dflt: boolean): boolean {
   throw new ConfigError(name, 'must be true or false');
 }
 
+function odsCode(env: Env, name: string, dflt: string): string {
+  const v = str(env, name, dflt);
+  if (!/^[A-Z0-9]{3,10}$/.test(v)) throw new ConfigError(name, 'must be an organisation code of 3 to 10 capital letters or digits');
+  return v;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const host = str(env, 'HOST', '127.0.0.1');
   const port = int(env, 'PORT', 8080, 0, 65535);
@@ -110,5 +119,7 @@ export function loadConfig(env: Env = process.env): Config {
     validateResponses: bool(env, 'VALIDATE_RESPONSES', true),
     everythingPageSize: int(env, 'EVERYTHING_PAGE_SIZE', 500, 1, 1000),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),
+    emergencyGrantMinutes: int(env, 'EMERGENCY_GRANT_MINUTES', 60, 1, 24 * 60),
+    providerOrganisations: { hospital: odsCode(env, 'HOSPITAL_ORG_CODE', 'RR8'), socialCare: odsCode(env, 'SOCIAL_CARE_ORG_CODE', 'E08000035') },
   };
 }

@@ -2,13 +2,14 @@ import { Router, type Request, type Response } from 'express';
 import { capabilityStatement } from '../fhir/capability.js';
 import { everything, readPatient, searchPatients, type OperationContext } from '../fhir/patient-operations.js';
 import { parseEverything, parsePatientSearch, type RawParams } from '../fhir/search.js';
-import { notFound } from '../fhir/outcomes.js';
+import type { GuardedRepository } from '../consent/guard.js';
+import { forbidden, notFound } from '../fhir/outcomes.js';
 import type { PatientRef, RecordRepository } from '../fhir/repository.js';
-import { assertMayReadRecords, assertOwnRecord } from './access.js';
 import type { Principal } from './principal.js';
 
 export interface FhirRouteDeps {
-  repo: RecordRepository;
+  /** The consent-guarded repository for this request: handlers never see an unguarded one. */
+  repoFor(res: Response, operation: string): GuardedRepository;
   baseUrl: string;
   everythingPageSize: number;
   software: { name: string; version: string };
@@ -29,43 +30,43 @@ function principalOf(res: Response): Principal {
 export function fhirRoutes(deps: FhirRouteDeps): Router {
   const router = Router();
   const fhirBase = `${deps.baseUrl}/fhir`;
-  const ctx = (req: Request): OperationContext => ({ repo: deps.repo, baseUrl: fhirBase, signal: req.res ? abortOnClose(req.res) : undefined });
+  const ctx = (req: Request, repo: RecordRepository): OperationContext => ({ repo, baseUrl: fhirBase, signal: req.res ? abortOnClose(req.res) : undefined });
 
   router.get('/metadata', (_req, res) => send(res, 200, capabilityStatement(fhirBase, deps.software)));
 
   const search = async (req: Request, res: Response, params: RawParams) => {
-    const p = principalOf(res);
-    assertMayReadRecords(p);
     const query = parsePatientSearch(params);
-    if (p.role === 'patient') assertOwnRecord(p, query.kind === 'nhs-number' ? query.nhsNumber : undefined);
+    const repo = deps.repoFor(res, `${req.method} /fhir/Patient${req.method === 'POST' ? '/_search' : ''}`);
     // The self link never repeats the search values: they identify the patient.
-    send(res, 200, await searchPatients(ctx(req), query, `${fhirBase}/Patient`));
+    send(res, 200, await searchPatients(ctx(req, repo), query, `${fhirBase}/Patient`));
   };
   router.get('/Patient', (req, res) => search(req, res, req.query as RawParams));
   router.post('/Patient/_search', (req, res) => search(req, res, (req.body ?? {}) as RawParams));
 
-  /** Role check, then the index lookup, then the patient's own-record check — before any source is asked. */
-  const resolve = async (res: Response, id: string): Promise<PatientRef> => {
-    const p = principalOf(res);
-    assertMayReadRecords(p);
-    const ref = await deps.repo.resolvePatient(id);
-    // For a patient, an unknown id and someone else's id look the same (403), so ids cannot be probed.
-    assertOwnRecord(p, ref?.nhsNumber);
-    if (!ref) throw notFound(`Patient/${id} is not known to this service.`);
+  /** The index lookup; the guard decides (and audits) inside each operation, before any source is asked. */
+  const resolve = async (repo: RecordRepository, res: Response, id: string): Promise<PatientRef> => {
+    const ref = await repo.resolvePatient(id);
+    if (!ref) {
+      // For a patient, an unknown id and someone else's id look the same (403), so ids cannot be probed.
+      if (principalOf(res).role === 'patient') throw forbidden('not-own-record', 'A patient may only access their own record.');
+      throw notFound(`Patient/${id} is not known to this service.`);
+    }
     return ref;
   };
 
   router.get('/Patient/:id', async (req, res) => {
-    const ref = await resolve(res, req.params.id);
-    const { patient, warnings } = await readPatient(ctx(req), ref);
+    const repo = deps.repoFor(res, 'GET /fhir/Patient/{id}');
+    const ref = await resolve(repo, res, req.params.id);
+    const { patient, warnings } = await readPatient(ctx(req, repo), ref);
     if (warnings.length > 0) res.setHeader('X-Incomplete-Sources', [...new Set(warnings.map((w) => w.source))].join(', '));
     send(res, 200, patient);
   });
 
   router.get('/Patient/:id/$everything', async (req, res) => {
     const params = parseEverything(req.query as RawParams, deps.everythingPageSize);
-    const ref = await resolve(res, req.params.id);
-    send(res, 200, await everything(ctx(req), ref, params));
+    const repo = deps.repoFor(res, 'GET /fhir/Patient/{id}/$everything');
+    const ref = await resolve(repo, res, req.params.id);
+    send(res, 200, await everything(ctx(req, repo), ref, params));
   });
 
   return router;

@@ -11,6 +11,8 @@ export interface PatientLink {
 export interface IndexedPatient {
   id: string;
   nhsNumber: string | null;
+  /** ODS code of the registered GP practice, as last seen in the GP record. */
+  registeredPractice: string | null;
   links: PatientLink[];
 }
 
@@ -23,9 +25,12 @@ export class PatientIndex {
    * With an NHS number the person is keyed by it; otherwise by any existing link. Transactional and
    * safe under concurrent calls (the unique NHS number decides the winner).
    */
-  async link(nhsNumber: string | null, links: PatientLink[]): Promise<string> {
+  async link(nhsNumber: string | null, links: PatientLink[], registeredPractice?: string): Promise<string> {
     return this.db.tx(async (q) => {
       const id = (await this.findExisting(q, nhsNumber, links)) ?? (await this.insertPatient(q, nhsNumber));
+      if (registeredPractice) {
+        await q.query('UPDATE patient SET registered_practice = $2 WHERE id = $1 AND registered_practice IS DISTINCT FROM $2', [id, registeredPractice]);
+      }
       for (const l of links) {
         await q.query(
           `INSERT INTO patient_link (source, source_patient_id, patient_id, match_method, match_score)
@@ -48,8 +53,8 @@ export class PatientIndex {
   /** One query: the patient and its links (the hot path of every record read). */
   async get(id: string): Promise<IndexedPatient | undefined> {
     if (!UUID.test(id)) return undefined;
-    const r = await this.db.query<{ nhs_number: string | null; source: string | null; source_patient_id: string; match_method: string; match_score: number | null }>(
-      `SELECT p.nhs_number, l.source, l.source_patient_id, l.match_method, l.match_score
+    const r = await this.db.query<{ nhs_number: string | null; registered_practice: string | null; source: string | null; source_patient_id: string; match_method: string; match_score: number | null }>(
+      `SELECT p.nhs_number, p.registered_practice, l.source, l.source_patient_id, l.match_method, l.match_score
          FROM patient p LEFT JOIN patient_link l ON l.patient_id = p.id
         WHERE p.id = $1
         ORDER BY l.source, l.source_patient_id`,
@@ -59,6 +64,7 @@ export class PatientIndex {
     return {
       id,
       nhsNumber: r.rows[0]!.nhs_number,
+      registeredPractice: r.rows[0]!.registered_practice,
       links: r.rows
         .filter((l) => l.source !== null)
         .map((l) => ({
@@ -68,6 +74,11 @@ export class PatientIndex {
           ...(l.match_score === null ? {} : { matchScore: l.match_score }),
         })),
     };
+  }
+
+  async idForNhsNumber(nhsNumber: string): Promise<string | undefined> {
+    const r = await this.db.query<{ id: string }>('SELECT id FROM patient WHERE nhs_number = $1', [nhsNumber]);
+    return r.rows[0]?.id;
   }
 
   private async findExisting(q: Queryable, nhsNumber: string | null, links: PatientLink[]): Promise<string | undefined> {

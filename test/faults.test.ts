@@ -21,6 +21,7 @@ describe('source faults injected with the sandbox’s own controls', function ()
     token = await h.token({ role: 'clinician' });
     const entry = h.sandbox.data.manifest.find((m) => m.hospitalPatientId && m.socialCareHasNhsNumber)!;
     id = await idForNhs(h.service.app, token, entry.nhsNumber);
+    token = await h.clinicianFor(entry.nhsNumber);
   });
   afterEach(async () => {
     for (const f of Object.values(h.sandbox.faults)) f.reset();

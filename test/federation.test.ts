@@ -50,7 +50,7 @@ describe('federated record through the FHIR API (real sandbox over HTTP)', funct
     expect(r.status).to.equal(200);
     const found = (matches(r.body) as Patient[]).filter((p) => p.identifier?.some((i) => i.value === entry.nhsNumber));
     expect(found).to.have.length(1);
-    const read = await get(h.service.app, `/fhir/Patient/${found[0]!.id}`, token);
+    const read = await get(h.service.app, `/fhir/Patient/${found[0]!.id}`, await h.clinicianFor(entry.nhsNumber));
     expect(read.status).to.equal(200);
     expect(read.body.id).to.equal(found[0]!.id);
     expectValidFhir(read.body, 'Patient read');
@@ -77,7 +77,7 @@ describe('federated record through the FHIR API (real sandbox over HTTP)', funct
         if (!skipTypes.has(t)) expected[t] = (expected[t] ?? 0) + 1;
       }
       const id = await idForNhs(h.service.app, token, entry.nhsNumber);
-      const r = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, token);
+      const r = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, await h.clinicianFor(entry.nhsNumber));
       expect(r.status, file).to.equal(200);
       const got: Record<string, number> = {};
       for (const res of matches(r.body)) {
@@ -96,12 +96,13 @@ describe('federated record through the FHIR API (real sandbox over HTTP)', funct
   it('merges the hospital re-recorded allergies and medications into one entry listing both sources', async () => {
     const entry = h.sandbox.data.manifest.find((m) => m.duplicates > 0)!;
     const id = await idForNhs(h.service.app, token, entry.nhsNumber);
-    const r = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, token);
+    const gpToken = await h.clinicianFor(entry.nhsNumber);
+    const r = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, gpToken);
     const both = matches(r.body).filter((x) => ['AllergyIntolerance', 'MedicationRequest'].includes(x.resourceType) && sourcesOf(x).length === 2);
     expect(both).to.have.length(entry.duplicates);
     for (const x of both) expect(sourcesOf(x)).to.deep.equal(['gp', 'hospital']);
     // Stable ids between calls.
-    const again = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, token);
+    const again = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, gpToken);
     expect(matches(again.body).map((x) => x.id)).to.deep.equal(matches(r.body).map((x) => x.id));
   });
 
@@ -109,7 +110,7 @@ describe('federated record through the FHIR API (real sandbox over HTTP)', funct
     const person = h.sandbox.data.socialCare.find((c) => c.person.nhsNumber === null && c.person.forename.length > 1 && c.carePackages.length > 0)!;
     const entry = h.sandbox.data.manifest.find((m) => m.socialCarePersonId === person.person.personId)!;
     const id = await idForNhs(h.service.app, token, entry.nhsNumber);
-    const r = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, token);
+    const r = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, await h.clinicianFor(entry.nhsNumber));
     const social = matches(r.body).filter((x) => sourcesOf(x).includes('social-care'));
     expect(social.map((x) => x.resourceType)).to.include('CarePlan');
     expect(outcomes(r.body)).to.have.length(0);
@@ -129,7 +130,7 @@ describe('federated record through the FHIR API (real sandbox over HTTP)', funct
       const search = await get(h.service.app, `/fhir/Patient?identifier=${NHS}|${nhs}`, token);
       expect(issueCodes(outcomes(search.body)[0])).to.include('source-ambiguous-match');
       const id = matches(search.body)[0]!.id!;
-      const r = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, token);
+      const r = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, await h.clinicianFor(nhs));
       expect(matches(r.body).filter((x) => sourcesOf(x).includes('social-care'))).to.have.length(0);
       const msg = JSON.stringify(search.body);
       expect(msg).not.to.include(twinRecord.person.personId);
@@ -139,12 +140,13 @@ describe('federated record through the FHIR API (real sandbox over HTTP)', funct
   it('pages $everything with next/previous links that together return the whole record exactly once', async () => {
     const entry = h.sandbox.data.manifest.find((m) => m.hospitalPatientId)!;
     const id = await idForNhs(h.service.app, token, entry.nhsNumber);
-    const full = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, token);
+    const gpToken = await h.clinicianFor(entry.nhsNumber);
+    const full = await get(h.service.app, `/fhir/Patient/${id}/$everything?_count=1000`, gpToken);
     const seen: string[] = [];
     let url: string | undefined = `/fhir/Patient/${id}/$everything?_count=7`;
     let pages = 0;
     while (url) {
-      const r = await get(h.service.app, url, token);
+      const r = await get(h.service.app, url, gpToken);
       expect(r.status).to.equal(200);
       const page = matches(r.body);
       expect(page.length).to.be.at.most(7);

@@ -121,7 +121,7 @@ describe('HTTP interface: bad input, tokens, privacy and the OpenAPI contract', 
     const gp = h.sandbox.data.gp.find((x) => x.resourceType === 'Patient' && x.id === m.gpPatientId) as Patient;
     const family = gp.name![0]!.family!;
     const id = await idForNhs(h.service.app, token, m.nhsNumber);
-    await get(h.service.app, `/fhir/Patient/${id}/$everything`, token);
+    await get(h.service.app, `/fhir/Patient/${id}/$everything`, await h.clinicianFor(m.nhsNumber));
     await get(h.service.app, `/fhir/Patient?family=${encodeURIComponent(family)}&birthdate=${gp.birthDate}`, token);
     await get(h.service.app, `/fhir/Patient?identifier=${NHS}|9990000019`, token);
     const log = h.logs.join('');

@@ -51,7 +51,8 @@ describe('upstream faults injected with nock (HTTP interface)', function () {
       verifier: createTokenVerifier({ issuer: 'iss', audience: 'aud', jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k', alg: 'ES256' }] } }),
     });
     token = await mintToken(await exportJWK(privateKey), 'k', { sub: 'u', role: 'clinician', org: 'A81001' }, { issuer: 'iss', audience: 'aud' });
-    id = await new PatientIndex(db).link(NHS_NUMBER, [{ source: 'gp', sourcePatientId: 'g1', matchMethod: 'nhs-number' }]);
+    // The clinician's organisation is the registered practice: a legitimate relationship.
+    id = await new PatientIndex(db).link(NHS_NUMBER, [{ source: 'gp', sourcePatientId: 'g1', matchMethod: 'nhs-number' }], 'A81001');
   });
   beforeEach(() => {
     // The hospital and social care know nobody with this NHS number.

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { Patient } from 'fhir/r4.js';
 import { createTokenVerifier } from '../../server/auth.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createService, type Service } from '../../server/compose.js';
@@ -22,6 +23,10 @@ export interface Harness {
   /** Every log line the service wrote, as text. */
   logs: string[];
   token(claims: Partial<TokenClaims> & { role: TokenClaims['role'] }, opts?: MintOptions): Promise<string>;
+  /** A clinician at the patient's registered GP practice (a legitimate relationship). */
+  clinicianFor(nhsNumber: string, role?: 'clinician' | 'ambulance-crew'): Promise<string>;
+  /** The registered practice's ODS code of a sandbox patient. */
+  practiceOf(nhsNumber: string): string;
   close(): Promise<void>;
 }
 
@@ -56,17 +61,28 @@ export async function startHarness(opts: { sandbox?: SandboxOptions; env?: Recor
     db,
     verifier: createTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [pub] } }),
   });
+  const token: Harness['token'] = (claims, mintOpts) =>
+    mintToken(priv, 'test-key', { sub: 'user-1', ...(claims.role === 'patient' ? {} : { org: 'A81001' }), ...claims }, {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      ...mintOpts,
+    });
+  const practiceOf = (nhsNumber: string) => {
+    const gp = sandbox.data.gp.find(
+      (r): r is Patient => r.resourceType === 'Patient' && !!(r as Patient).identifier?.some((i) => i.value === nhsNumber),
+    );
+    const ods = gp?.generalPractitioner?.find((g) => g.identifier?.system === 'https://fhir.nhs.uk/Id/ods-organization-code')?.identifier?.value;
+    if (!ods) throw new Error('sandbox patient has no registered practice');
+    return ods;
+  };
   return {
     sandbox,
     service,
     config,
     logs,
-    token: (claims, mintOpts) =>
-      mintToken(priv, 'test-key', { sub: 'user-1', ...(claims.role === 'patient' ? {} : { org: 'A81001' }), ...claims }, {
-        issuer: ISSUER,
-        audience: AUDIENCE,
-        ...mintOpts,
-      }),
+    token,
+    practiceOf,
+    clinicianFor: (nhsNumber, role = 'clinician') => token({ role, org: practiceOf(nhsNumber), sub: `gp-${practiceOf(nhsNumber)}` }),
     async close() {
       await sandbox.close();
       await service.close();

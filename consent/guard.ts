@@ -1,0 +1,167 @@
+import type { Consent, Resource } from 'fhir/r4.js';
+import type { PatientQuery } from '../adapters/types.js';
+import { forbidden, OperationOutcomeError, serviceUnavailable } from '../fhir/outcomes.js';
+import type { PatientRef, RecordRepository, Warning } from '../fhir/repository.js';
+import type { Principal } from '../server/principal.js';
+import type { IndexedPatient } from '../store/patient-index.js';
+import type { AuditInput, AuditLog } from './audit.js';
+import type { EmergencyAccess } from './emergency.js';
+import { canSee, compileConsents, decideRequest } from './policy.js';
+import type { ConsentStore } from './store.js';
+import type { AccessContext, Decision, PurposeOfUse } from './types.js';
+
+/** The federated repository as the guard needs it: the plain RecordRepository plus index details. */
+export interface GuardedSource extends RecordRepository {
+  /** The integrated id already indexed for an NHS number (no source is asked). */
+  patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined>;
+  resolvePatient(id: string): Promise<(PatientRef & Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>>) | undefined>;
+}
+
+export interface GuardDeps {
+  repo: GuardedSource;
+  consents: ConsentStore;
+  emergency: EmergencyAccess;
+  audit: AuditLog;
+  /** Organisation codes of the providers behind the hospital and social-care sources. */
+  providerOrganisations: { hospital: string; socialCare: string };
+  now?: () => Date;
+}
+
+/** The repository a route handler receives: the record operations, each decided and audited, plus the bare decision. */
+export interface GuardedRepository extends RecordRepository {
+  patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined>;
+  /** Decides (and audits a denial) without fetching anything; throws 403 when denied. */
+  authorise(ref: PatientRef, action: AuditInput['action']): Promise<'self' | 'relationship' | 'emergency'>;
+}
+
+/** What the reader is told when consent withheld something: that it happened, never what. */
+export const WITHHELD_WARNING: Warning = {
+  source: 'consent',
+  kind: 'consent-withheld',
+  message: "Some information in this patient's record has been withheld in line with the patient's recorded consent. The record shown is not complete.",
+};
+
+/**
+ * The consent guard sits between the FHIR operations and the federated repository. Route handlers only
+ * ever receive `forRequest(...)`'s repository, so no handler can forget the check. For each request it
+ * decides before anything is fetched (role, relationship, emergency grant, consents — read fresh, no
+ * cache), writes the AuditEvent (permit or deny; if the write fails nothing is returned: 503), then
+ * filters resource by resource and says when something was withheld.
+ */
+export class ConsentGuard {
+  constructor(private readonly deps: GuardDeps) {}
+
+  forRequest(principal: Principal, requestId: string, operation: string): GuardedRepository {
+    const { deps } = this;
+    const now = () => (deps.now ? deps.now() : new Date());
+
+    const audit = async (input: Omit<AuditInput, 'principal' | 'requestId' | 'operation'>) => {
+      try {
+        await deps.audit.append({ ...input, principal, requestId, operation });
+      } catch {
+        throw serviceUnavailable('audit-unavailable', 'The access could not be recorded in the audit trail, so no data is returned. Try again shortly.');
+      }
+    };
+
+    /** Gathers the context, decides, audits; throws 403 on deny (after the denial is audited). */
+    const authorise = async (ref: PatientRef, action: AuditInput['action']) => {
+      const indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>> = (await deps.repo.resolvePatient(ref.id)) ?? {};
+      const at = now();
+      const [stored, grant] = await Promise.all([
+        deps.consents.forPatient(ref.id),
+        principal.role === 'clinician' || principal.role === 'ambulance-crew' ? deps.emergency.active(principal.sub, ref.id, at) : Promise.resolve(undefined),
+      ]);
+      const consents: Consent[] = stored.map((s) => s.resource);
+      const ctx: AccessContext = {
+        principal,
+        patientId: ref.id,
+        patientNhsNumber: ref.nhsNumber,
+        purpose: 'TREAT',
+        now: at,
+        legitimateRelationship: hasRelationship(principal, indexed, deps.providerOrganisations),
+        ...(grant ? { emergency: grant } : {}),
+      };
+      const compiled = compileConsents(consents, at);
+      const decision: Decision = decideRequest(ctx, compiled);
+      const purpose: PurposeOfUse = decision.permit && decision.basis === 'emergency' ? 'BTG' : 'TREAT';
+      ctx.purpose = purpose;
+      if (!decision.permit) {
+        await audit({ action, decision: 'deny', patientId: ref.id, purpose, reason: decision.reason });
+        throw forbidden(decision.code, decision.reason);
+      }
+      return { ctx, compiled, consents, purpose, basis: decision.basis };
+    };
+
+    return {
+      authorise: async (ref: PatientRef, action: AuditInput['action']) => {
+        const { basis } = await authorise(ref, action);
+        return basis;
+      },
+
+      async findPatients(query: PatientQuery, signal?: AbortSignal) {
+        if (principal.role !== 'clinician' && principal.role !== 'ambulance-crew' && principal.role !== 'patient') {
+          await audit({ action: 'patient-query', decision: 'deny', purpose: 'TREAT', reason: 'role may not search for patients' });
+          throw forbidden('role-not-permitted', `The role '${principal.role}' may not search for patients.`);
+        }
+        if (principal.role === 'patient' && !(query.kind === 'nhs-number' && query.nhsNumber === principal.nhsNumber)) {
+          await audit({ action: 'patient-query', decision: 'deny', purpose: 'TREAT', reason: 'a patient may only look up their own record' });
+          throw forbidden('not-own-record', 'A patient may only access their own record.');
+        }
+        const result = await deps.repo.findPatients(query, signal);
+        // One audit event per person found (IHE BALP PatientQuery); a search that finds nobody is audited too.
+        if (result.patients.length === 0) await audit({ action: 'patient-query', decision: 'permit', purpose: 'TREAT', resourceTypes: ['Patient'] });
+        for (const p of result.patients) await audit({ action: 'patient-query', decision: 'permit', patientId: p.id, purpose: 'TREAT', resourceTypes: ['Patient'] });
+        return result;
+      },
+
+      resolvePatient: (id: string) => deps.repo.resolvePatient(id),
+      patientIdForNhsNumber: (nhsNumber: string) => deps.repo.patientIdForNhsNumber(nhsNumber),
+
+      async readPatient(ref: PatientRef, signal?: AbortSignal) {
+        const { purpose } = await authorise(ref, 'patient-read');
+        const result = await deps.repo.readPatient(ref, signal);
+        await audit({ action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, resourceTypes: ['Patient'] });
+        return result;
+      },
+
+      async everything(ref: PatientRef, signal?: AbortSignal) {
+        const { ctx, compiled, consents, purpose } = await authorise(ref, 'patient-read');
+        const result = await deps.repo.everything(ref, signal);
+        const shown: Resource[] = [];
+        let withheld = 0;
+        for (const r of result.resources) {
+          if (r.resourceType === 'Patient' || canSee(ctx, compiled, r)) shown.push(r);
+          else withheld++;
+        }
+        await audit({
+          action: 'patient-read',
+          decision: 'permit',
+          patientId: ref.id,
+          purpose,
+          resourceTypes: [...new Set(shown.map((r) => r.resourceType))],
+          sources: [...new Set(shown.flatMap((r) => (r.meta?.tag ?? []).filter((t) => t.system?.endsWith('/record-source')).map((t) => t.code!)))],
+          ...(withheld > 0 ? { outcomeDescription: 'some information withheld under the patient’s consent' } : {}),
+        });
+        return {
+          resources: shown,
+          warnings: withheld > 0 ? [...result.warnings, WITHHELD_WARNING] : result.warnings,
+          consentFiltered: consents.some((c) => c.status === 'active'),
+        };
+      },
+    };
+  }
+}
+
+/** England's implied-consent model for direct care: a care relationship with the patient. */
+function hasRelationship(p: Principal, indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>>, orgs: GuardDeps['providerOrganisations']): boolean {
+  if (!p.organisation) return false;
+  if (indexed.registeredPractice && p.organisation === indexed.registeredPractice) return true;
+  const sources = new Set((indexed.links ?? []).map((l) => l.source));
+  if (sources.has('hospital') && p.organisation === orgs.hospital) return true;
+  if (sources.has('social-care') && p.organisation === orgs.socialCare) return true;
+  return false;
+}
+
+export function isGuardError(e: unknown): e is OperationOutcomeError {
+  return e instanceof OperationOutcomeError;
+}

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { Consent } from 'fhir/r4.js';
+import { OperationOutcomeError, notFound, outcome } from '../fhir/outcomes.js';
+import type { Db } from '../store/db.js';
+
+export interface StoredConsent {
+  resource: Consent;
+  version: number;
+  patientId: string;
+}
+
+interface Row {
+  id: string;
+  version: number;
+  patient_id: string;
+  resource: Consent;
+  recorded_at: Date | string;
+}
+
+const preconditionFailed = (diagnostics: string) =>
+  new OperationOutcomeError(412, outcome(412, [{ code: 'conflict', errorCode: 'version-conflict', diagnostics }]));
+
+/**
+ * Versioned Consent resources. Every create or update inserts a new version row; the current version
+ * is the highest. Updates name the version they replace (If-Match); the (id, version) primary key makes
+ * two concurrent updates of the same version collide, so exactly one wins and the other gets 412.
+ */
+export class ConsentStore {
+  constructor(private readonly db: Db) {}
+
+  async create(consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
+    return this.insert(randomUUID(), 1, consent, patientId, by);
+  }
+
+  async update(id: string, expectedVersion: number, consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
+    const current = await this.read(id);
+    if (!current) throw notFound(`Consent/${id} does not exist.`);
+    if (current.patientId !== patientId) {
+      throw new OperationOutcomeError(422, outcome(422, [{ code: 'processing', errorCode: 'patient-changed', diagnostics: 'A Consent cannot be moved to another patient.', expression: ['Consent.patient'] }]));
+    }
+    if (current.version !== expectedVersion) {
+      throw preconditionFailed(`Consent/${id} is at version ${current.version}, not ${expectedVersion}: read it again and re-apply your change.`);
+    }
+    return this.insert(id, expectedVersion + 1, consent, patientId, by);
+  }
+
+  async read(id: string, version?: number): Promise<StoredConsent | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const r = version === undefined
+      ? await this.db.query<Row>('SELECT * FROM consent_version WHERE id = $1 ORDER BY version DESC LIMIT 1', [id])
+      : await this.db.query<Row>('SELECT * FROM consent_version WHERE id = $1 AND version = $2', [id, version]);
+    return r.rows[0] ? toStored(r.rows[0]) : undefined;
+  }
+
+  async history(id: string): Promise<StoredConsent[]> {
+    if (!UUID.test(id)) return [];
+    const r = await this.db.query<Row>('SELECT * FROM consent_version WHERE id = $1 ORDER BY version DESC', [id]);
+    return r.rows.map(toStored);
+  }
+
+  /** The current version of every consent of a patient (read fresh on every request: no cache). */
+  async forPatient(patientId: string): Promise<StoredConsent[]> {
+    if (!UUID.test(patientId)) return [];
+    const r = await this.db.query<Row>(
+      `SELECT DISTINCT ON (id) * FROM consent_version WHERE patient_id = $1 ORDER BY id, version DESC`,
+      [patientId],
+    );
+    return r.rows.map(toStored);
+  }
+
+  private async insert(id: string, version: number, consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
+    const recordedAt = new Date();
+    const resource: Consent = { ...consent, id, meta: { ...consent.meta, versionId: String(version), lastUpdated: recordedAt.toISOString() } };
+    const r = await this.db.query<Row>(
+      `INSERT INTO consent_version (id, version, patient_id, status, scope, resource, recorded_at, recorded_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (id, version) DO NOTHING
+       RETURNING *`,
+      [id, version, patientId, consent.status, consent.scope?.coding?.[0]?.code ?? '', JSON.stringify(resource), recordedAt.toISOString(), by],
+    );
+    if (!r.rows[0]) throw preconditionFailed(`Consent/${id} was changed by someone else at the same time: read it again and re-apply your change.`);
+    return toStored(r.rows[0]);
+  }
+}
+
+function toStored(row: Row): StoredConsent {
+  const resource = typeof row.resource === 'string' ? (JSON.parse(row.resource) as Consent) : row.resource;
+  return { resource, version: row.version, patientId: row.patient_id };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

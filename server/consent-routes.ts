@@ -1,0 +1,153 @@
+import { Router, type Request, type Response } from 'express';
+import type { Bundle, Consent } from 'fhir/r4.js';
+import type { AuditInput, AuditLog } from '../consent/audit.js';
+import type { EmergencyAccess } from '../consent/emergency.js';
+import type { ConsentStore, StoredConsent } from '../consent/store.js';
+import { validateConsent } from '../consent/validate.js';
+import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, serviceUnavailable } from '../fhir/outcomes.js';
+import type { GuardedRepository } from '../consent/guard.js';
+import { FHIR_JSON } from './fhir-routes.js';
+import type { Principal } from './principal.js';
+
+export interface ConsentRouteDeps {
+  consents: ConsentStore;
+  emergency: EmergencyAccess;
+  audit: AuditLog;
+  /** The guarded repository for this request (decides whether the caller may access the patient). */
+  repoFor(res: Response, operation: string): GuardedRepository;
+  baseUrl: string;
+}
+
+const principalOf = (res: Response) => res.locals.principal as Principal;
+const etag = (version: number) => `W/"${version}"`;
+
+function sendConsent(res: Response, status: number, s: StoredConsent, baseUrl: string): void {
+  res.setHeader('ETag', etag(s.version));
+  res.setHeader('Location', `${baseUrl}/fhir/Consent/${s.resource.id}/_history/${s.version}`);
+  res.status(status).type(FHIR_JSON).json(s.resource);
+}
+
+/** `Patient/<uuid>` → the integrated id. */
+function patientIdOf(c: Consent): string {
+  const m = /^Patient\/([0-9a-f-]{36})$/.exec(c.patient?.reference ?? '');
+  if (!m) throw badRequest('invalid-reference', "Consent.patient must reference an integrated patient as 'Patient/<id>'.", ['Consent.patient']);
+  return m[1]!;
+}
+
+/**
+ * Consent (patients record and change their own; staff who may access the patient may read),
+ * emergency access, the privacy officers' review queue and audit search, and a patient's access log.
+ */
+export function consentRoutes(deps: ConsentRouteDeps): Router {
+  const router = Router();
+
+  const audit = async (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) => {
+    try {
+      await deps.audit.append({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+    } catch {
+      throw serviceUnavailable('audit-unavailable', 'The action could not be recorded in the audit trail, so it was not carried out.');
+    }
+  };
+
+  /** Only the patient themself writes consent; the patient must be known to the index. */
+  const assertPatientWrites = async (res: Response, patientId: string, operation: string) => {
+    const p = principalOf(res);
+    const ref = await deps.repoFor(res, operation).resolvePatient(patientId);
+    if (p.role !== 'patient' || !ref || ref.nhsNumber !== p.nhsNumber) {
+      await audit(res, { action: 'consent-change', decision: 'deny', patientId: ref ? patientId : null, purpose: 'TREAT', operation, reason: 'only the patient may record or change their consent' });
+      throw forbidden('not-own-consent', 'Only the patient may record or change their own consent.');
+    }
+  };
+
+  /** Reading consents: the patient, or staff whose access to the patient's record the guard permits. */
+  const assertMayRead = async (res: Response, patientId: string, operation: string) => {
+    const p = principalOf(res);
+    const repo = deps.repoFor(res, operation);
+    const ref = await repo.resolvePatient(patientId);
+    if (!ref) throw p.role === 'patient' ? forbidden('not-own-record', 'A patient may only access their own record.') : notFound(`Patient/${patientId} is not known to this service.`);
+    if (p.role === 'patient') {
+      if (ref.nhsNumber !== p.nhsNumber) throw forbidden('not-own-record', 'A patient may only access their own record.');
+      return;
+    }
+    await repo.authorise(ref, 'consent-decision');
+  };
+
+  router.post('/fhir/Consent', async (req: Request, res: Response) => {
+    const consent = validateConsent(req.body, {});
+    const patientId = patientIdOf(consent);
+    await assertPatientWrites(res, patientId, 'POST /fhir/Consent');
+    const stored = await deps.consents.create(consent, patientId, principalOf(res).sub);
+    await audit(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'POST /fhir/Consent', resourceTypes: ['Consent'] });
+    sendConsent(res, 201, stored, deps.baseUrl);
+  });
+
+  router.put('/fhir/Consent/:id', async (req: Request<{ id: string }>, res: Response) => {
+    const ifMatch = req.header('if-match');
+    if (!ifMatch) {
+      throw new OperationOutcomeError(428, outcome(428, [{ code: 'required', errorCode: 'if-match-required', diagnostics: 'Updating a Consent needs an If-Match header with the version you read (its ETag).' }]));
+    }
+    const m = /^(?:W\/)?"(\d+)"$/.exec(ifMatch.trim());
+    if (!m) throw badRequest('invalid-if-match', 'If-Match must be an ETag such as W/"3".');
+    const body = req.body as Consent | undefined;
+    if (body && typeof body === 'object' && body.id !== undefined && body.id !== req.params.id) {
+      throw badRequest('id-mismatch', 'Consent.id in the body must match the id in the URL.', ['Consent.id']);
+    }
+    const consent = validateConsent(body, {});
+    const patientId = patientIdOf(consent);
+    const existing = await deps.consents.read(req.params.id);
+    if (!existing) throw notFound(`Consent/${req.params.id} does not exist.`);
+    await assertPatientWrites(res, existing.patientId, 'PUT /fhir/Consent/{id}');
+    const stored = await deps.consents.update(req.params.id, Number(m[1]), consent, patientId, principalOf(res).sub).catch(async (e) => {
+      if (e instanceof OperationOutcomeError && e.status === 412) {
+        await audit(res, { action: 'consent-change', decision: 'deny', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', reason: 'version conflict (412)' });
+      }
+      throw e;
+    });
+    await audit(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', resourceTypes: ['Consent'] });
+    sendConsent(res, 200, stored, deps.baseUrl);
+  });
+
+  router.get('/fhir/Consent/:id', async (req: Request<{ id: string }>, res: Response) => {
+    const stored = await deps.consents.read(req.params.id);
+    if (!stored) throw notFound(`Consent/${req.params.id} does not exist.`);
+    await assertMayRead(res, stored.patientId, 'GET /fhir/Consent/{id}');
+    sendConsent(res, 200, stored, deps.baseUrl);
+  });
+
+  router.get('/fhir/Consent/:id/_history', async (req: Request<{ id: string }>, res: Response) => {
+    const versions = await deps.consents.history(req.params.id);
+    if (versions.length === 0) throw notFound(`Consent/${req.params.id} does not exist.`);
+    await assertMayRead(res, versions[0]!.patientId, 'GET /fhir/Consent/{id}/_history');
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'history',
+      total: versions.length,
+      link: [{ relation: 'self', url: `${deps.baseUrl}/fhir/Consent/${req.params.id}/_history` }],
+      entry: versions.map((v, i) => ({
+        fullUrl: `${deps.baseUrl}/fhir/Consent/${req.params.id}`,
+        resource: v.resource,
+        request: { method: i === versions.length - 1 ? 'POST' : 'PUT', url: i === versions.length - 1 ? 'Consent' : `Consent/${req.params.id}` },
+        response: { status: i === versions.length - 1 ? '201' : '200', etag: etag(v.version), lastModified: v.resource.meta?.lastUpdated },
+      })),
+    };
+    res.status(200).type(FHIR_JSON).json(bundle);
+  });
+
+  router.get('/fhir/Consent', async (req: Request, res: Response) => {
+    const q = req.query as Record<string, unknown>;
+    const patient = typeof q.patient === 'string' ? q.patient.replace(/^Patient\//, '') : undefined;
+    if (!patient) throw badRequest('missing-parameter', "Consent search needs 'patient' (Patient/<id> or <id>).", ['patient']);
+    await assertMayRead(res, patient, 'GET /fhir/Consent');
+    const found = await deps.consents.forPatient(patient);
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: found.length,
+      link: [{ relation: 'self', url: `${deps.baseUrl}/fhir/Consent` }],
+      entry: found.map((s) => ({ fullUrl: `${deps.baseUrl}/fhir/Consent/${s.resource.id}`, resource: s.resource, search: { mode: 'match' } })),
+    };
+    res.status(200).type(FHIR_JSON).json(bundle);
+  });
+
+  return router;
+}

@@ -1,0 +1,117 @@
+import { Router, type Request, type Response } from 'express';
+import type { Bundle } from 'fhir/r4.js';
+import type { AuditInput, AuditLog, AuditSearch } from '../consent/audit.js';
+import type { EmergencyAccess, GrantRecord } from '../consent/emergency.js';
+import type { GuardedRepository } from '../consent/guard.js';
+import { badRequest, forbidden, notFound, serviceUnavailable } from '../fhir/outcomes.js';
+import { FHIR_JSON } from './fhir-routes.js';
+import type { Principal } from './principal.js';
+
+export interface OversightRouteDeps {
+  emergency: EmergencyAccess;
+  audit: AuditLog;
+  repoFor(res: Response, operation: string): GuardedRepository;
+  baseUrl: string;
+}
+
+const principalOf = (res: Response) => res.locals.principal as Principal;
+
+function requireRole(res: Response, roles: Principal['role'][], what: string): Principal {
+  const p = principalOf(res);
+  if (!roles.includes(p.role)) throw forbidden('role-not-permitted', `Only ${roles.join(' or ')} may ${what}.`);
+  return p;
+}
+
+const grantJson = (g: GrantRecord) => ({
+  id: g.id,
+  patient: `Patient/${g.patientId}`,
+  user: g.sub,
+  role: g.role,
+  organisation: g.organisation,
+  reason: g.reasonCode,
+  reasonText: g.reason,
+  createdAt: g.createdAt.toISOString(),
+  expiresAt: g.expiresAt.toISOString(),
+  reviewStatus: g.reviewStatus,
+  ...(g.reviewOutcome ? { reviewOutcome: g.reviewOutcome, reviewedBy: g.reviewedBy, reviewNote: g.reviewNote ?? '' } : {}),
+});
+
+/** Emergency (break-glass) access, the privacy officers' review queue and audit, and the patient's access log. */
+export function oversightRoutes(deps: OversightRouteDeps): Router {
+  const router = Router();
+  const audit = async (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) => {
+    try {
+      await deps.audit.append({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+    } catch {
+      throw serviceUnavailable('audit-unavailable', 'The action could not be recorded in the audit trail, so it was not carried out.');
+    }
+  };
+
+  router.post('/emergency-access', async (req: Request, res: Response) => {
+    const p = requireRole(res, ['ambulance-crew', 'clinician'], 'request emergency access');
+    const body = (req.body ?? {}) as { patient?: unknown; reason?: unknown; note?: unknown };
+    const patientId = typeof body.patient === 'string' ? body.patient.replace(/^Patient\//, '') : '';
+    const ref = await deps.repoFor(res, 'POST /emergency-access').resolvePatient(patientId);
+    if (!ref) throw notFound('The patient is not known to this service: find them first (Patient search).');
+    const grant = await deps.emergency.grant(p, ref.id, String(body.reason ?? ''), String(body.note ?? ''));
+    await audit(res, { action: 'emergency-access', decision: 'permit', patientId: ref.id, purpose: 'BTG', operation: 'POST /emergency-access', reason: grant.reason });
+    res.status(201).json(grantJson(grant));
+  });
+
+  router.get('/review/alerts', async (_req: Request, res: Response) => {
+    requireRole(res, ['privacy-officer'], 'see the review queue');
+    res.json({ alerts: (await deps.emergency.openAlerts()).map(grantJson) });
+  });
+
+  router.post('/review/alerts/:id', async (req: Request<{ id: string }>, res: Response) => {
+    const p = requireRole(res, ['privacy-officer'], 'review emergency access');
+    const body = (req.body ?? {}) as { outcome?: unknown; note?: unknown };
+    const reviewed = await deps.emergency.review(req.params.id, p.sub, String(body.outcome ?? ''), String(body.note ?? ''));
+    await audit(res, { action: 'emergency-review', decision: 'permit', patientId: reviewed.patientId, purpose: 'HOPERAT', operation: 'POST /review/alerts/{id}', outcomeDescription: `emergency access reviewed: ${reviewed.reviewOutcome}` });
+    res.json(grantJson(reviewed));
+  });
+
+  router.get('/audit', async (req: Request, res: Response) => {
+    requireRole(res, ['privacy-officer'], 'search the audit trail');
+    const q = req.query as Record<string, string | undefined>;
+    const date = (name: string) => {
+      const v = q[name];
+      if (v === undefined) return undefined;
+      const d = new Date(v);
+      if (Number.isNaN(d.getTime())) throw badRequest('invalid-date', `'${name}' must be an ISO 8601 date or date-time.`, [name]);
+      return d;
+    };
+    const filter: AuditSearch = {
+      ...(q.patient ? { patientId: q.patient.replace(/^Patient\//, '') } : {}),
+      ...(q.user ? { userSub: q.user } : {}),
+      ...(q.organisation ? { organisation: q.organisation } : {}),
+      ...(q.decision ? { decision: q.decision as AuditSearch['decision'] } : {}),
+      ...(date('from') ? { from: date('from') } : {}),
+      ...(date('to') ? { to: date('to') } : {}),
+      count: q._count ? Number(q._count) : 100,
+      offset: q._offset ? Number(q._offset) : 0,
+    };
+    const events = await deps.audit.search(filter);
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      link: [{ relation: 'self', url: `${deps.baseUrl}/audit` }],
+      entry: events.map((e) => ({ fullUrl: `${deps.baseUrl}/fhir/AuditEvent/${e.id}`, resource: e, search: { mode: 'match' } })),
+    };
+    res.status(200).type(FHIR_JSON).json(bundle);
+  });
+
+  router.get('/audit/verify', async (_req: Request, res: Response) => {
+    requireRole(res, ['privacy-officer'], 'verify the audit trail');
+    res.json(await deps.audit.verify());
+  });
+
+  router.get('/access-log', async (_req: Request, res: Response) => {
+    const p = requireRole(res, ['patient'], 'read their own access log');
+    // The patient's integrated id comes from their own NHS number, never from the request.
+    const id = await deps.repoFor(res, 'GET /access-log').patientIdForNhsNumber(p.nhsNumber!);
+    res.json({ entries: id ? await deps.audit.accessLog(id) : [] });
+  });
+
+  return router;
+}
