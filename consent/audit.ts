@@ -100,7 +100,6 @@ export interface AuditAnchor {
 
 export const AUDIT_SERVICE_ID = 'https://integrated-record.example.nhs.uk/fhir';
 export const USER_ID_SYSTEM = 'https://integrated-record.example.nhs.uk/Id/user';
-export const AUDIT_DETAIL_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/audit-action';
 const AUDIT_EVENT_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 const RESTFUL_INTERACTION = 'http://hl7.org/fhir/restful-interaction';

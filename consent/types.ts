@@ -20,6 +20,8 @@ import type { Principal } from '../server/principal.js';
  *                              valid emergency session overrides the deny
  *  - Opting out of secondary use: scope `research` with provision.type `deny` (or a deny provision whose
  *    purpose is HRESCH/HOPERAT).
+ *  - R4 requires Consent.policy or Consent.policyRule (invariant ppc-1): write
+ *    `policy: [{ uri: CONSENT_POLICY_URI }]`. policyRule is accepted but does not change what is enforced.
  */
 export const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentscope';
 export const PARTICIPATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
@@ -28,6 +30,8 @@ export const ACT_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActCode
 export const SOURCE_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/record-source';
 export const ROLE_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/user-role';
 export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+/** Consent.policy[].uri for consents in this vocabulary (implied consent for direct care; wishes as deny provisions). */
+export const CONSENT_POLICY_URI = 'https://integrated-record.example.nhs.uk/policy/shared-record-consent';
 
 /** Purpose of use (v3-ActReason): direct care, emergency, break-glass, operations, research. */
 export type PurposeOfUse = 'TREAT' | 'ETREAT' | 'BTG' | 'HOPERAT' | 'HRESCH';

@@ -7,6 +7,7 @@ import { CATEGORY_LABELS } from './sensitivity.js';
 import {
   ACT_CODE_SYSTEM,
   ACT_REASON_SYSTEM,
+  CONSENT_POLICY_URI,
   CONSENT_SCOPE_SYSTEM,
   ODS_SYSTEM,
   PARTICIPATION_SYSTEM,
@@ -17,7 +18,7 @@ import {
 /**
  * Validation of a Consent before it is stored (https://hl7.org/fhir/R4/consent.html). Two outcomes:
  *  - 400 `invalid-consent`: malformed — not a Consent, unknown element, missing/invalid status, scope,
- *    category or patient, unknown provision.type, a nested provision without type, a bad date;
+ *    category or patient, neither policy nor policyRule (R4 invariant ppc-1), unknown provision.type, a nested provision without type, a bad date;
  *  - 422: valid FHIR this service cannot enforce exactly as written — `consent-contradictory`
  *    (period ends before it starts, deny nested under deny), `consent-not-enforceable` (an actor role
  *    other than CST/IRCP, a source/role/label/purpose code we do not enforce, class/code/data/
@@ -102,6 +103,14 @@ export function validateConsent(body: unknown, opts: { patientIdExpected?: strin
     else if (opts.patientIdExpected !== undefined && m[1] !== opts.patientIdExpected) {
       p.unproc('consent-patient-mismatch', 'Consent.patient.reference', 'The consent is for a different patient than the one addressed.');
     }
+  }
+  const hasPolicy = Array.isArray(body.policy) && body.policy.length > 0;
+  if (body.policy !== undefined && !(Array.isArray(body.policy) && body.policy.every((x) => isObj(x) && (isStr(x.uri) || isStr(x.authority))))) {
+    p.bad('Consent.policy', 'policy must be a list of { uri } or { authority }.');
+  } else if (body.policyRule !== undefined && !isCC(body.policyRule)) {
+    p.bad('Consent.policyRule', 'policyRule must be a CodeableConcept.');
+  } else if (!hasPolicy && body.policyRule === undefined) {
+    p.bad('Consent.policy', `R4 requires policy or policyRule (invariant ppc-1): add policy [{ uri: "${CONSENT_POLICY_URI}" }].`);
   }
   if (body.dateTime !== undefined && !dateBounds(body.dateTime)) p.bad('Consent.dateTime', 'dateTime is not a valid FHIR dateTime.');
 

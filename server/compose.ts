@@ -21,6 +21,7 @@ export interface Service {
   app: ReturnType<typeof createApp>;
   db: Db;
   federation: Federation;
+  audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -84,7 +85,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
         return [dbCheck, ...sources];
       },
     });
-    return { app, db, federation, close: () => db.close() };
+    return { app, db, federation, audit, close: () => db.close() };
   } catch (e) {
     await db.close();
     throw e;
