@@ -119,6 +119,10 @@ export class Federation {
     return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris() }), warnings };
   }
 
+  sourceIds(): string[] {
+    return this.adapters.map((a) => a.id);
+  }
+
   patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined> {
     return this.index.idForNhsNumber(nhsNumber);
   }

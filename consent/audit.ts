@@ -341,12 +341,42 @@ const ROW_COLUMNS = 'seq, id, recorded, patient_id, user_sub, user_role, organis
 // ---------------------------------------------------------------------------------------------------
 
 export class AuditLog {
+  private queue: { input: AuditInput; resolve: (e: AuditEvent) => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
+
   constructor(private readonly db: Db) {}
 
-  /** Writes one event and returns it. Throws when it could not be written: the caller must fail closed. */
-  async append(input: AuditInput): Promise<AuditEvent> {
-    const [event] = await this.appendMany([input]);
-    return event!;
+  /**
+   * Writes one event and resolves once it is committed. Throws when it could not be written: the caller
+   * must fail closed. Group commit: events arriving while a write is in progress are written together
+   * in the next transaction (one lock, one commit), each caller still waiting for its own commit.
+   */
+  append(input: AuditInput): Promise<AuditEvent> {
+    try {
+      checkInput(input);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, 500);
+      try {
+        const events = await this.appendMany(batch.map((b) => b.input));
+        batch.forEach((b, i) => b.resolve(events[i]!));
+      } catch (e) {
+        batch.forEach((b) => b.reject(e));
+      }
+    }
+    this.flushing = false;
   }
 
   /** Writes several events atomically (all or none), in order, under one lock. */

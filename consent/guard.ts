@@ -12,6 +12,8 @@ import type { AccessContext, Decision, PurposeOfUse } from './types.js';
 
 /** The federated repository as the guard needs it: the plain RecordRepository plus index details. */
 export interface GuardedSource extends RecordRepository {
+  /** The source systems a record read may touch (for the audit trail). */
+  sourceIds(): string[];
   /** The integrated id already indexed for an NHS number (no source is asked). */
   patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined>;
   resolvePatient(id: string): Promise<(PatientRef & Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>>) | undefined>;
@@ -65,7 +67,9 @@ export class ConsentGuard {
 
     /** Gathers the context, decides, audits; throws 403 on deny (after the denial is audited). */
     const authorise = async (ref: PatientRef, action: AuditInput['action']) => {
-      const indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>> = (await deps.repo.resolvePatient(ref.id)) ?? {};
+      // The route resolved the patient already (with links); only a bare ref needs the index again.
+      const indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>> =
+        'links' in ref ? (ref as IndexedPatient) : ((await deps.repo.resolvePatient(ref.id)) ?? {});
       const at = now();
       const [stored, grant] = await Promise.all([
         deps.consents.forPatient(ref.id),
@@ -126,22 +130,21 @@ export class ConsentGuard {
 
       async everything(ref: PatientRef, signal?: AbortSignal) {
         const { ctx, compiled, consents, purpose } = await authorise(ref, 'patient-read');
-        const result = await deps.repo.everything(ref, signal);
+        // The permitted read is audited while the sources are queried; the data is returned only if both
+        // succeed (an audit failure is a 503 and the fetched record is dropped).
+        const [result] = await Promise.all([
+          deps.repo.everything(ref, signal),
+          audit({ action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, sources: deps.repo.sourceIds() }),
+        ]);
         const shown: Resource[] = [];
         let withheld = 0;
         for (const r of result.resources) {
           if (r.resourceType === 'Patient' || canSee(ctx, compiled, r)) shown.push(r);
           else withheld++;
         }
-        await audit({
-          action: 'patient-read',
-          decision: 'permit',
-          patientId: ref.id,
-          purpose,
-          resourceTypes: [...new Set(shown.map((r) => r.resourceType))],
-          sources: [...new Set(shown.flatMap((r) => (r.meta?.tag ?? []).filter((t) => t.system?.endsWith('/record-source')).map((t) => t.code!)))],
-          ...(withheld > 0 ? { outcomeDescription: 'some information withheld under the patient’s consent' } : {}),
-        });
+        if (withheld > 0) {
+          await audit({ action: 'consent-decision', decision: 'deny', patientId: ref.id, purpose, outcomeDescription: `${withheld} item(s) withheld under the patient's consent` });
+        }
         return {
           resources: shown,
           warnings: withheld > 0 ? [...result.warnings, WITHHELD_WARNING] : result.warnings,

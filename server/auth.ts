@@ -60,8 +60,17 @@ export function createTokenVerifier(cfg: AuthConfig): TokenVerifier {
   const clockTolerance = cfg.clockToleranceSec ?? 30;
   const keys = keyResolver(cfg);
 
+  // Verified tokens are remembered until they expire (at most 60 s): a mobile client sends the same
+  // token on every request, and signature verification was a visible share of the CPU per request.
+  // The key is the exact token string; expiry is re-checked on every hit.
+  const verified = new Map<string, { principal: Principal; until: number }>();
+  const MAX_CACHED = 10_000;
+
   return async (authorizationHeader) => {
     const token = extractBearer(authorizationHeader);
+    const hit = verified.get(token);
+    if (hit && hit.until > Date.now()) return hit.principal;
+    if (hit) verified.delete(token);
     checkHeader(token, algorithms);
     let payload: JWTPayload;
     try {
@@ -75,7 +84,10 @@ export function createTokenVerifier(cfg: AuthConfig): TokenVerifier {
     } catch (e) {
       throw mapVerifyError(e);
     }
-    return toPrincipal(payload);
+    const principal = toPrincipal(payload);
+    if (verified.size >= MAX_CACHED) verified.clear();
+    verified.set(token, { principal, until: Math.min((payload.exp ?? 0) * 1000, Date.now() + 60_000) });
+    return principal;
   };
 }
 

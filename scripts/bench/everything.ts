@@ -72,16 +72,23 @@ try {
   const auth = { authorization: `Bearer ${token}` };
   const manifest = (await (await fetch(`${urls.admin.gp}/__admin/manifest`)).json()) as Manifest[];
 
-  // Index every patient once (the clinician's search), then warm up.
-  const patients: { id: string; m: Manifest }[] = [];
+  // Index every patient once (the clinician's search), then warm up. Each read is made by a clinician
+  // at the patient's registered practice (a legitimate relationship), so the consent guard permits it.
+  const patients: { id: string; m: Manifest; auth: Record<string, string> }[] = [];
   for (const m of manifest) {
     const r = await fetch(`${base}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${m.nhsNumber}`, { headers: auth });
     const b = (await r.json()) as { entry?: { resource: { id: string } }[] };
-    if (b.entry?.[0]) patients.push({ id: b.entry[0].resource.id, m });
+    const gp = (await (await fetch(`${urls.gp}/Patient/${m.gpPatientId}`)).json()) as { generalPractitioner?: { identifier?: { value?: string } }[] };
+    const org = gp.generalPractitioner?.[0]?.identifier?.value ?? 'A81001';
+    const t = await mintToken(keys.privateJwk, keys.kid, { sub: `gp-${org}`, role: 'clinician', org }, { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE });
+    if (b.entry?.[0]) patients.push({ id: b.entry[0].resource.id, m, auth: { authorization: `Bearer ${t}` } });
   }
   const withHospital = manifest.filter((m) => m.hospitalPatientId);
   const withSocial = manifest.filter((m) => m.socialCarePersonId);
-  const facade = () => ({ url: `${base}/fhir/Patient/${pick(patients).id}/$everything`, headers: auth });
+  const facade = () => {
+    const p = pick(patients);
+    return { url: `${base}/fhir/Patient/${p.id}/$everything`, headers: p.auth };
+  };
   await load(facade, CONCURRENCY, 5);
 
   const sourceSeconds = Math.max(10, Math.round(SECONDS / 3));
