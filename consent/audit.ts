@@ -396,23 +396,25 @@ export class AuditLog {
       // The database clock, read under the lock: `recorded` never goes backwards along the chain.
       const recorded = new Date(h.now);
       const events: AuditEvent[] = [];
+      const values: string[] = [];
+      const params: unknown[] = [];
       for (const input of inputs) {
         seq += 1;
         const id = randomUUID();
         const resource = buildAuditEvent(input, id, recorded);
         const row = rowFor(seq, id, recorded, input, resource);
         const hash = rowHash(prevHash, row);
-        await q.query(
-          `INSERT INTO audit_event (${ROW_COLUMNS})
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)`,
-          [
-            seq, id, recorded.toISOString(), row.patient_id, row.user_sub, row.user_role, row.organisation,
-            row.action, row.decision, row.purpose, row.request_id, JSON.stringify(resource), prevHash, hash,
-          ],
+        const n = params.length;
+        values.push(`(${Array.from({ length: 14 }, (_, i) => (i === 11 ? `$${n + i + 1}::jsonb` : `$${n + i + 1}`)).join(', ')})`);
+        params.push(
+          seq, id, recorded.toISOString(), row.patient_id, row.user_sub, row.user_role, row.organisation,
+          row.action, row.decision, row.purpose, row.request_id, JSON.stringify(resource), prevHash, hash,
         );
         prevHash = hash;
         events.push(resource);
       }
+      // One multi-row INSERT per batch: on embedded PGlite a transaction blocks every other query.
+      await q.query(`INSERT INTO audit_event (${ROW_COLUMNS}) VALUES ${values.join(', ')}`, params);
       return events;
     });
   }
