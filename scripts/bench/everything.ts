@@ -53,7 +53,17 @@ const port = 18000 + Math.floor(Math.random() * 1000);
 const service = {
   child: await startPolled(
     'server/main.ts',
-    { ...sourceEnv, PORT: String(port), DATA_DIR: dataDir, AUTH_MODE: 'demo', LOG_LEVEL: 'info', SOURCE_DEADLINE_MS: String(DEADLINE_MS) },
+    {
+      ...sourceEnv,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      AUTH_MODE: 'demo',
+      LOG_LEVEL: 'info',
+      SOURCE_DEADLINE_MS: String(DEADLINE_MS),
+      // BENCH_DATABASE_URL=postgres://… runs the service on PostgreSQL instead of embedded PGlite.
+      DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
+      ...(process.env.VALIDATE_RESPONSES ? { VALIDATE_RESPONSES: process.env.VALIDATE_RESPONSES } : {}),
+    },
     `http://127.0.0.1:${port}/healthz`,
     // e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service
     process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
