@@ -1,3 +1,4 @@
+import { serviceUnavailable } from '../fhir/outcomes.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from 'fhir/r4.js';
 import type { Principal } from '../server/principal.js';
@@ -364,6 +365,18 @@ export class AuditLog {
         setImmediate(() => void this.flush());
       }
     });
+  }
+
+  /**
+   * `append` for request handlers: a failed write becomes a 503 OperationOutcome, so the caller's data or
+   * action is never released without its audit record (fail closed).
+   */
+  async record(input: AuditInput, failure = 'The access could not be recorded in the audit trail, so it was not carried out. Try again shortly.'): Promise<void> {
+    try {
+      await this.append(input);
+    } catch {
+      throw serviceUnavailable('audit-unavailable', failure);
+    }
   }
 
   private async flush(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Consent, Resource } from 'fhir/r4.js';
 import type { PatientQuery } from '../adapters/types.js';
-import { forbidden, OperationOutcomeError, serviceUnavailable } from '../fhir/outcomes.js';
+import { forbidden } from '../fhir/outcomes.js';
 import type { PatientRef, RecordRepository, Warning } from '../fhir/repository.js';
 import type { Principal } from '../server/principal.js';
 import type { IndexedPatient } from '../store/patient-index.js';
@@ -57,13 +57,8 @@ export class ConsentGuard {
     const { deps } = this;
     const now = () => (deps.now ? deps.now() : new Date());
 
-    const audit = async (input: Omit<AuditInput, 'principal' | 'requestId' | 'operation'>) => {
-      try {
-        await deps.audit.append({ ...input, principal, requestId, operation });
-      } catch {
-        throw serviceUnavailable('audit-unavailable', 'The access could not be recorded in the audit trail, so no data is returned. Try again shortly.');
-      }
-    };
+    const audit = (input: Omit<AuditInput, 'principal' | 'requestId' | 'operation'>) =>
+      deps.audit.record({ ...input, principal, requestId, operation }, 'The access could not be recorded in the audit trail, so no data is returned. Try again shortly.');
 
     /** Gathers the context, decides, audits; throws 403 on deny (after the denial is audited). */
     const authorise = async (ref: PatientRef, action: AuditInput['action']) => {
@@ -163,8 +158,4 @@ function hasRelationship(p: Principal, indexed: Partial<Pick<IndexedPatient, 'li
   if (sources.has('hospital') && p.organisation === orgs.hospital) return true;
   if (sources.has('social-care') && p.organisation === orgs.socialCare) return true;
   return false;
-}
-
-export function isGuardError(e: unknown): e is OperationOutcomeError {
-  return e instanceof OperationOutcomeError;
 }

@@ -4,7 +4,7 @@ import type { AuditInput, AuditLog } from '../consent/audit.js';
 import type { EmergencyAccess } from '../consent/emergency.js';
 import type { ConsentStore, StoredConsent } from '../consent/store.js';
 import { validateConsent } from '../consent/validate.js';
-import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, serviceUnavailable } from '../fhir/outcomes.js';
+import { badRequest, forbidden, notFound, OperationOutcomeError, outcome } from '../fhir/outcomes.js';
 import type { GuardedRepository } from '../consent/guard.js';
 import { FHIR_JSON } from './fhir-routes.js';
 import type { Principal } from './principal.js';
@@ -41,13 +41,8 @@ function patientIdOf(c: Consent): string {
 export function consentRoutes(deps: ConsentRouteDeps): Router {
   const router = Router();
 
-  const audit = async (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) => {
-    try {
-      await deps.audit.append({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
-    } catch {
-      throw serviceUnavailable('audit-unavailable', 'The action could not be recorded in the audit trail, so it was not carried out.');
-    }
-  };
+  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) =>
+    deps.audit.record({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
 
   /** Only the patient themself writes consent; the patient must be known to the index. */
   const assertPatientWrites = async (res: Response, patientId: string, operation: string) => {

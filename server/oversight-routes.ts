@@ -3,7 +3,7 @@ import type { Bundle } from 'fhir/r4.js';
 import type { AuditInput, AuditLog, AuditSearch } from '../consent/audit.js';
 import type { EmergencyAccess, GrantRecord } from '../consent/emergency.js';
 import type { GuardedRepository } from '../consent/guard.js';
-import { badRequest, forbidden, notFound, serviceUnavailable } from '../fhir/outcomes.js';
+import { badRequest, forbidden, notFound } from '../fhir/outcomes.js';
 import { FHIR_JSON } from './fhir-routes.js';
 import type { Principal } from './principal.js';
 
@@ -39,13 +39,8 @@ const grantJson = (g: GrantRecord) => ({
 /** Emergency (break-glass) access, the privacy officers' review queue and audit, and the patient's access log. */
 export function oversightRoutes(deps: OversightRouteDeps): Router {
   const router = Router();
-  const audit = async (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) => {
-    try {
-      await deps.audit.append({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
-    } catch {
-      throw serviceUnavailable('audit-unavailable', 'The action could not be recorded in the audit trail, so it was not carried out.');
-    }
-  };
+  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) =>
+    deps.audit.record({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
 
   router.post('/emergency-access', async (req: Request, res: Response) => {
     const p = requireRole(res, ['ambulance-crew', 'clinician'], 'request emergency access');
