@@ -66,10 +66,14 @@ export class ConsentGuard {
       const indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>> =
         'links' in ref ? (ref as IndexedPatient) : ((await deps.repo.resolvePatient(ref.id)) ?? {});
       const at = now();
-      const [stored, grant] = await Promise.all([
-        deps.consents.forPatient(ref.id),
-        principal.role === 'clinician' || principal.role === 'ambulance-crew' ? deps.emergency.active(principal.sub, ref.id, at) : Promise.resolve(undefined),
-      ]);
+      const stored = await deps.consents.forPatient(ref.id);
+      const relationship = hasRelationship(principal, indexed, deps.providerOrganisations);
+      // An emergency grant matters only without a relationship or when a consent could deny something;
+      // the common case (a relationship, no consent) needs no second query.
+      const mayUseGrant = principal.role === 'clinician' || principal.role === 'ambulance-crew';
+      const grant = mayUseGrant && (!relationship || stored.some((c) => c.resource.status === 'active'))
+        ? await deps.emergency.active(principal.sub, ref.id, at)
+        : undefined;
       const consents: Consent[] = stored.map((s) => s.resource);
       const ctx: AccessContext = {
         principal,
@@ -77,7 +81,7 @@ export class ConsentGuard {
         patientNhsNumber: ref.nhsNumber,
         purpose: 'TREAT',
         now: at,
-        legitimateRelationship: hasRelationship(principal, indexed, deps.providerOrganisations),
+        legitimateRelationship: relationship,
         ...(grant ? { emergency: grant } : {}),
       };
       const compiled = compileConsents(consents, at);
