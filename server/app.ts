@@ -53,6 +53,9 @@ export function createApp(deps: AppDeps): express.Express {
   const spec = parseYaml(specText);
   const app = express();
   app.disable('x-powered-by');
+  // No automatic body-hash ETags: hashing every large Bundle costs CPU on the hot path, and the
+  // resources that support conditional updates (Consent) set their version ETag themselves.
+  app.set('etag', false);
   app.set('query parser', 'simple');
 
   app.use((req, res, next) => {
