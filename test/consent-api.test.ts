@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import type { AuditEvent, Bundle, Consent, ConsentProvision } from 'fhir/r4.js';
 import { AuditLog } from '../consent/audit.js';
+import { categoriesOf } from '../consent/sensitivity.js';
 import {
   ACT_REASON_SYSTEM,
   CONSENT_POLICY_URI,
@@ -24,6 +25,7 @@ const roleDeny = (role: string, extra: Partial<ConsentProvision> = {}): ConsentP
   actor: [{ role: { coding: [{ system: PARTICIPATION_SYSTEM, code: 'IRCP' }] }, reference: { identifier: { system: ROLE_SYSTEM, value: role } } }],
   ...extra,
 });
+const labelDeny = (label: string): ConsentProvision => ({ type: 'deny', securityLabel: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: label }] });
 const evenInEmergency: Partial<ConsentProvision> = { purpose: [{ system: ACT_REASON_SYSTEM, code: 'ETREAT' }, { system: ACT_REASON_SYSTEM, code: 'BTG' }] };
 
 function consent(patientId: string, provisions: ConsentProvision[], status: Consent['status'] = 'active'): Consent {
@@ -48,8 +50,11 @@ describe('consent, emergency access and audit through the HTTP interface', funct
   const tokens: Record<string, string> = {};
 
   before(async () => {
-    h = await startHarness({ sandbox: { generate: { count: 40, seed: 21 } } });
-    const entry = h.sandbox.data.manifest.find((m) => m.hospitalPatientId && m.socialCareHasNhsNumber)!;
+    h = await startHarness({ sandbox: { generate: { count: 150, seed: 21 } } });
+    // A patient known to the GP and the hospital whose GP record holds a mental-health condition.
+    const sensitive = new Set(h.sandbox.data.gp.filter((r) => r.resourceType === 'Condition' && categoriesOf(r).has('mental-health')).map((r) => (r as { subject?: { reference?: string } }).subject?.reference));
+    const entry = h.sandbox.data.manifest.find((m) => m.hospitalPatientId && sensitive.has(`Patient/${m.gpPatientId}`))!;
+    expect(entry, 'a generated patient with hospital data and a mental-health condition').to.not.equal(undefined);
     const other = h.sandbox.data.manifest.find((m) => m.nhsNumber !== entry.nhsNumber)!;
     nhs = entry.nhsNumber;
     otherNhs = other.nhsNumber;
@@ -60,10 +65,13 @@ describe('consent, emergency access and audit through the HTTP interface', funct
     tokens.hospital = await h.token({ role: 'clinician', org: h.config.providerOrganisations.hospital, sub: 'dr-hosp' });
     tokens.stranger = await h.token({ role: 'clinician', org: 'B99999', sub: 'dr-stranger' });
     tokens.crew = await h.token({ role: 'ambulance-crew', org: 'RX9', sub: 'crew-1' });
+    tokens.crewWithGrant = await h.token({ role: 'ambulance-crew', org: 'RX9', sub: 'crew-2' });
     tokens.analyst = await h.token({ role: 'analyst', org: 'X26', sub: 'analyst-1' });
     tokens.officer = await h.token({ role: 'privacy-officer', org: 'X26', sub: 'po-1' });
     tokens.patient = await h.token({ role: 'patient', nhs_number: nhs, sub: 'patient-1' });
     tokens.otherPatient = await h.token({ role: 'patient', nhs_number: otherNhs, sub: 'patient-2' });
+    const grant = await post('/emergency-access', 'crewWithGrant', { patient: patientId, reason: 'life-threatening', note: 'Cardiac arrest at home, resuscitation in progress' }, 'application/json');
+    expect(grant.status).to.equal(201);
   });
   after(async () => {
     await h?.close();
@@ -97,35 +105,30 @@ describe('consent, emergency access and audit through the HTTP interface', funct
   };
 
   describe('authorisation matrix', () => {
-    type Expect = { status: number; withheld?: boolean; hospitalData?: boolean };
-    const matrix: [string, ConsentProvision[] | null, Record<string, Expect>][] = [
-      ['no consent recorded', null, {
-        gp: { status: 200, withheld: false, hospitalData: true },
-        hospital: { status: 200, withheld: false, hospitalData: true },
-        stranger: { status: 403 },
-        crew: { status: 403 },
-        analyst: { status: 403 },
-        officer: { status: 403 },
-        patient: { status: 200, withheld: false, hospitalData: true },
-        otherPatient: { status: 403 },
-      }],
-      ['hospital data withheld', [sourceDeny('hospital')], {
-        gp: { status: 200, withheld: true, hospitalData: false },
-        patient: { status: 200, withheld: false, hospitalData: true },
-        stranger: { status: 403 },
-      }],
-      ['an expired provision', [sourceDeny('hospital', { period: { start: '2020-01-01', end: '2021-01-01' } })], {
-        gp: { status: 200, withheld: false, hospitalData: true },
-      }],
-      ['ambulance crews refused', [roleDeny('ambulance-crew')], {
-        crew: { status: 403 },
-        gp: { status: 200, withheld: false, hospitalData: true },
-      }],
+    type Expect = { status: number; withheld?: boolean; hospitalData?: boolean; mentalHealth?: boolean };
+    const all = (e: Expect, rest: Record<string, Expect> = {}): Record<string, Expect> => ({
+      gp: e, hospital: e, stranger: { status: 403 }, crew: { status: 403 }, crewWithGrant: e,
+      analyst: { status: 403 }, officer: { status: 403 }, patient: { status: 200, withheld: false, hospitalData: true, mentalHealth: true },
+      otherPatient: { status: 403 }, ...rest,
+    });
+    const full: Expect = { status: 200, withheld: false, hospitalData: true, mentalHealth: true };
+    const matrix: [string, ConsentProvision[] | null, Record<string, Expect>, boolean?][] = [
+      ['no consent recorded', null, all(full)],
+      // An emergency grant overrides ordinary refusals, so the crew in an emergency sees everything.
+      ['hospital data withheld', [sourceDeny('hospital')], all({ status: 200, withheld: true, hospitalData: false, mentalHealth: true }, { crewWithGrant: full })],
+      ['mental health withheld (sensitive category)', [labelDeny('PSY')], all({ status: 200, withheld: true, hospitalData: true, mentalHealth: false }, { crewWithGrant: full })],
+      ['an expired provision', [sourceDeny('hospital', { period: { start: '2020-01-01', end: '2021-01-01' } })], all(full)],
+      ['a withdrawn consent', [sourceDeny('hospital')], all(full), true],
+      ['ambulance crews refused (emergency grant overrides)', [roleDeny('ambulance-crew')], all(full)],
+      ['ambulance crews refused even in an emergency', [roleDeny('ambulance-crew', evenInEmergency)], all(full, { crewWithGrant: { status: 403 } })],
     ];
-    for (const [state, provisions, rows] of matrix) {
+    for (const [state, provisions, rows, withdraw] of matrix) {
       for (const [who, want] of Object.entries(rows)) {
         it(`${state}: ${who} → ${want.status}${want.withheld ? ' with withheld warning' : ''}`, async () => {
           await setConsent(provisions);
+          if (withdraw) await setConsent(null);
+          const read = await get(app(), `/fhir/Patient/${patientId}`, tokens[who]!);
+          expect(read.status, 'Patient read').to.equal(want.status);
           const before = (await auditFor()).length;
           const r = await everything(who);
           expect(r.status, JSON.stringify(r.body).slice(0, 300)).to.equal(want.status);
@@ -133,7 +136,8 @@ describe('consent, emergency access and audit through the HTTP interface', funct
             const withheld = issueCodes(outcomes(r.body)[0]).includes('source-consent-withheld');
             expect(withheld, 'withheld warning').to.equal(want.withheld);
             expect(matches(r.body).some((x) => sourcesOf(x).length === 1 && sourcesOf(x)[0] === 'hospital'), 'hospital-only data').to.equal(want.hospitalData);
-            if (provisions) expect((r.body as Bundle).total, 'no total on consent-filtered results').to.equal(undefined);
+            expect(matches(r.body).some((x) => categoriesOf(x).has('mental-health')), 'mental-health data').to.equal(want.mentalHealth);
+            if (provisions && !withdraw) expect((r.body as Bundle).total, 'no total on consent-filtered results').to.equal(undefined);
             expectValidFhir(r.body);
           } else {
             expect(r.body.resourceType).to.equal('OperationOutcome');

@@ -28,6 +28,8 @@ export const CHRONIC: readonly ChronicCondition[] = [
   { condition: sct('59621000', 'Essential hypertension (disorder)'), medication: rx('197361', 'Amlodipine 5 MG Oral Tablet'), p: [0.25, 0.55] },
   { condition: sct('44054006', 'Diabetes mellitus type 2 (disorder)'), medication: rx('860975', '24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet'), p: [0.1, 0.25] },
   { condition: sct('195967001', 'Asthma (disorder)'), medication: rx('745679', '200 ACTUAT Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler'), p: [0.12, 0.08] },
+  // A sensitive (mental-health) condition, so consent restrictions by category have something to act on.
+  { condition: sct('35489007', 'Depressive disorder (disorder)'), medication: rx('312938', 'Sertraline 100 MG Oral Tablet'), p: [0.12, 0.1] },
 ];
 export const DEMENTIA: ChronicCondition = {
   condition: sct('52448006', 'Dementia (disorder)'),
