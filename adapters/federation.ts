@@ -41,6 +41,8 @@ export class Federation {
   constructor(
     readonly adapters: SourceAdapter[],
     private readonly index: PatientIndex,
+    /** Organisation codes behind the hospital and social-care sources (the GP's is the registered practice). */
+    private readonly providers: { hospital?: string; socialCare?: string } = {},
   ) {
     this.byId = new Map(adapters.map((a) => [a.id, a]));
   }
@@ -116,7 +118,12 @@ export class Federation {
     const settled = await Promise.allSettled(tasks.map((t) => t.run));
     const records = collect(settled, tasks.map((t) => t.source), warnings, this.byId).flat();
     if (records.length === 0 && warnings.length > 0) throw unavailable(warnings);
-    return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris() }), warnings };
+    const recorders = {
+      ...(indexed.registeredPractice ? { gp: indexed.registeredPractice } : {}),
+      ...(this.providers.hospital ? { hospital: this.providers.hospital } : {}),
+      ...(this.providers.socialCare ? { 'social-care': this.providers.socialCare } : {}),
+    };
+    return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris(), recorders }), warnings };
   }
 
   sourceIds(): string[] {

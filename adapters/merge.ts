@@ -16,7 +16,12 @@ export interface MergeInput {
   integratedId: string;
   records: SourceRecord[];
   sourceUris: Record<SourceId, string>;
+  /** ODS code of the organisation that recorded each source's entries (tagged on every resource). */
+  recorders?: Partial<Record<SourceId, string>>;
 }
+
+/** Tag system of the organisation that recorded an entry (consent: the recorder still sees its own sensitive entries). */
+export const RECORDER_TAG_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
 /**
  * Merges source records into one self-consistent set of resources:
@@ -76,7 +81,7 @@ export function mergeRecords(input: MergeInput): Resource[] {
   for (const { resource, sources } of kept.values()) {
     const source = sources[0]!;
     const rewritten = rewriteReferences(resource, resolve(source));
-    stampProvenance(rewritten, sources, input.sourceUris);
+    stampProvenance(rewritten, sources, input.sourceUris, input.recorders?.[source]);
     out.push(rewritten);
   }
   return out;
@@ -87,12 +92,16 @@ function mergedId(source: SourceId, localId: string): string {
   return id.length <= 64 ? id : id.slice(0, 64);
 }
 
-function stampProvenance(r: Resource, sources: SourceId[], uris: Record<SourceId, string>): void {
-  const tags = (r.meta?.tag ?? []).filter((t) => t.system !== SOURCE_TAG_SYSTEM);
+function stampProvenance(r: Resource, sources: SourceId[], uris: Record<SourceId, string>, recorder?: string): void {
+  const tags = (r.meta?.tag ?? []).filter((t) => t.system !== SOURCE_TAG_SYSTEM && t.system !== RECORDER_TAG_SYSTEM);
   r.meta = {
     ...r.meta,
     source: uris[sources[0]!],
-    tag: [...tags, ...sources.map((s): Coding => ({ system: SOURCE_TAG_SYSTEM, code: s, display: SOURCE_DISPLAY[s] }))],
+    tag: [
+      ...tags,
+      ...sources.map((s): Coding => ({ system: SOURCE_TAG_SYSTEM, code: s, display: SOURCE_DISPLAY[s] })),
+      ...(recorder ? [{ system: RECORDER_TAG_SYSTEM, code: recorder }] : []),
+    ],
   };
   delete r.meta.versionId;
 }

@@ -60,7 +60,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
   const db = given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` }));
   try {
     await migrate(db);
-    const federation = new Federation(createAdapters(config), new PatientIndex(db));
+    const federation = new Federation(createAdapters(config), new PatientIndex(db), config.providerOrganisations);
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db);

@@ -116,7 +116,8 @@ describe('consent, emergency access and audit through the HTTP interface', funct
       ['no consent recorded', null, all(full)],
       // An emergency grant overrides ordinary refusals, so the crew in an emergency sees everything.
       ['hospital data withheld', [sourceDeny('hospital')], all({ status: 200, withheld: true, hospitalData: false, mentalHealth: true }, { crewWithGrant: full })],
-      ['mental health withheld (sensitive category)', [labelDeny('PSY')], all({ status: 200, withheld: true, hospitalData: true, mentalHealth: false }, { crewWithGrant: full })],
+      // …and the GP practice that recorded the mental-health entries still sees them.
+      ['mental health withheld (sensitive category)', [labelDeny('PSY')], all({ status: 200, withheld: true, hospitalData: true, mentalHealth: false }, { crewWithGrant: full, gp: full })],
       ['an expired provision', [sourceDeny('hospital', { period: { start: '2020-01-01', end: '2021-01-01' } })], all(full)],
       ['a withdrawn consent', [sourceDeny('hospital')], all(full), true],
       ['ambulance crews refused (emergency grant overrides)', [roleDeny('ambulance-crew')], all(full)],
