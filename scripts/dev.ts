@@ -60,10 +60,10 @@ process.stdout.write(
     `  GP system    ${urls.gp}`,
     `  hospital     ${urls.hospital}`,
     `  social care  ${urls.socialCare}`,
-    'Mint a demo token and search for a patient:',
-    '  TOKEN=$(npm run -s token -- --role clinician --org A81001)',
+    'Pick a patient and their registered practice, mint a demo token for a clinician there, and search:',
+    `  curl -s ${urls.gp.replace(/\/fhir$/, '')}/__admin/manifest | head -c 400`,
+    '  TOKEN=$(npm run -s token -- --role clinician --org <registeredPractice>)',
     `  curl -H "Authorization: Bearer $TOKEN" '${base}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|<NHS number>'`,
-    `  (NHS numbers of the loaded patients: ${urls.gp.replace(/\/fhir$/, '')}/__admin/manifest)`,
     '',
   ].join('\n'),
 );

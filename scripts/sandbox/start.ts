@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Bundle } from 'fhir/r4.js';
+import type { Bundle, Patient } from 'fhir/r4.js';
 import express, { type Express } from 'express';
 import { generatePatients } from '../generate-patients.js';
 import { Faults, faultsFromEnv, type FaultConfig } from './faults.js';
@@ -74,8 +74,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
   // The GP server also lists the loaded people (synthetic test data) so a demo user can find an NHS number.
   const gpRoot = express();
+  // Each entry also names the registered practice (ODS code): a clinician token for that organisation
+  // has a legitimate relationship with the patient.
+  const practiceOf = new Map(
+    data.gp
+      .filter((r): r is Patient => r.resourceType === 'Patient')
+      .map((p) => [p.id, p.generalPractitioner?.find((g) => g.identifier?.system === 'https://fhir.nhs.uk/Id/ods-organization-code')?.identifier?.value]),
+  );
   gpRoot.get('/__admin/manifest', (_req, res) => {
-    res.json(data.manifest);
+    res.json(data.manifest.map((m) => ({ ...m, registeredPractice: practiceOf.get(m.gpPatientId) ?? null })));
   });
   gpRoot.use(createFhirSourceApp('Sandbox GP system', data.gp, faults.gp));
   const apps: Record<SandboxSource, Express> = {
