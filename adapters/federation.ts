@@ -1,4 +1,5 @@
 import type { Patient, Resource } from 'fhir/r4.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/nhs-number.js';
 import { notFound, serviceUnavailable, type IssueInput } from '../fhir/outcomes.js';
 import type { PatientRef } from '../fhir/repository.js';
 import type { IndexedPatient, PatientIndex, PatientLink } from '../store/patient-index.js';
@@ -232,11 +233,11 @@ export class Federation {
 /** The registered GP practice's ODS code, from the GP system's Patient.generalPractitioner. */
 function registeredPracticeOf(records: SourcePatient[]): string | undefined {
   const gp = records.find((r) => r.source === 'gp')?.patient;
-  return gp?.generalPractitioner?.find((g) => g.identifier?.system === 'https://fhir.nhs.uk/Id/ods-organization-code')?.identifier?.value;
+  return gp?.generalPractitioner?.find((g) => g.identifier?.system === ODS_SYSTEM)?.identifier?.value;
 }
 
 export function nhsNumberOf(p: Patient): string | undefined {
-  return p.identifier?.find((i) => i.system === 'https://fhir.nhs.uk/Id/nhs-number' && i.value)?.value;
+  return p.identifier?.find((i) => i.system === NHS_NUMBER_SYSTEM && i.value)?.value;
 }
 
 function pickPrimary(records: SourcePatient[]): SourcePatient | undefined {

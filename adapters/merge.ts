@@ -1,4 +1,5 @@
 import type { Coding, Identifier, Patient, Resource } from 'fhir/r4.js';
+import { ODS_SYSTEM } from '../fhir/nhs-number.js';
 import type { SourceId, SourceRecord } from './types.js';
 
 /** Tag system marking which source system(s) recorded a resource. */
@@ -21,7 +22,7 @@ export interface MergeInput {
 }
 
 /** Tag system of the organisation that recorded an entry (consent: the recorder still sees its own sensitive entries). */
-export const RECORDER_TAG_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+export const RECORDER_TAG_SYSTEM = ODS_SYSTEM;
 
 /**
  * Merges source records into one self-consistent set of resources:

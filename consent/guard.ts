@@ -113,7 +113,7 @@ export class ConsentGuard {
         const result = await deps.repo.findPatients(query, signal);
         // One audit event per person found (IHE BALP PatientQuery); a search that finds nobody is audited too.
         if (result.patients.length === 0) await audit({ action: 'patient-query', decision: 'permit', purpose: 'TREAT', resourceTypes: ['Patient'] });
-        for (const p of result.patients) await audit({ action: 'patient-query', decision: 'permit', patientId: p.id, purpose: 'TREAT', resourceTypes: ['Patient'] });
+        await Promise.all(result.patients.map((p) => audit({ action: 'patient-query', decision: 'permit', patientId: p.id, purpose: 'TREAT', resourceTypes: ['Patient'] })));
         return result;
       },
 

@@ -27,9 +27,9 @@ export const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/conse
 export const PARTICIPATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
 export const ACT_REASON_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
 export const ACT_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
-export const SOURCE_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/record-source';
+export { SOURCE_TAG_SYSTEM as SOURCE_SYSTEM } from '../adapters/merge.js';
 export const ROLE_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/user-role';
-export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+export { ODS_SYSTEM } from '../fhir/nhs-number.js';
 /** Consent.policy[].uri for consents in this vocabulary (implied consent for direct care; wishes as deny provisions). */
 export const CONSENT_POLICY_URI = 'https://integrated-record.example.nhs.uk/policy/shared-record-consent';
 

@@ -1,5 +1,7 @@
 /** NHS number: 10 digits, the last a modulus-11 check digit over the first nine (weights 10..2). */
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
+/** Organisation Data Service codes (GP practices, trusts, councils). */
+export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
 /** The check digit for nine leading digits, or undefined when none exists (remainder gives 10). */
 export function nhsCheckDigit(nineDigits: string): number | undefined {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bundle, Patient } from 'fhir/r4.js';
 import express, { type Express } from 'express';
+import { ODS_SYSTEM } from '../../fhir/nhs-number.js';
 import { generatePatients } from '../generate-patients.js';
 import { Faults, faultsFromEnv, type FaultConfig } from './faults.js';
 import { createFhirSourceApp } from './fhir-server.js';
@@ -79,7 +80,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const practiceOf = new Map(
     data.gp
       .filter((r): r is Patient => r.resourceType === 'Patient')
-      .map((p) => [p.id, p.generalPractitioner?.find((g) => g.identifier?.system === 'https://fhir.nhs.uk/Id/ods-organization-code')?.identifier?.value]),
+      .map((p) => [p.id, p.generalPractitioner?.find((g) => g.identifier?.system === ODS_SYSTEM)?.identifier?.value]),
   );
   gpRoot.get('/__admin/manifest', (_req, res) => {
     res.json(data.manifest.map((m) => ({ ...m, registeredPractice: practiceOf.get(m.gpPatientId) ?? null })));

@@ -1,6 +1,6 @@
 /** Small UK reference lists used to flavour synthetic and Synthea patients (fictional people, real formats). */
 
-export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+export { ODS_SYSTEM } from '../../fhir/nhs-number.js';
 
 export interface UkPlace {
   postcode: string;
