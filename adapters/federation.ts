@@ -2,6 +2,7 @@ import type { Patient, Resource } from 'fhir/r4.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/nhs-number.js';
 import { notFound, serviceUnavailable, type IssueInput } from '../fhir/outcomes.js';
 import type { PatientRef } from '../fhir/repository.js';
+import { resultTypes, type TypeSearch } from '../fhir/type-search.js';
 import type { IndexedPatient, PatientIndex, PatientLink } from '../store/patient-index.js';
 import { demographicsOf, resolveMatch, type Demographics } from './matching.js';
 import { mergeRecords } from './merge.js';
@@ -103,7 +104,28 @@ export class Federation {
    * The merged record of an integrated patient. Linked sources are fetched directly; a source with no
    * link yet is asked by NHS number in the same parallel round (a record may have appeared since).
    */
-  async everything(ref: PatientRef, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: SourceWarning[] }> {
+  everything(ref: PatientRef, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: SourceWarning[] }> {
+    return this.fanOutRecords(ref, (adapter, sourcePatientId) => adapter.fetchRecord(sourcePatientId, signal), signal);
+  }
+
+  /**
+   * The patient's resources of one type from every source (each source applying the filters it
+   * supports), merged and de-duplicated exactly as `everything`. The caller applies every filter again.
+   */
+  async search(ref: PatientRef, query: TypeSearch, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: SourceWarning[] }> {
+    const result = await this.fanOutRecords(ref, (adapter, sourcePatientId) => adapter.searchRecord(sourcePatientId, query, signal), signal);
+    // Only what the search can return (a source without search, e.g. social care, sends the whole case):
+    // nothing else is consent-checked, so an unrelated withheld entry is never reported.
+    const types = resultTypes(query);
+    return { ...result, resources: result.resources.filter((r) => types.has(r.resourceType)) };
+  }
+
+  /** Asks every source in parallel (`fetch` per linked source record), then merges what arrived; a warning per source that failed. */
+  private async fanOutRecords(
+    ref: PatientRef,
+    fetch: (adapter: SourceAdapter, sourcePatientId: string) => Promise<SourceRecord>,
+    signal?: AbortSignal,
+  ): Promise<{ resources: Resource[]; warnings: SourceWarning[] }> {
     const indexed = await this.indexed(ref);
     const id = indexed.id;
     const warnings: SourceWarning[] = [];
@@ -111,9 +133,9 @@ export class Federation {
     for (const adapter of this.adapters) {
       const links = indexed.links.filter((l) => l.source === adapter.id);
       if (links.length > 0) {
-        tasks.push({ source: adapter.id, run: Promise.all(links.map((l) => adapter.fetchRecord(l.sourcePatientId, signal))) });
+        tasks.push({ source: adapter.id, run: Promise.all(links.map((l) => fetch(adapter, l.sourcePatientId))) });
       } else if (indexed.nhsNumber) {
-        tasks.push({ source: adapter.id, run: this.discoverAndFetch(adapter, indexed.nhsNumber, signal) });
+        tasks.push({ source: adapter.id, run: this.discoverAndFetch(adapter, indexed.nhsNumber, fetch, signal) });
       }
     }
     const settled = await Promise.allSettled(tasks.map((t) => t.run));
@@ -153,13 +175,18 @@ export class Federation {
     return a;
   }
 
-  private async discoverAndFetch(adapter: SourceAdapter, nhsNumber: string, signal?: AbortSignal): Promise<SourceRecord[]> {
+  private async discoverAndFetch(
+    adapter: SourceAdapter,
+    nhsNumber: string,
+    fetch: (adapter: SourceAdapter, sourcePatientId: string) => Promise<SourceRecord>,
+    signal?: AbortSignal,
+  ): Promise<SourceRecord[]> {
     const found = (await adapter.findPatients({ kind: 'nhs-number', nhsNumber }, signal)).filter(
       (r) => nhsNumberOf(r.patient) === nhsNumber,
     );
     if (found.length === 0) return [];
     await this.index.link(nhsNumber, found.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, matchMethod: 'nhs-number' })));
-    return Promise.all(found.map((r) => adapter.fetchRecord(r.sourcePatientId, signal)));
+    return Promise.all(found.map((r) => fetch(adapter, r.sourcePatientId)));
   }
 
   private async fanOutFind(query: PatientQuery, warnings: SourceWarning[], signal?: AbortSignal): Promise<SourcePatient[]> {

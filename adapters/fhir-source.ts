@@ -1,6 +1,7 @@
 import { Client } from 'fhir-kit-client';
-import type { Bundle, Patient, Resource } from 'fhir/r4.js';
+import type { Bundle, CapabilityStatement, Patient, Resource } from 'fhir/r4.js';
 import { NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
+import type { TypeSearch } from '../fhir/type-search.js';
 import { SourceError, type Transport } from './transport.js';
 import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourcePatient, SourceRecord } from './types.js';
 
@@ -22,6 +23,20 @@ export function createFhirSourceAdapter(opts: FhirSourceOptions): SourceAdapter 
       idempotent: true,
       signal,
     });
+
+  // What the source can search (from its CapabilityStatement, read once): filters and _includes it
+  // supports are pushed down; the facade applies every filter again, so a source that ignores one is harmless.
+  let support: Promise<SearchSupport> | undefined;
+  const searchSupport = (signal?: AbortSignal) => {
+    support ??= get('capabilities', 'metadata', signal).then(
+      (body) => searchSupportOf(id, body),
+      (e: unknown) => {
+        support = undefined; // ask again next time
+        throw e;
+      },
+    );
+    return support;
+  };
 
   return {
     id,
@@ -57,6 +72,17 @@ export function createFhirSourceAdapter(opts: FhirSourceOptions): SourceAdapter 
       return { source: id, sourcePatientId, resources: entriesOf(bundle) };
     },
 
+    async searchRecord(sourcePatientId: string, query: TypeSearch, signal?: AbortSignal): Promise<SourceRecord> {
+      const supported = (await searchSupport(signal)).get(query.type);
+      // A source that does not hold the type is not asked.
+      if (!supported) return { source: id, sourcePatientId, resources: [] };
+      const params = new URLSearchParams({ patient: sourcePatientId });
+      for (const f of query.filters) if (supported.params.has(f.name)) params.append(f.name, f.text);
+      for (const i of query.include) if (supported.includes.has(i.split(':').slice(0, 2).join(':'))) params.append('_include', i);
+      const bundle = expectBundle(id, 'search', await get('search', `${query.type}?${params}`, signal));
+      return { source: id, sourcePatientId, resources: entriesOf(bundle) };
+    },
+
     async health(): Promise<SourceHealth> {
       try {
         const cs = await transport.call('health', (s) => client.request('metadata', { options: { signal: s } }) as Promise<unknown>, {
@@ -89,6 +115,26 @@ function entriesOf(bundle: Bundle): Resource[] {
   for (const e of bundle.entry ?? []) {
     const r = e?.resource;
     if (r && typeof r === 'object' && typeof r.resourceType === 'string' && r.resourceType !== 'OperationOutcome') out.push(r);
+  }
+  return out;
+}
+
+type SearchSupport = Map<string, { params: Set<string>; includes: Set<string> }>;
+
+/** Search parameters and _includes per resource type, as the source's CapabilityStatement declares them. */
+function searchSupportOf(source: SourceId, body: unknown): SearchSupport {
+  const cs = body as Partial<CapabilityStatement> | null;
+  if (!cs || typeof cs !== 'object' || cs.resourceType !== 'CapabilityStatement') {
+    throw new SourceError(source, 'invalid-response', 'metadata: expected a CapabilityStatement');
+  }
+  const out: SearchSupport = new Map();
+  for (const rest of Array.isArray(cs.rest) ? cs.rest : []) {
+    for (const r of Array.isArray(rest?.resource) ? rest.resource : []) {
+      if (typeof r?.type !== 'string') continue;
+      const params = new Set((r.searchParam ?? []).map((p) => p?.name).filter((n): n is string => typeof n === 'string'));
+      if (!params.has('patient')) continue; // cannot be searched by patient: not asked
+      out.set(r.type, { params, includes: new Set((r.searchInclude ?? []).filter((i) => typeof i === 'string')) });
+    }
   }
   return out;
 }

@@ -43,6 +43,8 @@ export function mergeRecords(input: MergeInput): Resource[] {
   for (const record of records) {
     const refMap = new Map<string, string>();
     refMaps.set(record.source, refMap);
+    // The record is about this source patient, whether or not its Patient resource came with it (a search).
+    refMap.set(`Patient/${record.sourcePatientId}`, patientRef);
     for (const r of record.resources) {
       if (!r.id) continue;
       const localRef = `${r.resourceType}/${r.id}`;
@@ -69,9 +71,11 @@ export function mergeRecords(input: MergeInput): Resource[] {
   // Condition): references not found in the resource's own source resolve through every source.
   const anySource = new Map<string, string>();
   for (const m of refMaps.values()) for (const [k, v] of m) if (!anySource.has(k)) anySource.set(k, v);
+  // A reference to a resource not fetched this time (a search returns only some types) takes the id that
+  // resource has in the source's namespace, as in a full fetch; other patients' references stay as they are.
   const resolve = (source: SourceId) => {
     const own = refMaps.get(source)!;
-    return (ref: string) => own.get(ref) ?? anySource.get(ref);
+    return (ref: string) => own.get(ref) ?? anySource.get(ref) ?? inSourceNamespace(source, ref);
   };
 
   const out: Resource[] = [];
@@ -86,6 +90,11 @@ export function mergeRecords(input: MergeInput): Resource[] {
     out.push(rewritten);
   }
   return out;
+}
+
+function inSourceNamespace(source: SourceId, ref: string): string | undefined {
+  const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
+  return m && m[1] !== 'Patient' ? `${m[1]}/${mergedId(source, m[2]!)}` : undefined;
 }
 
 function mergedId(source: SourceId, localId: string): string {

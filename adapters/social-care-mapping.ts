@@ -8,7 +8,7 @@ import type {
   RelatedPerson,
   Resource,
 } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
+import { LA_SYSTEM, NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
 import type { Assessment, CarePackage, CaseResponse, Contact, PersonSummary } from './social-care-api.js';
 
 /**
@@ -21,7 +21,6 @@ const SERVICE_TYPE_SYSTEM = `${BASE}/CodeSystem/service-type`;
 const ASSESSMENT_TYPE_SYSTEM = `${BASE}/CodeSystem/assessment-type`;
 const PERSON_FLAG_SYSTEM = `${BASE}/CodeSystem/person-flag`;
 const CONTACT_ROLE_SYSTEM = `${BASE}/CodeSystem/contact-role`;
-const LA_SYSTEM = 'http://statistics.data.gov.uk/id/statistical-geography';
 const ROLE_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 const FLAG_CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/flag-category';
 

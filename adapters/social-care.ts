@@ -65,6 +65,11 @@ export function createSocialCareAdapter(opts: SocialCareOptions): SourceAdapter 
       return { source: 'social-care', sourcePatientId, resources: mapCase(body) };
     },
 
+    /** The council's API has no search: the case is fetched and mapped, and the facade applies every filter. */
+    searchRecord(sourcePatientId: string, _query: unknown, signal?: AbortSignal): Promise<SourceRecord> {
+      return this.fetchRecord(sourcePatientId, signal);
+    },
+
     async health(): Promise<SourceHealth> {
       try {
         await transport.call(

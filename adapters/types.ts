@@ -1,4 +1,5 @@
 import type { Patient, Resource } from 'fhir/r4.js';
+import type { TypeSearch } from '../fhir/type-search.js';
 
 /** The three source systems the facade federates. */
 export type SourceId = 'gp' | 'hospital' | 'social-care';
@@ -39,5 +40,10 @@ export interface SourceAdapter {
   findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]>;
   readPatient(sourcePatientId: string, signal?: AbortSignal): Promise<SourcePatient>;
   fetchRecord(sourcePatientId: string, signal?: AbortSignal): Promise<SourceRecord>;
+  /**
+   * The patient's resources of `query.type` with the filters and `_include`s this source supports applied
+   * at the source (the rest are applied by the facade), plus what they reference that the source returns.
+   */
+  searchRecord(sourcePatientId: string, query: TypeSearch, signal?: AbortSignal): Promise<SourceRecord>;
   health(): Promise<SourceHealth>;
 }

@@ -28,7 +28,9 @@ export type AuditAction =
   | 'consent-change'
   | 'emergency-access'
   | 'emergency-review'
-  | 'consent-decision';
+  | 'consent-decision'
+  /** An analyst's request to recompute and store indicator snapshots (aggregate data; no patient). */
+  | 'indicator-refresh';
 
 export type AuditDecision = 'permit' | 'deny';
 

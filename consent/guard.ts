@@ -1,7 +1,8 @@
 import type { Consent, Resource } from 'fhir/r4.js';
 import type { PatientQuery } from '../adapters/types.js';
-import { forbidden } from '../fhir/outcomes.js';
+import { badRequest, forbidden } from '../fhir/outcomes.js';
 import type { PatientRef, RecordRepository, Warning } from '../fhir/repository.js';
+import { countRequestedBy, type TypeSearch } from '../fhir/type-search.js';
 import type { Principal } from '../server/principal.js';
 import type { IndexedPatient } from '../store/patient-index.js';
 import type { AuditInput, AuditLog } from './audit.js';
@@ -125,6 +126,30 @@ export class ConsentGuard {
         const result = await deps.repo.readPatient(ref, signal);
         await audit({ action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, resourceTypes: ['Patient'] });
         return result;
+      },
+
+      /**
+       * Type-level search (audited as a BALP PatientQuery): decided before any source is asked, then every
+       * resource fetched (matches and what `_include` may reach) is checked, before the caller pages. A
+       * count is refused while a consent applies: it could reveal what was withheld.
+       */
+      async search(ref: PatientRef, query: TypeSearch, signal?: AbortSignal) {
+        const { ctx, compiled, consents, purpose } = await authorise(ref, 'patient-query');
+        const consentFiltered = consents.some((c) => c.status === 'active');
+        const countParam = countRequestedBy(query);
+        if (consentFiltered && countParam) {
+          throw badRequest('count-not-available', 'A count cannot be given for this record: a consent restriction applies, and a count could reveal what was withheld.', [countParam]);
+        }
+        const [result] = await Promise.all([
+          deps.repo.search(ref, query, signal),
+          audit({ action: 'patient-query', decision: 'permit', patientId: ref.id, purpose, resourceTypes: [query.type], sources: deps.repo.sourceIds() }),
+        ]);
+        const shown = result.resources.filter((r) => r.resourceType === 'Patient' || canSee(ctx, compiled, r));
+        const withheld = result.resources.length - shown.length;
+        if (withheld > 0) {
+          await audit({ action: 'consent-decision', decision: 'deny', patientId: ref.id, purpose, outcomeDescription: `${withheld} item(s) withheld under the patient's consent` });
+        }
+        return { resources: shown, warnings: withheld > 0 ? [...result.warnings, WITHHELD_WARNING] : result.warnings, consentFiltered };
       },
 
       async everything(ref: PatientRef, signal?: AbortSignal) {

@@ -68,6 +68,20 @@ export class ConsentStore {
     return r.rows.map(toStored);
   }
 
+  /**
+   * The current version of every consent whose current scope is `research` (secondary-use wishes), for
+   * listing the patients who opted out (indicators/opt-outs.ts). Read fresh on every refresh.
+   */
+  async currentResearchConsents(): Promise<StoredConsent[]> {
+    const r = await this.db.query<Row>(
+      `SELECT * FROM (SELECT DISTINCT ON (id) * FROM consent_version
+                       WHERE id IN (SELECT id FROM consent_version WHERE scope = 'research')
+                       ORDER BY id, version DESC) c
+        WHERE c.scope = 'research'`,
+    );
+    return r.rows.map(toStored);
+  }
+
   private async insert(id: string, version: number, consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
     const recordedAt = new Date();
     const resource: Consent = { ...consent, id, meta: { ...consent.meta, versionId: String(version), lastUpdated: recordedAt.toISOString() } };

@@ -22,6 +22,10 @@ export interface SearchsetOptions {
   links: { self: string; next?: string; previous?: string };
   total?: number;
   warnings?: Warning[];
+  /** Resources added by `_include` (search.mode = include). */
+  included?: Resource[];
+  /** Further OperationOutcome entries (search.mode = outcome), e.g. parameters that were ignored. */
+  outcomes?: OperationOutcome[];
 }
 
 export function searchset(resources: Resource[], opts: SearchsetOptions): Bundle {
@@ -30,6 +34,8 @@ export function searchset(resources: Resource[], opts: SearchsetOptions): Bundle
     resource: r,
     search: { mode: 'match' },
   }));
+  for (const r of opts.included ?? []) entry.push({ fullUrl: `${opts.baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' } });
+  for (const oo of opts.outcomes ?? []) entry.push({ fullUrl: `urn:uuid:${oo.id}`, resource: oo, search: { mode: 'outcome' } });
   if (opts.warnings && opts.warnings.length > 0) {
     const oo = warningOutcome(opts.warnings);
     entry.push({ fullUrl: `urn:uuid:${oo.id}`, resource: oo, search: { mode: 'outcome' } });

@@ -2,6 +2,8 @@
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 /** Organisation Data Service codes (GP practices, trusts, councils). */
 export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+/** ONS statistical geography codes (local authorities, e.g. E08000035). */
+export const LA_SYSTEM = 'http://statistics.data.gov.uk/id/statistical-geography';
 
 /** The check digit for nine leading digits, or undefined when none exists (remainder gives 10). */
 export function nhsCheckDigit(nineDigits: string): number | undefined {

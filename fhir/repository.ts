@@ -1,5 +1,6 @@
 import type { Patient, Resource } from 'fhir/r4.js';
 import type { PatientQuery } from '../adapters/types.js';
+import type { TypeSearch } from './type-search.js';
 
 /** A warning to surface in a response: which source, what kind of problem, a message without patient data. */
 export interface Warning {
@@ -21,4 +22,10 @@ export interface RecordRepository {
   readPatient(ref: PatientRef, signal?: AbortSignal): Promise<{ patient: Patient; warnings: Warning[] }>;
   /** `consentFiltered`: consent applied to this result, so its size must not be reported (a count can reveal what was hidden). */
   everything(ref: PatientRef, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: Warning[]; consentFiltered?: boolean }>;
+  /**
+   * Resources of `query.type` for the patient from every source (filters pushed down where a source
+   * supports them), merged exactly as `everything`, plus the resources its `_include`s may reach. The
+   * caller still applies every filter: a source may ignore one.
+   */
+  search(ref: PatientRef, query: TypeSearch, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: Warning[]; consentFiltered?: boolean }>;
 }

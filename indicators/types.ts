@@ -142,3 +142,89 @@ export interface ControlLimits {
   lower998: number;
   upper998: number;
 }
+
+// ---- Publishing (indicators/publish.ts, indicators/snapshots.ts) ----
+
+export interface Interval {
+  lower: number;
+  upper: number;
+}
+
+/**
+ * Why an organisation's value (and with it the interval, limits and classification) is not published.
+ *  - numerator-suppressed / denominator-suppressed: a count was suppressed by disclosure control;
+ *  - no-denominator: the denominator is zero, so there is no value;
+ *  - source-unavailable: a source the indicator needs did not answer for this snapshot.
+ */
+export type WithheldReason = 'numerator-suppressed' | 'denominator-suppressed' | 'no-denominator' | 'source-unavailable';
+
+/** One organisation's published figures (after disclosure control). There is no rank or position. */
+export interface PublishedOrganisation {
+  code: string;
+  numerator: PublishedCount;
+  denominator: PublishedCount;
+  /** n/d (× `per` for rates) from the UNROUNDED counts; null unless both counts are publishable. */
+  value: number | null;
+  /** 95 % confidence interval of the value; null when the value is null. */
+  ci95: Interval | null;
+  /** Funnel-plot control limits around the target at this organisation's denominator; null when the value is null. */
+  limits: ControlLimits | null;
+  classification: Classification | null;
+  /**
+   * Present only when the definition standardises: the directly age-sex standardised value and its 95 % CI;
+   * withheld (null, with the reason) when the crude value is withheld, no strata were computed, or there are
+   * fewer than 10 events (too unstable to publish, the OHID convention).
+   */
+  standardised?: { value: number | null; ci95: Interval | null; withheld: WithheldReason | 'no-strata' | 'fewer-than-10-events' | null };
+  /** True when any figure of this row is withheld. */
+  suppressed: boolean;
+  /** Why the value is withheld (null when it is published). */
+  withheld: WithheldReason | null;
+}
+
+/** The published figures of one indicator in one snapshot: what is stored and served. */
+export interface PublishedIndicator {
+  indicatorId: string;
+  period: ReportingPeriod;
+  measure: MeasureType;
+  /** False when a source this indicator needs was unavailable: the figures are then not the full picture. */
+  complete: boolean;
+  missingSources: IndicatorSource[];
+  /** All organisations together (area total), disclosure-controlled like the rows. */
+  total: { numerator: PublishedCount; denominator: PublishedCount; value: number | null; ci95: Interval | null };
+  /** The value organisations are compared with (the overall value from unrounded totals); null when not publishable. */
+  target: number | null;
+  /** How the limits were formed, in words (e.g. "exact binomial" / "Poisson"). */
+  limitsMethod: string;
+  /** Over-dispersion estimate (φ, multiplicative; 1 = as chance predicts) and whether the limits were widened by it. */
+  overdispersion: { phi: number; pValue: number; applied: boolean } | null;
+  /**
+   * Whether disclosure control was applied: true for counts of people or their episodes; false only for
+   * organisation-level returns (e.g. food standards met), which count no people.
+   */
+  disclosureControlled: boolean;
+  /** Present when standardised: the standard population used, in words. */
+  standardPopulation?: string;
+  /** Sorted by organisation code. Never ranked. */
+  organisations: PublishedOrganisation[];
+}
+
+/** Metadata of one stored snapshot (one refresh). */
+export interface SnapshotMeta {
+  id: string;
+  period: ReportingPeriod;
+  computedAt: string;
+  /** Token subject of the analyst who asked for the refresh (not served publicly). */
+  requestedBy: string;
+  complete: boolean;
+  sources: SourceStatus[];
+  unavailableSources: IndicatorSource[];
+  /** Persons excluded for opting out of secondary use, disclosure-controlled like any count. */
+  optOutsApplied: PublishedCount;
+  disclosurePolicy: DisclosurePolicy;
+  indicatorIds: string[];
+}
+
+export interface StoredSnapshot extends SnapshotMeta {
+  indicators: PublishedIndicator[];
+}

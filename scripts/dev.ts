@@ -43,6 +43,8 @@ const service = spawn(process.execPath, [...tsx, 'server/main.ts'], {
     ...process.env,
     PORT: port,
     AUTH_MODE: 'demo',
+    // Development checks every response against openapi.yaml (production default: off, see README).
+    VALIDATE_RESPONSES: process.env.VALIDATE_RESPONSES ?? 'true',
     GP_FHIR_URL: urls.gp,
     HOSPITAL_FHIR_URL: urls.hospital,
     SOCIAL_CARE_URL: urls.socialCare,

@@ -3,6 +3,11 @@
  *
  *   npx tsx scripts/mint-token.ts --role clinician --org A81001 [--sub dr-jones] [--scope "..."]
  *       [--nhs-number 9990000018] [--ttl 3600] [--data-dir .data]
+ *   npm run token -- --role patient --nhs-number 9990000018 --scope "patient/*.rs"
+ *
+ * --scope takes SMART v2 scopes, space-separated (checked with server/scopes.ts parseScopes); without it
+ * the token carries the role's defaults (defaultScopes: patient → "patient/*.rs patient/Consent.cu",
+ * privacy-officer → "user/*.rs user/AuditEvent.u", other staff → "user/*.rs").
  *
  * Prints the JWT (ES256, kid set, iss/aud = demo constants, iat/nbf/exp/jti) on stdout. Keys come from
  * `<data-dir>/demo-keys/` and are created there on first use; if that fails the script exits 1.
@@ -11,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { ROLES, type Role } from '../server/principal.js';
 import { ensureDemoKeys, mintToken, type DemoKeys } from '../server/demo-keys.js';
+import { parseScopes } from '../server/scopes.js';
 
 const USAGE =
   'usage: npx tsx scripts/mint-token.ts --role <' + ROLES.join('|') + '> [--org ODS] [--sub ID] ' +
@@ -57,6 +63,13 @@ async function main(): Promise<void> {
     if (nhsNumber) fail('--nhs-number is only allowed for role patient');
     if (!values.org) fail(`--org (ODS organisation code) is required for role ${role}`);
     if (!/^[A-Z0-9]{3,10}$/.test(values.org)) fail('--org must be an ODS code: 3-10 upper-case letters/digits');
+  }
+  if (values.scope !== undefined) {
+    try {
+      if (parseScopes(values.scope).resources.length === 0) fail('--scope grants no access: give at least one resource scope such as patient/*.rs');
+    } catch (e) {
+      fail(`--scope: ${(e as Error).message}`);
+    }
   }
   const ttl = Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400) fail('--ttl must be an integer number of seconds, 1..86400');

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
+import compression from 'compression';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
@@ -17,8 +18,12 @@ import type { ConsentStore } from '../consent/store.js';
 import { consentRoutes } from './consent-routes.js';
 import { FHIR_JSON, fhirRoutes } from './fhir-routes.js';
 import { oversightRoutes } from './oversight-routes.js';
+import { searchRoutes } from './search-routes.js';
+import { indicatorRoutes, isPublicIndicatorRequest, type IndicatorRouteDeps } from './indicator-routes.js';
 import type { Principal } from './principal.js';
 import { pathOnly } from './logger.js';
+import { enforceScopes, scopedRepository } from './scope-guard.js';
+import { SMART_CONFIGURATION_PATHS, smartRoutes, type SmartConfiguration } from './smart-routes.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
 
@@ -40,12 +45,16 @@ export interface AppDeps {
   maxBodyBytes: number;
   validateResponses: boolean;
   everythingPageSize: number;
+  /** The SMART discovery document (server/smart-routes.ts smartConfiguration). */
+  smart: SmartConfiguration;
+  /** Transparency indicators: computer, snapshot and feedback stores, disclosure policy (server/indicator-routes.ts). */
+  indicators: Omit<IndicatorRouteDeps, 'audit' | 'baseUrl'>;
 }
 
 const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
 const ACCEPTABLE = ['application/fhir+json', 'application/json'];
 /** Routes that need no token. Everything else is authenticated (deny by default). */
-const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.yaml', '/fhir/metadata']);
+const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.yaml', '/fhir/metadata', ...SMART_CONFIGURATION_PATHS]);
 
 /** Builds the HTTP application from its dependencies; listening is the caller's job (server/main.ts). */
 export function createApp(deps: AppDeps): express.Express {
@@ -79,6 +88,8 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use('/docs', helmet({ contentSecurityPolicy: false }));
   app.use(helmet());
+  // gzip/br when the client asks (Accept-Encoding): a summary is ~5× smaller on a weak mobile signal.
+  app.use(compression());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -111,15 +122,20 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(async (req: Request, res: Response, next: NextFunction) => {
-    if (PUBLIC_PATHS.has(req.path)) return next();
+    if (PUBLIC_PATHS.has(req.path) || isPublicIndicatorRequest(req.method, req.path)) return next();
     res.locals.principal = await deps.verifyToken(req.header('authorization'));
     next();
   });
+  // SMART scopes, keyed by OpenAPI route (server/scopes.ts scopeRuleFor): deny by default for /fhir routes.
+  app.use(enforceScopes({ audit: deps.audit }));
+  app.use(smartRoutes(deps.smart));
   const repoFor = (res: Response, operation: string) =>
-    deps.guard.forRequest(res.locals.principal as Principal, res.locals.requestId as string, operation);
+    scopedRepository(deps.guard.forRequest(res.locals.principal as Principal, res.locals.requestId as string, operation), res.locals.principal as Principal);
   app.use('/fhir', fhirRoutes({ repoFor, baseUrl: deps.publicBaseUrl, everythingPageSize: deps.everythingPageSize, software: SOFTWARE }));
+  app.use('/fhir', searchRoutes({ repoFor, baseUrl: deps.publicBaseUrl }));
   app.use(consentRoutes({ consents: deps.consents, emergency: deps.emergency, audit: deps.audit, repoFor, baseUrl: deps.publicBaseUrl }));
   app.use(oversightRoutes({ emergency: deps.emergency, audit: deps.audit, repoFor, baseUrl: deps.publicBaseUrl }));
+  app.use(indicatorRoutes({ ...deps.indicators, audit: deps.audit, baseUrl: deps.publicBaseUrl }));
 
   app.use((req: Request) => {
     throw notFound(`There is no ${req.method} route at this path.`, 'no-such-route');

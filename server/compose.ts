@@ -4,6 +4,7 @@ import { Federation } from '../adapters/federation.js';
 import { createFhirSourceAdapter } from '../adapters/fhir-source.js';
 import { createSocialCareAdapter } from '../adapters/social-care.js';
 import { Transport } from '../adapters/transport.js';
+import { createAggregateClient, type AggregateClient } from '../adapters/aggregate-client.js';
 import type { SourceAdapter, SourceId } from '../adapters/types.js';
 import { AuditLog } from '../consent/audit.js';
 import { EmergencyAccess } from '../consent/emergency.js';
@@ -12,8 +13,15 @@ import { ConsentStore } from '../consent/store.js';
 import { openDb, type Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { PatientIndex } from '../store/patient-index.js';
+import { createIndicatorComputer, type IndicatorComputer } from '../indicators/compute.js';
+import { listOptedOutNhsNumbers } from '../indicators/opt-outs.js';
+import { loadPseudonymSecret } from '../indicators/pseudonyms.js';
+import { SnapshotStore } from '../indicators/snapshots.js';
+import { FeedbackStore } from '../indicators/feedback.js';
+import type { IndicatorSource } from '../indicators/types.js';
 import { createApp } from './app.js';
 import { createTokenVerifier, type TokenVerifier } from './auth.js';
+import { smartConfiguration } from './smart-routes.js';
 import type { Config } from './config.js';
 import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys } from './demo-keys.js';
 
@@ -22,6 +30,8 @@ export interface Service {
   db: Db;
   federation: Federation;
   audit: AuditLog;
+  /** Computes the transparency indicators from the sources' aggregate APIs (indicators/compute.ts). */
+  indicators: IndicatorComputer;
   close(): Promise<void>;
 }
 
@@ -38,6 +48,29 @@ export function createAdapters(config: Pick<Config, 'sources' | 'sourceDeadlineM
     createFhirSourceAdapter({ id: 'hospital', displayName: 'Hospital system', baseUrl: config.sources.hospital, transport: transport('hospital') }),
     createSocialCareAdapter({ baseUrl: config.sources.socialCare, transport: transport('social-care') }),
   ];
+}
+
+/** One aggregate client per source, each with its own transport (breaker) and the aggregate deadline. */
+export function createAggregateClients(
+  config: Pick<Config, 'aggregateSources' | 'aggregateDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs'>,
+): Record<IndicatorSource, AggregateClient> {
+  const client = (source: IndicatorSource, baseUrl: string) =>
+    createAggregateClient({
+      source,
+      baseUrl,
+      deadlineMs: config.aggregateDeadlineMs,
+      transport: new Transport(source, {
+        deadlineMs: config.aggregateDeadlineMs,
+        retries: config.sourceRetries,
+        retryBaseMs: 25,
+        breaker: { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
+      }),
+    });
+  return {
+    gp: client('gp', config.aggregateSources.gp),
+    hospital: client('hospital', config.aggregateSources.hospital),
+    'social-care': client('social-care', config.aggregateSources.socialCare),
+  };
 }
 
 export async function createVerifier(config: Config): Promise<TokenVerifier> {
@@ -64,6 +97,12 @@ export async function createService(config: Config, logger: Logger, given: { db?
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db);
+    const indicators = createIndicatorComputer({
+      sources: createAggregateClients(config),
+      secret: await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production }),
+      optedOutNhsNumbers: (now) => listOptedOutNhsNumbers(consents, new PatientIndex(db), now),
+      logger,
+    });
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
     const app = createApp({
       guard,
@@ -76,6 +115,14 @@ export async function createService(config: Config, logger: Logger, given: { db?
       maxBodyBytes: config.maxBodyBytes,
       validateResponses: config.validateResponses,
       everythingPageSize: config.everythingPageSize,
+      smart: smartConfiguration(config),
+      indicators: {
+        computer: indicators,
+        snapshots: new SnapshotStore(db),
+        feedback: new FeedbackStore(db),
+        disclosure: config.disclosure,
+        feedbackPerMinute: config.feedbackRatePerMinute,
+      },
       readiness: async () => {
         const dbCheck = await db.query('SELECT 1').then(
           () => ({ name: 'database', ok: true }),
@@ -85,7 +132,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
         return [dbCheck, ...sources];
       },
     });
-    return { app, db, federation, audit, close: () => db.close() };
+    return { app, db, federation, audit, indicators, close: () => db.close() };
   } catch (e) {
     await db.close();
     throw e;

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { aggregateRootOf } from '../adapters/aggregate-client.js';
 
 /** Service configuration, read from the environment once at start-up and validated; fails fast naming the setting. */
 export interface Config {
@@ -24,6 +25,18 @@ export interface Config {
   emergencyGrantMinutes: number;
   /** Organisation codes of the providers behind the hospital and social-care sources (legitimate relationship). */
   providerOrganisations: { hospital: string; socialCare: string };
+  /** Disclosure control of published indicators: counts 1..threshold suppressed, others rounded to `rounding`. */
+  disclosure: { threshold: number; rounding: number };
+  /** Indicator feedback submissions allowed per client IP address per minute. */
+  feedbackRatePerMinute: number;
+  /** Indicator computation: aggregate query deadline per call (ms), the sources' aggregate API roots, the pseudonym secret. */
+  aggregateDeadlineMs: number;
+  aggregateSources: { gp: string; hospital: string; socialCare: string };
+  /** INDICATOR_PSEUDONYM_SECRET (≥ 32 characters); required when NODE_ENV=production, else a demo secret in dataDir. */
+  indicatorPseudonymSecret?: string;
+  production: boolean;
+  /** What the deployment's SMART authorisation server offers (published in /.well-known/smart-configuration). */
+  smart: { authorizationEndpoint?: string; tokenEndpoint?: string; grantTypes?: string[]; capabilities: string[] };
 }
 
 export class ConfigError extends Error {
@@ -116,10 +129,57 @@ export function loadConfig(env: Env = process.env): Config {
     auth,
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 50 * 1_048_576),
-    validateResponses: bool(env, 'VALIDATE_RESPONSES', true),
+    validateResponses: bool(env, 'VALIDATE_RESPONSES', false),
     everythingPageSize: int(env, 'EVERYTHING_PAGE_SIZE', 500, 1, 1000),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),
     emergencyGrantMinutes: int(env, 'EMERGENCY_GRANT_MINUTES', 60, 1, 24 * 60),
     providerOrganisations: { hospital: odsCode(env, 'HOSPITAL_ORG_CODE', 'RR8'), socialCare: odsCode(env, 'SOCIAL_CARE_ORG_CODE', 'E08000035') },
+    disclosure: { threshold: int(env, 'DISCLOSURE_THRESHOLD', 7, 1, 100), rounding: int(env, 'DISCLOSURE_ROUNDING', 5, 1, 100) },
+    feedbackRatePerMinute: int(env, 'FEEDBACK_RATE_PER_MINUTE', 10, 1, 10_000),
+    aggregateDeadlineMs: int(env, 'AGGREGATE_DEADLINE_MS', 30_000, 100, 600_000),
+    aggregateSources: {
+      gp: url(env, 'GP_AGGREGATE_URL', aggregateRootOf(url(env, 'GP_FHIR_URL'))),
+      hospital: url(env, 'HOSPITAL_AGGREGATE_URL', aggregateRootOf(url(env, 'HOSPITAL_FHIR_URL'))),
+      socialCare: url(env, 'SOCIAL_CARE_AGGREGATE_URL', url(env, 'SOCIAL_CARE_URL')),
+    },
+    ...indicatorSecret(env),
+    smart: smartSettings(env),
+  };
+}
+
+/** INDICATOR_PSEUDONYM_SECRET: at least 32 characters; required when NODE_ENV=production. */
+function indicatorSecret(env: Env): { indicatorPseudonymSecret?: string; production: boolean } {
+  const production = env.NODE_ENV?.trim() === 'production';
+  const secret = env.INDICATOR_PSEUDONYM_SECRET?.trim();
+  if (secret && secret.length < 32) throw new ConfigError('INDICATOR_PSEUDONYM_SECRET', 'must be at least 32 characters');
+  if (!secret && production) throw new ConfigError('INDICATOR_PSEUDONYM_SECRET', 'is required when NODE_ENV=production');
+  return { production, ...(secret ? { indicatorPseudonymSecret: secret } : {}) };
+}
+
+const SMART_CAPABILITIES = [
+  'launch-ehr', 'launch-standalone', 'authorize-post', 'client-public', 'client-confidential-symmetric',
+  'client-confidential-asymmetric', 'sso-openid-connect', 'context-ehr-patient', 'context-ehr-encounter',
+  'context-standalone-patient', 'context-standalone-encounter', 'permission-offline', 'permission-online',
+];
+const SMART_GRANT_TYPES = ['authorization_code', 'client_credentials'];
+
+/** SMART_* settings: the authorisation server's endpoints and what it supports (nothing is assumed). */
+function smartSettings(env: Env): Config['smart'] {
+  const list = (name: string, allowed: string[]) => {
+    const raw = env[name]?.trim();
+    if (!raw) return undefined;
+    const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = items.filter((i) => !allowed.includes(i));
+    if (bad.length) throw new ConfigError(name, `may only list: ${allowed.join(', ')}`);
+    return items;
+  };
+  const authorizationEndpoint = env.SMART_AUTHORIZATION_ENDPOINT?.trim() ? url(env, 'SMART_AUTHORIZATION_ENDPOINT') : undefined;
+  const tokenEndpoint = env.SMART_TOKEN_ENDPOINT?.trim() ? url(env, 'SMART_TOKEN_ENDPOINT') : undefined;
+  const grantTypes = list('SMART_GRANT_TYPES', SMART_GRANT_TYPES);
+  return {
+    ...(authorizationEndpoint ? { authorizationEndpoint } : {}),
+    ...(tokenEndpoint ? { tokenEndpoint } : {}),
+    ...(grantTypes ? { grantTypes } : {}),
+    capabilities: list('SMART_CAPABILITIES', SMART_CAPABILITIES) ?? [],
   };
 }

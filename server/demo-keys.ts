@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK } from 'jose';
 import type { Role } from './principal.js';
+import { defaultScopes } from './scopes.js';
 
 export const DEMO_ISSUER = 'https://demo.integrated-record.local/issuer';
 export const DEMO_AUDIENCE = 'https://demo.integrated-record.local/fhir';
@@ -82,6 +83,8 @@ export interface TokenClaims {
   role: Role | (string & {});
   org?: string;
   nhs_number?: string;
+  /** SMART scopes, space-separated. When the key is absent, role-appropriate defaults (scopes.ts
+   * defaultScopes) are used; pass `scope: undefined` explicitly to mint a token with no scope claim. */
   scope?: string;
   /** Default: a random UUID. */
   jti?: string;
@@ -111,6 +114,7 @@ export async function mintToken(privateJwk: JWK, kid: string, claims: TokenClaim
   const nbf = iat + (opts.notBeforeOffsetSec ?? 0);
   const key = await importJWK(privateJwk, alg);
   const { sub, jti, ...rest } = claims;
+  if (!('scope' in claims)) rest.scope = defaultScopes(claims.role);
   return new SignJWT({ ...rest })
     .setProtectedHeader({ alg, kid, typ: 'JWT' })
     .setIssuer(opts.issuer ?? DEMO_ISSUER)

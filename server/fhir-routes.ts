@@ -6,6 +6,9 @@ import type { GuardedRepository } from '../consent/guard.js';
 import { forbidden, notFound } from '../fhir/outcomes.js';
 import type { PatientRef, RecordRepository } from '../fhir/repository.js';
 import type { Principal } from './principal.js';
+import { patientSummary } from '../fhir/summary.js';
+import { SOURCE_DISPLAY, SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
+import { categoriesOf } from '../consent/sensitivity.js';
 
 export interface FhirRouteDeps {
   /** The consent-guarded repository for this request: handlers never see an unguarded one. */
@@ -18,7 +21,7 @@ export interface FhirRouteDeps {
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /** res.json (not send) so the OpenAPI response validator sees every body. */
-function send(res: Response, status: number, body: unknown): void {
+export function send(res: Response, status: number, body: unknown): void {
   res.status(status).type(FHIR_JSON).json(body);
 }
 
@@ -62,6 +65,22 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     send(res, 200, patient);
   });
 
+  // IPS $summary, built from the same guarded everything() (decided, audited, consent-filtered).
+  router.get('/Patient/:id/$summary', async (req, res) => {
+    const repo = deps.repoFor(res, 'GET /fhir/Patient/{id}/$summary');
+    const ref = await resolve(repo, res, req.params.id);
+    const { bundle, warnings } = await patientSummary(ctx(req, repo), ref, {
+      sourceTagSystem: SOURCE_TAG_SYSTEM,
+      sourceNames: { ...SOURCE_DISPLAY, consent: 'Consent' },
+      sourceLabels: { gp: 'GP', hospital: 'Hospital', 'social-care': 'Social care' },
+      software: deps.software,
+      isSafeguarding: (r) => categoriesOf(r).has('safeguarding'),
+    });
+    const missing = [...new Set(warnings.filter((w) => w.source !== 'consent').map((w) => w.source))];
+    if (missing.length > 0) res.setHeader('X-Incomplete-Sources', missing.join(', '));
+    send(res, 200, bundle);
+  });
+
   router.get('/Patient/:id/$everything', async (req, res) => {
     const params = parseEverything(req.query as RawParams, deps.everythingPageSize);
     const repo = deps.repoFor(res, 'GET /fhir/Patient/{id}/$everything');
@@ -73,7 +92,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
 }
 
 /** Aborts upstream calls when the client goes away before the answer is sent. */
-function abortOnClose(res: Response): AbortSignal {
+export function abortOnClose(res: Response): AbortSignal {
   const controller = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) controller.abort();

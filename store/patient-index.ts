@@ -81,6 +81,17 @@ export class PatientIndex {
     return r.rows[0]?.id;
   }
 
+  /** NHS numbers of these integrated patients, by id (patients without one are absent). */
+  async nhsNumbersOf(ids: readonly string[]): Promise<Map<string, string>> {
+    const valid = ids.filter((id) => UUID.test(id));
+    if (valid.length === 0) return new Map();
+    const r = await this.db.query<{ id: string; nhs_number: string }>(
+      'SELECT id, nhs_number FROM patient WHERE id = ANY($1::uuid[]) AND nhs_number IS NOT NULL',
+      [valid],
+    );
+    return new Map(r.rows.map((x) => [x.id, x.nhs_number]));
+  }
+
   private async findExisting(q: Queryable, nhsNumber: string | null, links: PatientLink[]): Promise<string | undefined> {
     if (nhsNumber) {
       const r = await q.query<{ id: string }>('SELECT id FROM patient WHERE nhs_number = $1', [nhsNumber]);

@@ -45,6 +45,7 @@ describe('upstream faults injected with nock (HTTP interface)', function () {
       SOURCE_DEADLINE_MS: '300',
       SOURCE_RETRIES: '1',
       CIRCUIT_FAILURE_THRESHOLD: '50',
+      VALIDATE_RESPONSES: 'true',
     });
     service = await createService(config, createLogger('silent'), {
       db,

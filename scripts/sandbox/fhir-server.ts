@@ -1,7 +1,10 @@
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Bundle, CapabilityStatement, CapabilityStatementRestResource, OperationOutcome, Resource } from 'fhir/r4.js';
 import { faultAdminRouter, faultMiddleware, sendJson, type Faults } from './faults.js';
 import { FhirStore } from './fhir-store.js';
+import { searchDef, type TypeSearchDef } from '../../fhir/search-parameters.js';
+import { includeOf, parseTypeSearch } from '../../fhir/type-search.js';
+import { includeReferences, matchesAll } from '../../fhir/type-filter.js';
 
 /**
  * A sandbox FHIR R4 source system (GP or hospital): read-only JSON under /fhir.
@@ -10,7 +13,8 @@ import { FhirStore } from './fhir-store.js';
  *   GET /fhir/Patient?family=&given=&birthdate=&address-postalcode=
  *   GET /fhir/Patient/{id}
  *   GET /fhir/Patient/{id}/$everything                   (compartment + referenced Organization/Practitioner)
- *   GET /fhir/{type}?patient={id}  (also subject=Patient/{id})
+ *   GET /fhir/{type}?patient={id}  (also subject=Patient/{id}); for the types of fhir/search-parameters.ts also
+ *        its filters (code, category, status, date prefixes, …) and _includes, as the CapabilityStatement lists
  *   GET /fhir/{type}/{id}
  *   GET /health, and /__admin/faults (see faults.ts)
  */
@@ -30,7 +34,7 @@ const param = (req: Request, name: string): string | undefined => {
 
 const baseUrl = (req: Request): string => `${req.protocol}://${req.get('host')}/fhir`;
 
-function searchset(req: Request, resources: Resource[]): Bundle {
+function searchset(req: Request, resources: Resource[], included: Resource[] = []): Bundle {
   const base = baseUrl(req);
   const count = Number(param(req, '_count'));
   const page = Number.isInteger(count) && count >= 0 ? resources.slice(0, count) : resources;
@@ -39,8 +43,32 @@ function searchset(req: Request, resources: Resource[]): Bundle {
     type: 'searchset',
     total: resources.length,
     link: [{ relation: 'self', url: `${base}${req.url.replace(/^\/fhir/, '')}` }],
-    entry: page.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } })),
+    entry: [
+      ...page.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' as const } })),
+      ...included.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'include' as const } })),
+    ],
   };
+}
+
+/**
+ * Search by patient with the parameters and _includes of fhir/search-parameters.ts (what this source
+ * declares in its CapabilityStatement); like a real FHIR server, unknown parameters are ignored.
+ */
+function typeSearch(store: FhirStore, def: TypeSearchDef, patientId: string, req: Request): { matches: Resource[]; included: Resource[] } {
+  const q = parseTypeSearch(def.type, { ...(req.query as Record<string, unknown>), patient: patientId }, { strict: false });
+  const matches = store.ofPatient(patientId, def.type).filter((r) => matchesAll(r, def, q.filters));
+  const included = new Map<string, Resource>();
+  for (const value of q.include) {
+    const inc = includeOf(def, value)!;
+    for (const r of matches) {
+      for (const ref of includeReferences(r, inc)) {
+        const [type, id] = ref.split('/') as [string, string];
+        const target = store.read(type, id);
+        if (target && target.resourceType !== def.type) included.set(ref, target);
+      }
+    }
+  }
+  return { matches, included: [...included.values()] };
 }
 
 type ResourceType = CapabilityStatementRestResource['type'];
@@ -63,7 +91,8 @@ function capabilityStatement(name: string, types: ResourceType[]): CapabilitySta
           searchParam:
             type === 'Patient'
               ? ['identifier', 'family', 'given', 'birthdate', 'address-postalcode'].map((n) => ({ name: n, type: n === 'birthdate' ? 'date' : n === 'identifier' ? 'token' : 'string' }))
-              : [{ name: 'patient', type: 'reference' }],
+              : [{ name: 'patient', type: 'reference' }, ...(searchDef(type)?.params ?? []).map((p) => ({ name: p.name, type: p.type }))],
+          ...(searchDef(type)?.includes.length ? { searchInclude: searchDef(type)!.includes.map((i) => `${type}:${i.name}`) } : {}),
           ...(type === 'Patient' ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] } : {}),
         })),
       },
@@ -71,7 +100,8 @@ function capabilityStatement(name: string, types: ResourceType[]): CapabilitySta
   };
 }
 
-export function createFhirSourceApp(name: string, resources: Resource[], faults: Faults): Express {
+/** `aggregate` (optional): the source's aggregate query API, mounted at /aggregate/v1 behind the faults. */
+export function createFhirSourceApp(name: string, resources: Resource[], faults: Faults, aggregate?: Router): Express {
   const store = new FhirStore(resources);
   const types = [...new Set(resources.map((r) => r.resourceType as ResourceType))].sort();
   const app = express();
@@ -82,6 +112,7 @@ export function createFhirSourceApp(name: string, resources: Resource[], faults:
 
   app.use('/__admin', faultAdminRouter(faults));
   app.use(faultMiddleware(faults, 'fhir'));
+  if (aggregate) app.use('/aggregate/v1', aggregate);
 
   app.get('/health', (_req, res) => sendJson(res, 200, { status: 'ok' }, 'application/json'));
   app.get('/fhir/metadata', (_req, res) => send(res, 200, capabilityStatement(name, types)));
@@ -108,6 +139,15 @@ export function createFhirSourceApp(name: string, resources: Resource[], faults:
     const { type } = req.params;
     if (!/^[A-Z][A-Za-z]+$/.test(type)) return notFound(res, 'Resource type');
     const patient = param(req, 'patient') ?? param(req, 'subject');
+    const def = searchDef(type);
+    if (def && patient !== undefined) {
+      try {
+        const { matches, included } = typeSearch(store, def, patient.replace(/^Patient\//, ''), req);
+        return send(res, 200, searchset(req, matches, included));
+      } catch (e) {
+        return send(res, 400, outcome('invalid', e instanceof Error ? e.message : 'invalid search'));
+      }
+    }
     const matches = patient !== undefined ? store.ofPatient(patient.replace(/^Patient\//, ''), type) : store.ofType(type);
     send(res, 200, searchset(req, matches));
   });

@@ -12,6 +12,9 @@ import { startSandbox } from './start.js';
  *   SANDBOX_GP_PORT / SANDBOX_HOSPITAL_PORT / SANDBOX_SOCIAL_CARE_PORT  (7001 / 7002 / 7003)
  *   SANDBOX_HOST         (default 127.0.0.1)
  *   SANDBOX_<GP|HOSPITAL|SOCIAL_CARE>_FAULT / _LATENCY_MS / _JITTER_MS  (see faults.ts)
+ *   SANDBOX_EXTRACT_DATABASE_URL    PostgreSQL for the aggregate extracts (default: in-memory PGlite)
+ *   SANDBOX_EXTRACT_SCHEMA_PREFIX   extract schemas <prefix>gp / hospital / social_care (default src_)
+ *   SANDBOX_EXTRACT_PREBUILT        1 = use those schemas as loaded (e.g. by the population generator)
  */
 
 const env = process.env;
@@ -33,6 +36,11 @@ const sandbox = await startSandbox({
   bundleDirs,
   generate: count > 0 ? { count, seed: intEnv('SANDBOX_SEED', 1) } : undefined,
   host: env.SANDBOX_HOST || '127.0.0.1',
+  extract: {
+    ...(env.SANDBOX_EXTRACT_DATABASE_URL ? { databaseUrl: env.SANDBOX_EXTRACT_DATABASE_URL } : {}),
+    ...(env.SANDBOX_EXTRACT_SCHEMA_PREFIX ? { schemaPrefix: env.SANDBOX_EXTRACT_SCHEMA_PREFIX } : {}),
+    prebuilt: env.SANDBOX_EXTRACT_PREBUILT === '1' || env.SANDBOX_EXTRACT_PREBUILT === 'true',
+  },
   ports: { gp: intEnv('SANDBOX_GP_PORT', 7001), hospital: intEnv('SANDBOX_HOSPITAL_PORT', 7002), socialCare: intEnv('SANDBOX_SOCIAL_CARE_PORT', 7003) },
 });
 const counts = { patients: sandbox.data.manifest.length, gp: sandbox.data.gp.length, hospital: sandbox.data.hospital.length, socialCare: sandbox.data.socialCare.length };

@@ -1,4 +1,4 @@
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import { faultAdminRouter, faultMiddleware, sendJson, type Faults } from './faults.js';
 import type { CaseResponse, ErrorResponse, PeopleResponse, PersonSummary, SocialCareCase } from '../../adapters/social-care-api.js';
 
@@ -22,7 +22,8 @@ const param = (req: Request, name: string): string | undefined => {
   return typeof first === 'string' && first.trim() !== '' ? first.trim() : undefined;
 };
 
-export function createSocialCareApp(people: SocialCareCase[], faults: Faults): Express {
+/** `aggregate` (optional): the source's aggregate query API, mounted at /aggregate/v1 behind the faults. */
+export function createSocialCareApp(people: SocialCareCase[], faults: Faults, aggregate?: Router): Express {
   const byId = new Map(people.map((c) => [c.person.personId, c]));
   const byNhs = new Map<string, PersonSummary[]>();
   const byDob = new Map<string, PersonSummary[]>();
@@ -39,6 +40,7 @@ export function createSocialCareApp(people: SocialCareCase[], faults: Faults): E
 
   app.use('/__admin', faultAdminRouter(faults));
   app.use(faultMiddleware(faults, 'json'));
+  if (aggregate) app.use('/aggregate/v1', aggregate);
 
   app.get('/health', (_req, res) => send(res, 200, { status: 'ok' }));
 

@@ -8,6 +8,11 @@ import { Faults, faultsFromEnv, type FaultConfig } from './faults.js';
 import { createFhirSourceApp } from './fhir-server.js';
 import { loadBundles, readBundleDir, type SandboxData } from './loader.js';
 import { createSocialCareApp } from './social-care-server.js';
+import { buildExtracts } from './extract/build.js';
+import { createAggregateRouter } from './extract/routes.js';
+import { applyExtractSchema, loadExtractRows, openExtractDb, type ExtractRows } from './extract/store.js';
+import type { Db } from '../../store/db.js';
+import type { IndicatorSource } from '../../indicators/types.js';
 
 /** Starts the three sandbox source systems on loopback. */
 
@@ -28,7 +33,23 @@ export interface SandboxOptions {
   faults?: Partial<Record<SandboxSource, Partial<FaultConfig>>>;
   /** Read SANDBOX_<SOURCE>_FAULT/_LATENCY_MS/_JITTER_MS (default true). */
   useEnv?: boolean;
+  /** The sources' analytic extracts behind /aggregate/v1 (issue #5); see extract/schema.sql. */
+  extract?: ExtractOptions;
 }
+
+export interface ExtractOptions {
+  /** PostgreSQL holding the extracts (default: an in-memory PGlite). Env SANDBOX_EXTRACT_DATABASE_URL. */
+  databaseUrl?: string;
+  /** Schemas are <prefix>gp, <prefix>hospital, <prefix>social_care (default 'src_'). */
+  schemaPrefix?: string;
+  /** Use the schemas as they are (e.g. 1,000,000 generated people); do not load anything. */
+  prebuilt?: boolean;
+  /** Hand-built rows per source, instead of rows built from the loaded FHIR/social-care data. */
+  rows?: Partial<Record<SandboxSource, ExtractRows>>;
+}
+
+export const EXTRACT_SCHEMA_SUFFIX: Record<SandboxSource, string> = { gp: 'gp', hospital: 'hospital', socialCare: 'social_care' };
+export const INDICATOR_SOURCE: Record<SandboxSource, IndicatorSource> = { gp: 'gp', hospital: 'hospital', socialCare: 'social-care' };
 
 export interface Sandbox {
   /** gp/hospital: FHIR base incl. /fhir; socialCare: API root (paths start /api/v1). */
@@ -38,6 +59,8 @@ export interface Sandbox {
   data: SandboxData;
   /** The live fault settings (same objects /__admin/faults changes). */
   faults: Record<SandboxSource, Faults>;
+  /** The extract database (opened and loaded on first use) and each source's schema. */
+  extract: { db(): Promise<Db>; schemas: Record<SandboxSource, string> };
   close(): Promise<void>;
 }
 
@@ -73,6 +96,35 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     faults[source] = new Faults({ ...fromEnv, ...(latency !== undefined ? { latencyMs: latency } : {}), ...opts.faults?.[source] }, i + 1);
   });
 
+  const prefix = opts.extract?.schemaPrefix ?? 'src_';
+  const schemas = Object.fromEntries(SANDBOX_SOURCES.map((src) => [src, `${prefix}${EXTRACT_SCHEMA_SUFFIX[src]}`])) as Record<SandboxSource, string>;
+  let extractDb: Promise<Db> | undefined;
+  const openExtract = async (): Promise<Db> => {
+    const db = await openExtractDb(opts.extract?.databaseUrl);
+    try {
+      const built = opts.extract?.prebuilt || SANDBOX_SOURCES.every((src) => opts.extract?.rows?.[src]) ? undefined : buildExtracts(data);
+      for (const src of SANDBOX_SOURCES) {
+        if (opts.extract?.prebuilt) await applyExtractSchema(db, schemas[src]);
+        else await loadExtractRows(db, schemas[src], opts.extract?.rows?.[src] ?? built![src]);
+      }
+      return db;
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+  };
+  const extract = {
+    schemas,
+    db: (): Promise<Db> => {
+      extractDb ??= openExtract();
+      extractDb.catch(() => (extractDb = undefined));
+      return extractDb;
+    },
+  };
+  // Loaded now when the caller gave rows or a database (tests, benchmark); otherwise on the first aggregate call.
+  if (opts.extract?.rows || opts.extract?.databaseUrl) await extract.db();
+  const aggregate = (src: SandboxSource) => createAggregateRouter({ db: extract.db, schema: schemas[src], source: INDICATOR_SOURCE[src] });
+
   // The GP server also lists the loaded people (synthetic test data) so a demo user can find an NHS number.
   const gpRoot = express();
   // Each entry also names the registered practice (ODS code): a clinician token for that organisation
@@ -85,11 +137,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   gpRoot.get('/__admin/manifest', (_req, res) => {
     res.json(data.manifest.map((m) => ({ ...m, registeredPractice: practiceOf.get(m.gpPatientId) ?? null })));
   });
-  gpRoot.use(createFhirSourceApp('Sandbox GP system', data.gp, faults.gp));
+  gpRoot.use(createFhirSourceApp('Sandbox GP system', data.gp, faults.gp, aggregate('gp')));
   const apps: Record<SandboxSource, Express> = {
     gp: gpRoot,
-    hospital: createFhirSourceApp('Sandbox hospital system', data.hospital, faults.hospital),
-    socialCare: createSocialCareApp(data.socialCare, faults.socialCare),
+    hospital: createFhirSourceApp('Sandbox hospital system', data.hospital, faults.hospital, aggregate('hospital')),
+    socialCare: createSocialCareApp(data.socialCare, faults.socialCare, aggregate('socialCare')),
   };
   const servers: Server[] = [];
   const admin = {} as Record<SandboxSource, string>;
@@ -110,8 +162,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     admin,
     data,
     faults,
+    extract,
     close: async () => {
       await Promise.all(servers.map(closeServer));
+      const db = await extractDb?.catch(() => undefined);
+      extractDb = undefined;
+      await db?.close();
     },
   };
 }

@@ -48,6 +48,8 @@ export async function startHarness(opts: { sandbox?: SandboxOptions; env?: Recor
     SOURCE_DEADLINE_MS: '1500',
     CIRCUIT_OPEN_MS: '400',
     LOG_LEVEL: 'info',
+    // Every response a test sees is checked against openapi.yaml (off by default in production: README).
+    VALIDATE_RESPONSES: 'true',
     ...opts.env,
   });
   const logs: string[] = [];

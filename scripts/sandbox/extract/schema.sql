@@ -28,9 +28,12 @@ CREATE TABLE IF NOT EXISTS fact (
   start_date  date NOT NULL,
   end_date    date,
   value       double precision,       -- observation value (e.g. BMI, HbA1c)
+  value_code  text,                   -- coded observation value (e.g. smoking status 77176002 "Smoker")
   class       text,                   -- encounter class: EMER | IMP | AMB | …
   org_code    text                    -- where it was recorded (trust for encounters)
 );
+-- Extracts built before value_code existed gain it (additive).
+ALTER TABLE fact ADD COLUMN IF NOT EXISTS value_code text;
 CREATE INDEX IF NOT EXISTS fact_kind_code_idx ON fact (kind, code, start_date);
 CREATE INDEX IF NOT EXISTS fact_person_idx ON fact (person_id, kind);
 
@@ -49,4 +52,12 @@ CREATE TABLE IF NOT EXISTS org_return (
 CREATE TABLE IF NOT EXISTS extract_info (
   version     text NOT NULL,
   built_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- People left out of one aggregate session (they opted out of secondary use), materialised once per
+-- session from the keyed pseudonyms the service sends; rows go when the session ends.
+CREATE TABLE IF NOT EXISTS excluded_person (
+  session_id  text NOT NULL,
+  person_id   bigint NOT NULL,
+  PRIMARY KEY (session_id, person_id)
 );

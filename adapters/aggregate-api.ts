@@ -1,0 +1,86 @@
+import { createHmac } from 'node:crypto';
+import type { Criterion, IndicatorSpec, Population } from '../indicators/spec.js';
+import type { ReportingPeriod } from '../indicators/types.js';
+
+/**
+ * Wire types of the AGGREGATE query API every source system offers (issue #5), as the service's
+ * adapters/aggregate-client.ts consumes it and the sandbox serves it (scripts/sandbox/extract/routes.ts).
+ * Only counts, or keyed pseudonyms valid for one refresh, ever leave a source.
+ *
+ *   GET  /aggregate/v1/version                                        → VersionResponse
+ *   POST /aggregate/v1/sessions   SessionRequest                      → SessionResponse (201)
+ *   POST /aggregate/v1/counts     CountsRequest                       → CountsResponse
+ *   POST /aggregate/v1/pseudonyms PseudonymsRequest                   → PopulationPseudonymsResponse | CriterionPseudonymsResponse
+ *   errors                                                            → { error: string } (400 invalid, 404 unknown session)
+ *
+ * Keyed pseudonym of a person = base64url(HMAC-SHA256(session key, NHS number)); people without an NHS
+ * number have none (they cannot be linked, and cannot be excluded by opt-out: see the limitations).
+ */
+
+export interface VersionResponse {
+  source: string;
+  version: string;
+  builtAt: string;
+}
+
+export interface SessionRequest {
+  /** The per-refresh HMAC key, base64url (32 bytes). */
+  key: string;
+  /** Keyed pseudonyms of people who opted out of secondary use: the source leaves them out of everything. */
+  optedOut: string[];
+}
+export interface SessionResponse {
+  session: string;
+  version: string;
+  /** Seconds the session stays usable. */
+  expiresIn: number;
+}
+
+export interface CountsRequest {
+  session: string;
+  period: ReportingPeriod;
+  windowMonths: number;
+  /** The whole spec; every criterion must be held by this source. */
+  spec: IndicatorSpec;
+}
+/** One row per organisation × stratum (ageBand/sex null when the indicator is not stratified). */
+export interface CountRow {
+  org: string;
+  ageBand: string | null;
+  sex: string | null;
+  numerator: number;
+  denominator: number;
+}
+export interface CountsResponse {
+  version: string;
+  rows: CountRow[];
+}
+
+export type PseudonymsRequest =
+  /** The population side of a cross-source indicator: members per organisation × stratum, and which meet `criteria` (held here). */
+  | { session: string; period: ReportingPeriod; windowMonths: number; population: Population; criteria: Criterion[] }
+  /** The other side: everyone this source holds who meets ALL `criteria`. */
+  | { session: string; period: ReportingPeriod; windowMonths: number; criteria: Criterion[] };
+
+export interface PseudonymGroup {
+  org: string;
+  ageBand: string;
+  sex: string;
+  /** Members of the population in this group. */
+  members: string[];
+  /** The members who also meet the request's criteria (a subset of members). */
+  matching: string[];
+}
+export interface PopulationPseudonymsResponse {
+  version: string;
+  groups: PseudonymGroup[];
+}
+export interface CriterionPseudonymsResponse {
+  version: string;
+  pseudonyms: string[];
+}
+
+/** Keyed pseudonym of an NHS number under a session key (both sides compute it the same way). */
+export function keyedPseudonym(key: Uint8Array, nhsNumber: string): string {
+  return createHmac('sha256', key).update(nhsNumber.replace(/\s+/g, ''), 'utf8').digest('base64url');
+}

@@ -1,0 +1,299 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Composition, CompositionSection, Device, DomainResource, Patient, Reference, Resource } from 'fhir/r4.js';
+import { warningOutcome } from './bundle.js';
+import { esc, join, narrative, ul } from './narrative.js';
+import { ODS_SYSTEM } from './nhs-number.js';
+import type { PatientRef, RecordRepository, Warning } from './repository.js';
+import { FLAG_DETAIL_URL } from './summary-flags.js';
+import * as S from './summary-sections.js';
+
+/**
+ * Patient/$summary: an International Patient Summary document (https://hl7.org/fhir/uv/ips/,
+ * OperationDefinition `summary`) built from the consent-filtered integrated record.
+ *
+ * A `document` Bundle (identifier, timestamp): the Composition first (LOINC 60591-5, subject, date,
+ * author = this service as a Device, title, one section per IPS heading with narrative and entries),
+ * then every resource the Composition references, then the resources those reference that a reader
+ * needs (Medication, Practitioner, Organization, RelatedPerson …). Entries have `urn:uuid:` fullUrls
+ * (as the IPS examples) derived from the patient and resource ids, so they are stable between calls;
+ * every reference inside the document is rewritten to one of them. A reference to something the
+ * summary leaves out (an encounter, an old result) keeps only its display text, so every reference
+ * resolves inside the Bundle.
+ *
+ * Missing sources and withheld information (the `warnings`) are carried three ways: a first section
+ * "Record completeness" whose entry is an OperationOutcome (the same issues `$everything` reports), a
+ * line in every section's narrative, and the `emptyReason` of empty sections (`unavailable` when a
+ * source could not be queried, `withheld` when consent withheld something, otherwise `nilknown`).
+ *
+ * `buildSummary` is pure apart from the document's own random identity (overridable).
+ */
+export interface SummaryOptions {
+  /** meta.tag system naming the record source(s) of each resource. */
+  sourceTagSystem: string;
+  /** Readable names of the sources (tag codes and warning sources). */
+  sourceNames: Readonly<Record<string, string>>;
+  /** Short names for each entry's line in the narrative (default: sourceNames). */
+  sourceLabels?: Readonly<Record<string, string>>;
+  software: { name: string; version: string };
+  /** Recognises safeguarding records (alerts); consent/sensitivity provides one. */
+  isSafeguarding?: (r: Resource) => boolean;
+}
+
+export interface SummaryInput extends SummaryOptions {
+  patientId: string;
+  resources: Resource[];
+  warnings: Warning[];
+  now: Date;
+  /** Fixed document identity (tests); random otherwise. */
+  documentId?: string;
+}
+
+export const SUMMARY_SECTION_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/summary-section';
+export const COMPLETENESS_SECTION = { code: 'record-completeness', display: 'Record completeness warnings' };
+const EMPTY_REASON_SYSTEM = 'http://terminology.hl7.org/CodeSystem/list-empty-reason';
+const EMPTY_REASON_DISPLAY = { nilknown: 'Nil Known', withheld: 'Information Withheld', unavailable: 'Unavailable' } as const;
+/** Types a summary entry may point to that are brought into the document so the reader can follow them. */
+const SUPPORTING_TYPES = new Set(['Medication', 'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'RelatedPerson']);
+/** Optional links to context the summary leaves out: dropped when they cannot resolve. */
+const DROPPABLE_KEYS = new Set(['encounter', 'context']);
+
+/** Runs the operation: the guarded repository's record (decided, audited, filtered) → summary document. */
+export async function patientSummary(ctx: { repo: RecordRepository; signal?: AbortSignal }, ref: PatientRef, opts: SummaryOptions): Promise<{ bundle: Bundle; warnings: Warning[] }> {
+  const { resources, warnings } = await ctx.repo.everything(ref, ctx.signal);
+  return { bundle: buildSummary({ ...opts, patientId: ref.id, resources, warnings, now: new Date() }), warnings };
+}
+
+/** Name-based UUID (SHA-1, version 5 layout): the same name always gives the same fullUrl. */
+export function nameUuid(name: string): string {
+  const h = createHash('sha1').update(name).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+const keyOf = (r: Resource) => `${r.resourceType}/${r.id}`;
+
+export function buildSummary(input: SummaryInput): Bundle {
+  const byType = new Map<string, Resource[]>();
+  const byRef = new Map<string, Resource>();
+  for (const r of input.resources) {
+    if (!r || typeof r.resourceType !== 'string') continue;
+    byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r]);
+    if (r.id) byRef.set(keyOf(r), r);
+  }
+  const patientReference = `Patient/${input.patientId}`;
+  const patient: Patient = (byRef.get(patientReference) as Patient | undefined) ?? { resourceType: 'Patient', id: input.patientId };
+  byRef.set(patientReference, patient);
+  const ctx: S.SectionContext = { byType, byRef, patientReference, sourceTagSystem: input.sourceTagSystem, sourceNames: input.sourceLabels ?? input.sourceNames, isSafeguarding: input.isSafeguarding };
+
+  const contents: S.SectionContent[] = [
+    S.alerts(ctx, input.resources),
+    S.problems(ctx),
+    S.allergies(ctx),
+    S.medications(ctx),
+    S.advanceDirectives(ctx, input.resources),
+    S.careTeam(ctx),
+    S.planOfCare(ctx),
+    S.immunizations(ctx),
+    S.results(ctx),
+    S.procedures(ctx),
+  ];
+
+  // Warnings: which sources are missing, and whether consent withheld anything.
+  const missing = [...new Set(input.warnings.filter((w) => w.source !== 'consent').map((w) => input.sourceNames[w.source] ?? w.source))];
+  const withheld = input.warnings.some((w) => w.source === 'consent');
+  const caveat = join([
+    missing.length ? `Not available: ${esc(missing.join(', '))} — entries from it are missing.` : undefined,
+    withheld ? 'Some information has been withheld under the patient’s consent.' : undefined,
+  ], ' ');
+  const emptyReason = missing.length ? 'unavailable' : withheld ? 'withheld' : 'nilknown';
+
+  const device: Device = {
+    resourceType: 'Device',
+    id: 'summary-service',
+    deviceName: [{ name: input.software.name, type: 'user-friendly-name' }],
+    version: [{ value: input.software.version }],
+    type: { text: 'Integrated patient record service (generates this summary)' },
+  };
+  const outcome = input.warnings.length ? warningOutcome(input.warnings) : undefined;
+
+  // The entries: Patient, author, warnings, section entries, flag evidence, then what they point to.
+  const included = new Map<string, Resource>();
+  const add = (r: Resource) => {
+    if (r.id && !included.has(keyOf(r))) included.set(keyOf(r), r);
+  };
+  add(patient);
+  add(device);
+  if (outcome) add(outcome);
+  for (const c of contents) for (const e of c.entries) add(e);
+  for (const c of contents) {
+    for (const e of c.entries) {
+      for (const x of (e as DomainResource).extension ?? []) {
+        const target = x.url === FLAG_DETAIL_URL ? x.valueReference?.reference : undefined;
+        if (target && byRef.has(target)) add(byRef.get(target)!);
+      }
+    }
+  }
+  // Supporting resources, transitively (a PractitionerRole brings its Organization).
+  const queue = [...included.values()];
+  while (queue.length) {
+    for (const ref of referencesIn(queue.pop())) {
+      const target = byRef.get(ref);
+      if (target && SUPPORTING_TYPES.has(target.resourceType) && !included.has(ref)) {
+        add(target);
+        queue.push(target);
+      }
+    }
+  }
+
+  const uuidOf = new Map<string, string>();
+  for (const k of included.keys()) uuidOf.set(k, nameUuid(`${input.patientId}|${k}`));
+  const urlOf = (r: Resource) => `urn:uuid:${uuidOf.get(keyOf(r))}`;
+  const rewrite = (r: Resource) => compact(rewriteReferences(r, (ref) => (uuidOf.has(ref) ? `urn:uuid:${uuidOf.get(ref)}` : undefined)), input.sourceTagSystem);
+
+  const sections: CompositionSection[] = [];
+  if (input.warnings.length && outcome) {
+    sections.push({
+      title: 'Record completeness',
+      code: { coding: [{ system: SUMMARY_SECTION_SYSTEM, ...COMPLETENESS_SECTION }] },
+      text: narrative(`<p><b>This summary may be incomplete.</b></p>${ul(input.warnings.map((w) => esc(w.message)))}`),
+      entry: [{ reference: urlOf(outcome) }],
+    });
+  }
+  for (const c of contents) {
+    const code = { coding: [{ system: S.LOINC, code: c.def.code, display: c.def.display }] };
+    const tail = caveat ? `<p><i>${caveat}</i></p>` : '';
+    if (c.entries.length === 0) {
+      const none =
+        emptyReason === 'nilknown' ? 'None recorded in the GP, hospital or social-care records.' : emptyReason === 'withheld' ? 'Nothing can be shown.' : 'Nothing could be retrieved.';
+      sections.push({
+        title: c.def.title,
+        code,
+        text: narrative(`<p>${none}</p>${tail}`),
+        emptyReason: { coding: [{ system: EMPTY_REASON_SYSTEM, code: emptyReason, display: EMPTY_REASON_DISPLAY[emptyReason] }] },
+      });
+      continue;
+    }
+    const seen = new Set<string>();
+    const entry: Reference[] = [];
+    for (const e of c.entries) {
+      const u = urlOf(e);
+      if (!seen.has(u)) entry.push({ reference: u });
+      seen.add(u);
+    }
+    sections.push({ title: c.def.title, code, text: narrative(`${ul(c.items)}${c.notes.join('')}${tail}`), entry });
+  }
+
+  const id = input.documentId ?? randomUUID();
+  const when = input.now.toISOString();
+  const alertsLine = contents[0]!.entries.length ? `<p><b>Alerts:</b> ${esc(contents[0]!.entries.map((f) => (f as { code?: { text?: string } }).code?.text ?? 'alert').join('; '))}</p>` : '';
+  const composition: Composition = {
+    resourceType: 'Composition',
+    id,
+    identifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${id}` },
+    status: 'final',
+    type: { coding: [{ system: S.LOINC, code: '60591-5', display: 'Patient summary Document' }] },
+    subject: { reference: urlOf(patient) },
+    date: when,
+    author: [{ reference: urlOf(device), display: input.software.name }],
+    title: `Patient summary as of ${when.slice(0, 16).replace('T', ' ')} UTC`,
+    confidentiality: 'N',
+    text: narrative(`<p>Patient summary from the GP, hospital and social-care records (${esc(when.slice(0, 10))}).</p>${caveat ? `<p><b>${caveat}</b></p>` : ''}${alertsLine}`),
+    event: [{ code: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActClass', code: 'PCPR' }] }], period: { end: when } }],
+    section: sections,
+  };
+
+  const entry: BundleEntry[] = [{ fullUrl: `urn:uuid:${id}`, resource: composition }];
+  for (const r of included.values()) entry.push({ fullUrl: urlOf(r), resource: rewrite(r) });
+  return {
+    resourceType: 'Bundle',
+    id: randomUUID(),
+    meta: { lastUpdated: when },
+    identifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` },
+    type: 'document',
+    timestamp: when,
+    entry,
+  };
+}
+
+/** Every `Type/id` reference string inside a resource (contained `#x` and absolute URLs excluded). */
+export function referencesIn(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) for (const v of value) referencesIn(v, out);
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'reference' && typeof v === 'string') {
+        if (/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(v)) out.push(v);
+      } else if (typeof v === 'object') referencesIn(v, out);
+    }
+  }
+  return out;
+}
+
+/**
+ * A copy of the resource whose references point inside the document: `map` gives the new reference or
+ * undefined when the target is not in it. Unresolvable `encounter`/`context` links and unresolvable
+ * items of reference lists are dropped; any other unresolvable reference keeps its identifier and
+ * display text (or says what it was).
+ */
+export function rewriteReferences<T>(value: T, map: (ref: string) => string | undefined): T {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (!v || typeof v !== 'object') return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+      if (child && typeof child === 'object' && !Array.isArray(child) && typeof (child as Reference).reference === 'string') {
+        const ref = child as Reference;
+        if (ref.reference!.startsWith('#')) {
+          out[k] = walk(child);
+          continue;
+        }
+        const mapped = map(ref.reference!);
+        if (mapped) out[k] = { ...(walk(child) as object), reference: mapped };
+        else if (!DROPPABLE_KEYS.has(k)) out[k] = unresolved(ref);
+        continue;
+      }
+      if (Array.isArray(child)) {
+        // A list of links (reasonReference, addresses, hasMember …): links to what the summary leaves
+        // out are dropped, unless none would remain (then they keep their text, so the element stays).
+        const isLink = (item: unknown): item is Reference => !!item && typeof item === 'object' && typeof (item as Reference).reference === 'string' && !(item as Reference).reference!.startsWith('#');
+        const kept = child.filter((item) => !isLink(item) || map(item.reference!) !== undefined);
+        const items = kept.length > 0 || child.length === 0 ? kept : child;
+        out[k] = items.map((item) => {
+          if (!isLink(item)) return walk(item);
+          const mapped = map(item.reference!);
+          return mapped ? { ...(walk(item) as object), reference: mapped } : unresolved(item);
+        });
+        continue;
+      }
+      out[k] = walk(child);
+    }
+    return out;
+  };
+  return walk(value) as T;
+}
+
+/**
+ * The entry as the document carries it: the resource's own narrative is left out (the section
+ * narrative presents it) and `meta.tag` keeps only provenance — the record-source and recording-
+ * organisation tags; `meta.source` and security labels are kept as they are.
+ */
+function compact(r: Resource, sourceTagSystem: string): Resource {
+  const out = { ...r } as DomainResource;
+  delete out.text;
+  if (out.meta?.tag) {
+    const meta = { ...out.meta };
+    const tag = meta.tag!.filter((t) => t?.system === sourceTagSystem || t?.system === ODS_SYSTEM);
+    if (tag.length) meta.tag = tag;
+    else delete meta.tag;
+    if (Object.keys(meta).length) out.meta = meta;
+    else delete out.meta;
+  }
+  return out;
+}
+
+function unresolved(ref: Reference): Reference {
+  const { reference, ...rest } = ref;
+  const type = /^([A-Z][A-Za-z]+)\//.exec(reference ?? '')?.[1];
+  return { ...rest, display: ref.display ?? `${type ?? 'Record'} not included in this summary` };
+}

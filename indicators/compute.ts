@@ -1,0 +1,251 @@
+/**
+ * Computing the transparency indicators (issue #5) WITHOUT moving patient-level data.
+ *
+ * Signatures other parts rely on (publishing layer, benchmark):
+ *
+ *   // indicators/compute.ts
+ *   export interface IndicatorComputer {
+ *     readonly catalogue: readonly IndicatorDefinition[];
+ *     compute(period: ReportingPeriod, indicatorIds?: string[]): Promise<ComputeRun>;   // never throws for a source down
+ *   }
+ *   export interface IndicatorComputerDeps {
+ *     sources: Partial<Record<IndicatorSource, AggregateClient>>;  // adapters/aggregate-client.ts
+ *     optedOutNhsNumbers(now: Date): Promise<string[]>;             // indicators/opt-outs.ts listOptedOutNhsNumbers(consents, index, now)
+ *     secret: Uint8Array;                                           // indicators/pseudonyms.ts loadPseudonymSecret(config)
+ *     catalogue?: readonly IndicatorDefinition[];                   // default CATALOGUE
+ *     logger?: Logger; now?: () => Date;
+ *   }
+ *   export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorComputer;
+ *   Service (server/compose.ts) gains `indicators: IndicatorComputer`.
+ *
+ *   // indicators/catalogue.ts
+ *   export const CATALOGUE: readonly IndicatorDefinition[];   // validated at load (validateCatalogue throws)
+ *   export function indicatorById(id: string): IndicatorDefinition | undefined;
+ *   // indicators/spec.ts
+ *   export interface IndicatorDefinition extends IndicatorMeta { spec: IndicatorSpec }
+ *   export function windowStart(periodEnd: string, months: number): string;   // inclusive YYYY-MM-DD
+ *
+ *   // scripts/sandbox/extract/compile.ts (benchmark: the SQL the sources run)
+ *   export function compileCounts(spec: IndicatorSpec, q: { periodEnd: string; windowMonths: number; schema: string; sessionId?: string }): { sql: string; params: unknown[] };
+ *   //   → rows { org: string, age_band: string|null, sex: string|null, numerator: number, denominator: number }
+ *   // scripts/sandbox/start.ts: startSandbox({ extract: { databaseUrl?, schemaPrefix? ('src_'), prebuilt?, rows? } })
+ *   //   env SANDBOX_EXTRACT_DATABASE_URL (+ SANDBOX_EXTRACT_PREBUILT=1 to use src_gp/src_hospital/src_social_care as loaded)
+ *
+ * How a run works: a per-refresh key HMAC(secret, refreshId) is sent with the opted-out patients' keyed
+ * pseudonyms to each needed source (POST /aggregate/v1/sessions); single-source indicators are counted at the
+ * source (POST /aggregate/v1/counts); cross-source indicators fetch keyed pseudonym sets
+ * (POST /aggregate/v1/pseudonyms), intersect them here in memory and count per organisation and stratum.
+ * Pseudonyms are never stored, logged or returned. A source that does not answer makes the run incomplete
+ * and is listed in each affected indicator's missingSources; compute() itself does not throw for it.
+ * This path never touches the consent-filtered record search.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AggregateClient } from '../adapters/aggregate-client.js';
+import type { CountRow, PseudonymGroup } from '../adapters/aggregate-api.js';
+import { badRequest } from '../fhir/outcomes.js';
+import { CATALOGUE } from './catalogue.js';
+import { keyedPseudonym, refreshKey } from './pseudonyms.js';
+import { sourceOf, type Criterion, type IndicatorDefinition } from './spec.js';
+import {
+  AGE_BANDS,
+  type AgeBand,
+  type ComputeRun,
+  type IndicatorComputation,
+  type IndicatorSource,
+  type OrganisationCount,
+  type ReportingPeriod,
+  type SourceStatus,
+} from './types.js';
+
+export interface IndicatorComputer {
+  readonly catalogue: readonly IndicatorDefinition[];
+  /** Computes the indicators (all by default) for the period; never throws because a source is down. */
+  compute(period: ReportingPeriod, indicatorIds?: string[]): Promise<ComputeRun>;
+}
+
+export interface IndicatorComputerDeps {
+  sources: Partial<Record<IndicatorSource, AggregateClient>>;
+  /** NHS numbers of the patients opted out of secondary use at `now` (indicators/opt-outs.ts). */
+  optedOutNhsNumbers(now: Date): Promise<string[]>;
+  /** The pseudonym secret (indicators/pseudonyms.ts loadPseudonymSecret). */
+  secret: Uint8Array;
+  catalogue?: readonly IndicatorDefinition[];
+  logger?: Logger;
+  now?: () => Date;
+  /** Indicators computed at once (default 4). */
+  concurrency?: number;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const validDate = (d: unknown): d is string => typeof d === 'string' && DATE.test(d) && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
+
+/** A source that failed during the run, with a message free of patient data. */
+class SourceDown extends Error {
+  constructor(readonly source: IndicatorSource, reason: string) {
+    super(reason);
+  }
+}
+
+interface OpenSession {
+  client: AggregateClient;
+  session: string;
+}
+
+export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorComputer {
+  const catalogue = deps.catalogue ?? CATALOGUE;
+  const byId = new Map(catalogue.map((d) => [d.id, d]));
+  const now = deps.now ?? (() => new Date());
+
+  async function compute(period: ReportingPeriod, indicatorIds?: string[]): Promise<ComputeRun> {
+    if (!validDate(period?.start)) throw badRequest('invalid-period', 'period start must be a date YYYY-MM-DD', ['period.start']);
+    if (!validDate(period?.end)) throw badRequest('invalid-period', 'period end must be a date YYYY-MM-DD', ['period.end']);
+    if (period.start > period.end) throw badRequest('invalid-period', 'period start must not be after its end', ['period.start']);
+    const unknown = (indicatorIds ?? []).filter((id) => !byId.has(id));
+    if (unknown.length) throw badRequest('unknown-indicator', `unknown indicator: ${unknown.join(', ')}`, ['indicatorIds']);
+    const defs = indicatorIds ? [...new Set(indicatorIds)].map((id) => byId.get(id)!) : [...catalogue];
+
+    const startedAt = now();
+    const refreshId = randomUUID();
+    const key = refreshKey(deps.secret, refreshId);
+    const optedOut = [...new Set((await deps.optedOutNhsNumbers(startedAt)).map((n) => keyedPseudonym(key, n)))];
+    const needed = [...new Set(defs.flatMap((d) => d.sources))];
+
+    const status = new Map<IndicatorSource, SourceStatus>();
+    const sessions = new Map<IndicatorSource, OpenSession>();
+    await Promise.all(
+      needed.map(async (source) => {
+        const client = deps.sources[source];
+        if (!client) return void status.set(source, { source, status: 'unavailable', reason: 'no aggregate client is configured for this source' });
+        try {
+          const s = await client.openSession(key, optedOut);
+          sessions.set(source, { client, session: s.session });
+          status.set(source, { source, status: 'ok', version: s.version });
+        } catch (e) {
+          status.set(source, { source, status: 'unavailable', reason: reasonOf(e) });
+        }
+      }),
+    );
+    const down = (source: IndicatorSource, reason: string): void => {
+      sessions.delete(source);
+      status.set(source, { source, status: 'unavailable', reason });
+    };
+
+    const one = async (def: IndicatorDefinition): Promise<IndicatorComputation> => {
+      const missing = (): IndicatorSource[] => def.sources.filter((s) => !sessions.has(s));
+      if (missing().length === 0) {
+        try {
+          const organisations = def.sources.length === 1 ? await singleSource(def, period, sessions.get(def.sources[0]!)!) : await crossSource(def, period, sessions);
+          if (missing().length === 0) return { indicatorId: def.id, period, organisations, missingSources: [] };
+        } catch (e) {
+          if (!(e instanceof SourceDown)) throw e;
+          down(e.source, e.message);
+        }
+      }
+      return { indicatorId: def.id, period, organisations: [], missingSources: missing() };
+    };
+
+    const results = await mapLimit(defs, deps.concurrency ?? 4, one);
+    // An indicator computed before a source went down elsewhere in the run keeps its (complete) result.
+    const sources = needed.map((s) => status.get(s)!);
+    const run: ComputeRun = {
+      period,
+      startedAt: startedAt.toISOString(),
+      finishedAt: now().toISOString(),
+      sources,
+      complete: sources.every((s) => s.status === 'ok') && results.every((r) => r.missingSources.length === 0),
+      optOutsApplied: optedOut.length,
+      results,
+    };
+    deps.logger?.info(
+      { refreshId, indicators: results.length, complete: run.complete, unavailable: sources.filter((s) => s.status !== 'ok').map((s) => s.source), ms: Date.parse(run.finishedAt) - Date.parse(run.startedAt) },
+      'indicators computed',
+    );
+    return run;
+  }
+
+  return { catalogue, compute };
+}
+
+function reasonOf(e: unknown): string {
+  // SourceError messages name the call and the failure kind only (never URLs or bodies).
+  return e instanceof Error && e.name === 'SourceError' ? e.message : 'the source could not be queried';
+}
+
+async function guarded<T>(source: IndicatorSource, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new SourceDown(source, reasonOf(e));
+  }
+}
+
+/** Counted entirely at the one source. */
+async function singleSource(def: IndicatorDefinition, period: ReportingPeriod, s: OpenSession): Promise<OrganisationCount[]> {
+  const res = await guarded(s.client.source, () => s.client.counts({ session: s.session, period, windowMonths: def.windowMonths, spec: def.spec }));
+  return toOrganisations(res.rows);
+}
+
+/**
+ * Population side lists its members (and which meet its own numerator criteria) by keyed pseudonym per
+ * organisation and stratum; each other source lists who meets its criteria; intersected here.
+ */
+async function crossSource(def: IndicatorDefinition, period: ReportingPeriod, sessions: Map<IndicatorSource, OpenSession>): Promise<OrganisationCount[]> {
+  if (def.spec.shape !== 'person-proportion') throw new Error(`${def.id}: only person-proportion indicators can span sources`);
+  const { population, numerator } = def.spec;
+  const home = population.source;
+  const local: Criterion[] = [];
+  const positive = new Map<IndicatorSource, Criterion[]>();
+  const negative: { source: IndicatorSource; criterion: Criterion }[] = [];
+  for (const c of numerator) {
+    const src = sourceOf(c, home);
+    if (src === home) local.push(c);
+    else if (c.kind === 'not') negative.push({ source: src, criterion: c.criterion });
+    else positive.set(src, [...(positive.get(src) ?? []), c]);
+  }
+  const base = { period, windowMonths: def.windowMonths };
+  const at = (src: IndicatorSource) => sessions.get(src)!;
+  const [groups, positives, negatives] = await Promise.all([
+    guarded(home, () => at(home).client.populationPseudonyms({ ...base, session: at(home).session, population, criteria: local })).then((r) => r.groups),
+    Promise.all([...positive].map(([src, criteria]) => guarded(src, () => at(src).client.criterionPseudonyms({ ...base, session: at(src).session, criteria })))),
+    Promise.all(negative.map(({ source, criterion }) => guarded(source, () => at(source).client.criterionPseudonyms({ ...base, session: at(source).session, criteria: [criterion] })))),
+  ]);
+  const must = positives.map((r) => new Set(r.pseudonyms));
+  const mustNot = negatives.map((r) => new Set(r.pseudonyms));
+  const rows = groups.map((g: PseudonymGroup): CountRow => ({
+    org: g.org,
+    ageBand: g.ageBand,
+    sex: g.sex,
+    denominator: new Set(g.members).size,
+    numerator: new Set(g.matching.filter((p) => must.every((s) => s.has(p)) && mustNot.every((s) => !s.has(p)))).size,
+  }));
+  return toOrganisations(rows);
+}
+
+/** Rows per organisation × stratum → one OrganisationCount per organisation (with strata when stratified). */
+export function toOrganisations(rows: readonly CountRow[]): OrganisationCount[] {
+  const byOrg = new Map<string, OrganisationCount>();
+  for (const r of rows) {
+    let o = byOrg.get(r.org);
+    if (!o) byOrg.set(r.org, (o = { code: r.org, numerator: 0, denominator: 0 }));
+    o.numerator += r.numerator;
+    o.denominator += r.denominator;
+    if (r.ageBand !== null && AGE_BANDS.includes(r.ageBand as AgeBand) && (r.sex === 'male' || r.sex === 'female')) {
+      (o.strata ??= []).push({ ageBand: r.ageBand as AgeBand, sex: r.sex, numerator: r.numerator, denominator: r.denominator });
+    }
+  }
+  return [...byOrg.values()].sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import type { PublishedIndicator, ReportingPeriod, SnapshotMeta } from './types.js';
+
+/**
+ * Indicator snapshots (store/migrations/004_indicators.sql): one row per refresh plus one row of
+ * published figures per indicator. Append-only: nothing here updates or deletes. What is PUBLISHED for
+ * an indicator and a reporting period is its latest complete snapshot; when no complete one exists,
+ * the latest incomplete one, which every reader sees marked incomplete.
+ *
+ * Only post-disclosure figures (`PublishedIndicator`, from indicators/publish.ts) are ever stored.
+ */
+
+export interface PublishedSnapshot {
+  meta: SnapshotMeta;
+  figures: PublishedIndicator;
+}
+
+interface SnapshotRow {
+  id: string;
+  period_start: string;
+  period_end: string;
+  computed_at: Date | string;
+  requested_by: string;
+  complete: boolean;
+  source_statuses: unknown;
+  unavailable_sources: string[];
+  opt_outs_applied: unknown;
+  disclosure_policy: unknown;
+  indicator_ids: string[];
+}
+
+const META_COLUMNS = `s.id::text AS id, s.period_start::text AS period_start, s.period_end::text AS period_end, s.computed_at,
+  s.requested_by, s.complete, s.source_statuses, s.unavailable_sources, s.opt_outs_applied, s.disclosure_policy, s.indicator_ids`;
+
+const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+
+function metaOf(r: SnapshotRow): SnapshotMeta {
+  return {
+    id: r.id,
+    period: { start: r.period_start, end: r.period_end },
+    computedAt: new Date(r.computed_at).toISOString(),
+    requestedBy: r.requested_by,
+    complete: r.complete,
+    sources: json(r.source_statuses),
+    unavailableSources: r.unavailable_sources as SnapshotMeta['unavailableSources'],
+    optOutsApplied: json(r.opt_outs_applied),
+    disclosurePolicy: json(r.disclosure_policy),
+    indicatorIds: r.indicator_ids,
+  };
+}
+
+/** Orders candidate snapshots of one period so that the published one comes first. */
+const PUBLISHED_FIRST = 's.complete DESC, s.computed_at DESC, s.stored_at DESC, s.id';
+
+export class SnapshotStore {
+  constructor(private readonly db: Db) {}
+
+  /** Stores a new snapshot and its figures atomically; returns its metadata (with the new id). */
+  async save(meta: Omit<SnapshotMeta, 'id'>, indicators: PublishedIndicator[], id: string = randomUUID()): Promise<SnapshotMeta> {
+    await this.db.tx(async (q) => {
+      await q.query(
+        `INSERT INTO indicator_snapshot (id, period_start, period_end, computed_at, requested_by, complete, source_statuses,
+           unavailable_sources, opt_outs_applied, disclosure_policy, indicator_ids)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10::jsonb, $11)`,
+        [
+          id, meta.period.start, meta.period.end, meta.computedAt, meta.requestedBy, meta.complete, JSON.stringify(meta.sources),
+          meta.unavailableSources, JSON.stringify(meta.optOutsApplied), JSON.stringify(meta.disclosurePolicy), meta.indicatorIds,
+        ],
+      );
+      if (indicators.length === 0) return;
+      const values: string[] = [];
+      const params: unknown[] = [];
+      for (const ind of indicators) {
+        const n = params.length;
+        values.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}::jsonb)`);
+        params.push(id, ind.indicatorId, ind.complete, JSON.stringify(ind));
+      }
+      await q.query(`INSERT INTO indicator_snapshot_figures (snapshot_id, indicator_id, complete, figures) VALUES ${values.join(', ')}`, params);
+    });
+    return { id, ...meta };
+  }
+
+  async get(id: string): Promise<SnapshotMeta | null> {
+    const r = await this.db.query<SnapshotRow>(`SELECT ${META_COLUMNS} FROM indicator_snapshot s WHERE s.id::text = $1`, [id]);
+    return r.rows[0] ? metaOf(r.rows[0]) : null;
+  }
+
+  /** The snapshot whose id (without hyphens) starts with `hexPrefix` (MeasureReport ids carry 12 hex digits). */
+  async findByPrefix(hexPrefix: string): Promise<SnapshotMeta | null> {
+    if (!/^[0-9a-f]{8,32}$/.test(hexPrefix)) return null;
+    const r = await this.db.query<SnapshotRow>(
+      `SELECT ${META_COLUMNS} FROM indicator_snapshot s WHERE replace(s.id::text, '-', '') LIKE $1 ORDER BY s.stored_at, s.id LIMIT 1`,
+      [`${hexPrefix}%`],
+    );
+    return r.rows[0] ? metaOf(r.rows[0]) : null;
+  }
+
+  /** One indicator's figures in one given snapshot (old snapshots stay readable). */
+  async figures(snapshotId: string, indicatorId: string): Promise<PublishedSnapshot | null> {
+    const r = await this.db.query<SnapshotRow & { figures: unknown }>(
+      `SELECT ${META_COLUMNS}, f.figures FROM indicator_snapshot s JOIN indicator_snapshot_figures f ON f.snapshot_id = s.id
+        WHERE s.id::text = $1 AND f.indicator_id = $2`,
+      [snapshotId, indicatorId],
+    );
+    const row = r.rows[0];
+    return row ? { meta: metaOf(row), figures: json(row.figures) } : null;
+  }
+
+  /**
+   * The published snapshot of an indicator for a period (exact start and end), or for the most recent
+   * period when none is given: the latest complete snapshot, else the latest incomplete one.
+   */
+  async published(indicatorId: string, period?: ReportingPeriod): Promise<PublishedSnapshot | null> {
+    const params: unknown[] = [indicatorId];
+    let where = 'f.indicator_id = $1';
+    if (period) {
+      params.push(period.start, period.end);
+      where += ' AND s.period_start = $2::date AND s.period_end = $3::date';
+    }
+    const r = await this.db.query<SnapshotRow & { figures: unknown }>(
+      `SELECT ${META_COLUMNS}, f.figures FROM indicator_snapshot s JOIN indicator_snapshot_figures f ON f.snapshot_id = s.id
+        WHERE ${where} ORDER BY s.period_end DESC, s.period_start DESC, ${PUBLISHED_FIRST} LIMIT 1`,
+      params,
+    );
+    const row = r.rows[0];
+    return row ? { meta: metaOf(row), figures: json(row.figures) } : null;
+  }
+
+  /** The published snapshot of an indicator for every period it has been computed for, oldest period first. */
+  async history(indicatorId: string): Promise<PublishedSnapshot[]> {
+    const r = await this.db.query<SnapshotRow & { figures: unknown }>(
+      `SELECT * FROM (
+         SELECT DISTINCT ON (s.period_start, s.period_end) ${META_COLUMNS}, f.figures
+           FROM indicator_snapshot s JOIN indicator_snapshot_figures f ON f.snapshot_id = s.id
+          WHERE f.indicator_id = $1
+          ORDER BY s.period_start, s.period_end, ${PUBLISHED_FIRST}) AS p
+        ORDER BY p.period_end, p.period_start`,
+      [indicatorId],
+    );
+    return r.rows.map((row) => ({ meta: metaOf(row), figures: json(row.figures) }));
+  }
+
+  /** Metadata of the latest published snapshot (most recent period) of each indicator that has one. */
+  async latestPerIndicator(): Promise<Map<string, SnapshotMeta>> {
+    const r = await this.db.query<SnapshotRow & { indicator_id: string }>(
+      `SELECT DISTINCT ON (f.indicator_id) f.indicator_id, ${META_COLUMNS}
+         FROM indicator_snapshot s JOIN indicator_snapshot_figures f ON f.snapshot_id = s.id
+        ORDER BY f.indicator_id, s.period_end DESC, s.period_start DESC, ${PUBLISHED_FIRST}`,
+    );
+    return new Map(r.rows.map((row) => [row.indicator_id, metaOf(row)]));
+  }
+
+  /** Every snapshot of one period that holds the indicator (newest first), to show what was superseded. */
+  async snapshotsOf(indicatorId: string, period: ReportingPeriod): Promise<SnapshotMeta[]> {
+    const r = await this.db.query<SnapshotRow>(
+      `SELECT ${META_COLUMNS} FROM indicator_snapshot s JOIN indicator_snapshot_figures f ON f.snapshot_id = s.id
+        WHERE f.indicator_id = $1 AND s.period_start = $2::date AND s.period_end = $3::date
+        ORDER BY s.computed_at DESC, s.stored_at DESC, s.id`,
+      [indicatorId, period.start, period.end],
+    );
+    return r.rows.map(metaOf);
+  }
+}

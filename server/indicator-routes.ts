@@ -1,0 +1,346 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import type { Resource } from 'fhir/r4.js';
+import { searchset } from '../fhir/bundle.js';
+import type { AuditLog } from '../consent/audit.js';
+import { measureFor, measureReportFor, measureReportId, organisationSystem, parseMeasureReportId } from '../fhir/measure.js';
+import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcomes.js';
+import { catalogueCsv, figuresCsv } from '../indicators/csv.js';
+import { FEEDBACK_MAX_CHARS, RateLimiter, type FeedbackStore } from '../indicators/feedback.js';
+import { publishRun } from '../indicators/publish.js';
+import type { PublishedSnapshot, SnapshotStore } from '../indicators/snapshots.js';
+import type { IndicatorDefinition } from '../indicators/spec.js';
+import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
+import { FHIR_JSON } from './fhir-routes.js';
+import type { Principal } from './principal.js';
+
+/**
+ * Publishing the transparency indicators (issue #5): JSON, CSV and FHIR Measure / MeasureReport, all
+ * public (no token); the refresh (analyst only, audited) and the feedback listing (analyst only) are not.
+ *
+ * CSV: add `?_format=csv` (or send `Accept: text/csv`) to /indicators, /indicators/{id} and
+ * /indicators/{id}/organisations/{code}.
+ * Periods: `period=YYYY-MM-DD/YYYY-MM-DD` (start/end, inclusive) names one reporting period exactly; without
+ * it the most recent period is served. Per period the latest COMPLETE snapshot is published; when there is
+ * none, the latest incomplete one, marked incomplete with the sources that were unavailable.
+ */
+
+export interface IndicatorComputerLike {
+  readonly catalogue: readonly IndicatorDefinition[];
+  compute(period: ReportingPeriod, indicatorIds?: string[]): Promise<ComputeRun>;
+}
+
+export interface IndicatorRouteDeps {
+  computer: IndicatorComputerLike;
+  snapshots: SnapshotStore;
+  feedback: FeedbackStore;
+  audit: AuditLog;
+  disclosure: DisclosurePolicy;
+  /** Feedback submissions allowed per client IP address per minute. */
+  feedbackPerMinute: number;
+  baseUrl: string;
+}
+
+/** Requests that need no token (server/app.ts): published indicators, Measure/MeasureReport reads and posting feedback. */
+export function isPublicIndicatorRequest(method: string, path: string): boolean {
+  if (method === 'GET' || method === 'HEAD') {
+    return /^\/indicators(\/[^/]+(\/organisations\/[^/]+)?)?\/?$/.test(path) || /^\/fhir\/(Measure|MeasureReport)(\/[^/]+)?\/?$/.test(path);
+  }
+  return method === 'POST' && /^\/indicators\/[^/$]+\/feedback\/?$/.test(path);
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const isRealDate = (s: string) => {
+  const d = new Date(`${s}T00:00:00Z`);
+  return DATE.test(s) && !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+};
+
+/** `YYYY-MM-DD/YYYY-MM-DD` → period (400 naming the parameter when malformed). */
+function parsePeriodParam(v: string | undefined, name = 'period'): ReportingPeriod | undefined {
+  if (v === undefined) return undefined;
+  const [start, end, extra] = v.split('/');
+  if (extra !== undefined || !start || !end || !isRealDate(start) || !isRealDate(end) || start > end) {
+    throw badRequest('invalid-period', `'${name}' must be a reporting period YYYY-MM-DD/YYYY-MM-DD with start not after end.`, [name]);
+  }
+  return { start, end };
+}
+
+/** Snapshot metadata as shown to the public (who asked for the refresh is not published). */
+function publicMeta(m: SnapshotMeta) {
+  return {
+    id: m.id,
+    period: m.period,
+    computedAt: m.computedAt,
+    complete: m.complete,
+    status: m.complete ? 'complete' : 'incomplete',
+    ...(m.complete ? {} : { notice: `Incomplete: computed while ${m.unavailableSources.join(', ')} could not be reached; these figures are not the full picture.` }),
+    unavailableSources: m.unavailableSources,
+    sources: m.sources,
+    optOutsApplied: m.optOutsApplied,
+    disclosurePolicy: m.disclosurePolicy,
+  };
+}
+
+function catalogueEntry(def: IndicatorDefinition) {
+  return {
+    id: def.id,
+    title: def.title,
+    area: def.area,
+    level: def.level,
+    measure: def.measure,
+    direction: def.direction,
+    sources: def.sources,
+    numeratorText: def.numeratorText,
+    denominatorText: def.denominatorText,
+    methodology: def.methodology,
+    limitations: def.limitations,
+    standardise: def.standardise,
+    windowMonths: def.windowMonths,
+  };
+}
+
+const sendCsv = (res: Response, name: string, body: string) => {
+  res.status(200).type('text/csv; charset=utf-8').setHeader('Content-Disposition', `attachment; filename="${name}.csv"`);
+  res.send(body);
+};
+
+function wantsCsv(req: Request): boolean {
+  const f = (req.query as Record<string, string | undefined>)._format;
+  if (f !== undefined) return f === 'csv';
+  return req.accepts(['application/json', 'text/csv']) === 'text/csv';
+}
+
+const principalOf = (res: Response) => res.locals.principal as Principal;
+const send = (res: Response, status: number, body: unknown) => res.status(status).type(FHIR_JSON).json(body);
+
+/** Text that looks like someone's NHS number or e-mail address: feedback must not carry personal data. */
+const NHS_NUMBER_LIKE = /(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)/;
+const EMAIL_LIKE = /[^\s@]+@[^\s@]+\.[^\s@]+/;
+
+export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
+  const router = Router();
+  const fhirBase = `${deps.baseUrl}/fhir`;
+  const defs = [...deps.computer.catalogue].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const byId = new Map(defs.map((d) => [d.id, d]));
+  const limiter = new RateLimiter(deps.feedbackPerMinute, 60_000);
+
+  const definition = (id: string): IndicatorDefinition => {
+    const def = byId.get(id);
+    if (!def) throw notFound(`There is no indicator '${id}'. GET /indicators lists them.`, 'unknown-indicator');
+    return def;
+  };
+
+  // ---- Catalogue ----
+
+  router.get('/indicators', async (req: Request, res: Response) => {
+    const latest = await deps.snapshots.latestPerIndicator();
+    if (wantsCsv(req)) return sendCsv(res, 'indicators', catalogueCsv(defs.map((def) => ({ def, latest: latest.get(def.id) }))));
+    res.json({
+      indicators: defs.map((def) => {
+        const m = latest.get(def.id);
+        return { ...catalogueEntry(def), latestSnapshot: m ? publicMeta(m) : null };
+      }),
+      disclosure: {
+        ...deps.disclosure,
+        description:
+          `Counts from 1 to ${deps.disclosure.threshold} are suppressed, and so is any further cell from which a suppressed one could be ` +
+          `worked out (secondary suppression); other counts are rounded to the nearest ${deps.disclosure.rounding}. Values are computed ` +
+          'from unrounded counts and published only when numerator and denominator are both publishable.',
+      },
+      comparison:
+        'Each organisation is compared with the overall value using funnel-plot control limits at its own denominator ' +
+        '(95 % alert, 99.8 % alarm): within expected range, above or below. Organisations are listed by code, never ranked.',
+    });
+  });
+
+  // ---- One indicator, all organisations, one period ----
+
+  router.get('/indicators/:id', async (req: Request<{ id: string }>, res: Response) => {
+    const def = definition(req.params.id);
+    const q = req.query as Record<string, string | undefined>;
+    const period = parsePeriodParam(q.period);
+    let pub: PublishedSnapshot | null;
+    if (q.snapshot !== undefined) {
+      pub = await deps.snapshots.figures(q.snapshot, def.id);
+      if (!pub) throw notFound(`Snapshot ${q.snapshot} does not hold indicator '${def.id}'.`, 'no-snapshot');
+      if (period && (pub.meta.period.start !== period.start || pub.meta.period.end !== period.end)) {
+        throw badRequest('invalid-period', "'period' does not match the snapshot's period.", ['period']);
+      }
+    } else {
+      pub = await deps.snapshots.published(def.id, period);
+      if (!pub) throw notFound(`Indicator '${def.id}' has not been computed${period ? ` for ${period.start}/${period.end}` : ''} yet.`, 'no-snapshot');
+    }
+    if (wantsCsv(req)) {
+      return sendCsv(res, `${def.id}_${pub.meta.period.start}_${pub.meta.period.end}`, figuresCsv(pub.figures.organisations.map((org) => ({ meta: pub.meta, figures: pub.figures, org }))));
+    }
+    const [history, sameperiod] = await Promise.all([deps.snapshots.history(def.id), deps.snapshots.snapshotsOf(def.id, pub.meta.period)]);
+    res.json({
+      indicator: catalogueEntry(def),
+      snapshot: publicMeta(pub.meta),
+      published: pub.figures.complete && pub.meta.complete ? 'complete' : 'incomplete',
+      figures: pub.figures,
+      availablePeriods: history.map((h) => ({ ...h.meta.period, snapshotId: h.meta.id, complete: h.meta.complete })),
+      snapshotsOfThisPeriod: sameperiod.map((m) => ({ id: m.id, computedAt: m.computedAt, complete: m.complete, published: m.id === pub.meta.id })),
+    });
+  });
+
+  // ---- One organisation over time ----
+
+  router.get('/indicators/:id/organisations/:code', async (req: Request<{ id: string; code: string }>, res: Response) => {
+    const def = definition(req.params.id);
+    const code = req.params.code;
+    const history = await deps.snapshots.history(def.id);
+    const series = history
+      .map((h) => ({ h, org: h.figures.organisations.find((o) => o.code === code) }))
+      .filter((x) => x.org !== undefined);
+    if (series.length === 0) throw notFound(`Organisation ${code} has no published figures for indicator '${def.id}'.`, 'unknown-organisation');
+    if (wantsCsv(req)) return sendCsv(res, `${def.id}_${code}`, figuresCsv(series.map(({ h, org }) => ({ meta: h.meta, figures: h.figures, org: org! }))));
+    res.json({
+      indicator: catalogueEntry(def),
+      organisation: { code, system: organisationSystem(def.level), level: def.level },
+      series: series.map(({ h, org }) => ({
+        period: h.meta.period,
+        snapshot: publicMeta(h.meta),
+        published: h.figures.complete && h.meta.complete ? 'complete' : 'incomplete',
+        target: h.figures.target,
+        limitsMethod: h.figures.limitsMethod,
+        figures: org,
+      })),
+    });
+  });
+
+  // ---- Refresh (analyst only, audited) ----
+
+  router.post('/indicators/$refresh', async (req: Request, res: Response) => {
+    const p = principalOf(res);
+    const operation = 'POST /indicators/$refresh';
+    const auditBase = { action: 'indicator-refresh' as const, principal: p, requestId: res.locals.requestId as string, operation, purpose: 'HOPERAT' as const };
+    if (p.role !== 'analyst') {
+      await deps.audit.record({ ...auditBase, decision: 'deny', outcomeDescription: `indicator refresh refused: role ${p.role} is not analyst` });
+      throw forbidden('role-not-permitted', 'Only an analyst may refresh the indicators.');
+    }
+    const body = (req.body ?? {}) as { period?: { start?: string; end?: string }; indicators?: string[] };
+    const start = body.period?.start ?? '';
+    const end = body.period?.end ?? '';
+    if (!isRealDate(start)) throw badRequest('invalid-period', "'period.start' must be a date YYYY-MM-DD.", ['period.start']);
+    if (!isRealDate(end)) throw badRequest('invalid-period', "'period.end' must be a date YYYY-MM-DD.", ['period.end']);
+    if (start > end) throw unprocessable('invalid-period', "'period.start' must not be after 'period.end'.", ['period.start']);
+    const ids = body.indicators;
+    ids?.forEach((id, i) => {
+      if (!byId.has(id)) throw unprocessable('unknown-indicator', `There is no indicator '${id}'.`, [`indicators[${i}]`]);
+    });
+    const period = { start, end };
+    const run = await deps.computer.compute(period, ids);
+    const selected = ids ? defs.filter((d) => ids.includes(d.id)) : defs;
+    const published = publishRun(run, selected, deps.disclosure);
+    const snapshotId = randomUUID();
+    // Audited before it is stored: no snapshot exists without its audit record (fail closed → 503).
+    await deps.audit.record({
+      ...auditBase,
+      decision: 'permit',
+      sources: run.sources.filter((s) => s.status === 'ok').map((s) => s.source),
+      outcomeDescription: `indicator snapshot ${snapshotId} for ${start}/${end}: ${published.meta.complete ? 'complete' : `incomplete (unavailable: ${published.meta.unavailableSources.join(', ')})`}`,
+    });
+    const meta = await deps.snapshots.save({ ...published.meta, requestedBy: p.sub }, published.indicators, snapshotId);
+    res.status(201).setHeader('Location', `${deps.baseUrl}/indicators/${selected[0]?.id ?? ''}?snapshot=${meta.id}`);
+    res.json({
+      snapshot: { ...publicMeta(meta), requestedBy: meta.requestedBy, indicatorIds: meta.indicatorIds },
+      indicators: published.indicators.map((i) => ({
+        id: i.indicatorId,
+        complete: i.complete,
+        missingSources: i.missingSources,
+        organisations: i.organisations.length,
+      })),
+    });
+  });
+
+  // ---- Feedback ----
+
+  router.post('/indicators/:id/feedback', async (req: Request<{ id: string }>, res: Response) => {
+    const limit = limiter.take(req.ip ?? 'unknown');
+    if (!limit.allowed) {
+      throw new OperationOutcomeError(
+        429,
+        outcome(429, [{ code: 'throttled', errorCode: 'rate-limited', diagnostics: `Too much feedback from this address: at most ${deps.feedbackPerMinute} a minute. Try again in ${limit.retryAfterSeconds} s.` }]),
+        { 'Retry-After': String(limit.retryAfterSeconds) },
+      );
+    }
+    const def = definition(req.params.id);
+    const body = (req.body ?? {}) as { text?: unknown; rating?: unknown };
+    if (typeof body.text !== 'string' || body.text.trim() === '') throw unprocessable('invalid-feedback', "'text' must not be empty.", ['text']);
+    if (body.text.length > FEEDBACK_MAX_CHARS) throw unprocessable('invalid-feedback', `'text' must be at most ${FEEDBACK_MAX_CHARS} characters.`, ['text']);
+    if (NHS_NUMBER_LIKE.test(body.text) || EMAIL_LIKE.test(body.text)) {
+      throw unprocessable('personal-data', "'text' seems to hold an NHS number or e-mail address: feedback needs no personal data, please remove it.", ['text']);
+    }
+    const rating = body.rating === undefined || body.rating === null ? null : body.rating;
+    if (rating !== null && (typeof rating !== 'number' || !Number.isInteger(rating) || rating < 1 || rating > 5)) {
+      throw unprocessable('invalid-feedback', "'rating' must be a whole number from 1 to 5.", ['rating']);
+    }
+    const fb = await deps.feedback.add(def.id, body.text.trim(), rating);
+    res.status(201).json({ id: fb.id, indicatorId: fb.indicatorId, rating: fb.rating, createdAt: fb.createdAt });
+  });
+
+  router.get('/indicators/:id/feedback', async (req: Request<{ id: string }>, res: Response) => {
+    if (principalOf(res).role !== 'analyst') throw forbidden('role-not-permitted', 'Only an analyst may read indicator feedback.');
+    const def = definition(req.params.id);
+    const q = req.query as Record<string, string | undefined>;
+    const feedback = await deps.feedback.list(def.id, q._count ? Number(q._count) : 100, q._offset ? Number(q._offset) : 0);
+    res.json({ indicatorId: def.id, feedback });
+  });
+
+  // ---- FHIR Measure / MeasureReport ----
+
+  router.get('/fhir/Measure', (_req: Request, res: Response) => {
+    const measures = defs.map((d) => measureFor(d, fhirBase));
+    send(res, 200, searchset(measures, { baseUrl: fhirBase, links: { self: `${fhirBase}/Measure` }, total: measures.length }));
+  });
+
+  router.get('/fhir/Measure/:id', (req: Request<{ id: string }>, res: Response) => {
+    const def = byId.get(req.params.id);
+    if (!def) throw notFound(`Measure/${req.params.id} does not exist.`);
+    send(res, 200, measureFor(def, fhirBase));
+  });
+
+  router.get('/fhir/MeasureReport', async (req: Request, res: Response) => {
+    const q = req.query as Record<string, string | undefined>;
+    if (q.measure === undefined && q.subject === undefined) {
+      throw badRequest('missing-parameter', "Give 'measure' (a Measure id or canonical URL) or 'subject' (an organisation code).", ['measure']);
+    }
+    let selected = defs;
+    if (q.measure !== undefined) {
+      const id = q.measure.startsWith(`${fhirBase}/Measure/`) ? q.measure.slice(fhirBase.length + 9) : q.measure.replace(/^Measure\//, '');
+      selected = defs.filter((d) => d.id === id);
+    }
+    let at: string | undefined;
+    if (q.period !== undefined) {
+      at = q.period.replace(/^eq/, '');
+      if (!isRealDate(at)) throw badRequest('invalid-date', "'period' must be a date YYYY-MM-DD (reports whose period contains it).", ['period']);
+    }
+    const subject = q.subject?.includes('|') ? q.subject.split('|')[1] : q.subject?.replace(/^Organization\//, '');
+    const reports: Resource[] = [];
+    for (const def of selected) {
+      for (const h of await deps.snapshots.history(def.id)) {
+        if (at && (h.meta.period.start > at || h.meta.period.end < at)) continue;
+        for (const org of h.figures.organisations) {
+          if (subject !== undefined && org.code !== subject) continue;
+          reports.push(measureReportFor(def, h.meta, h.figures, org, fhirBase));
+        }
+      }
+    }
+    send(res, 200, searchset(reports, { baseUrl: fhirBase, links: { self: `${fhirBase}/MeasureReport` }, total: reports.length }));
+  });
+
+  router.get('/fhir/MeasureReport/:id', async (req: Request<{ id: string }>, res: Response) => {
+    const parsed = parseMeasureReportId(req.params.id);
+    const def = parsed ? byId.get(parsed.indicatorId) : undefined;
+    const meta = parsed && def ? await deps.snapshots.findByPrefix(parsed.snapshotPrefix) : null;
+    const pub = meta && def ? await deps.snapshots.figures(meta.id, def.id) : null;
+    const org = pub?.figures.organisations.find((o) => o.code === parsed!.code);
+    if (!pub || !org || !def || measureReportId(pub.meta.id, def.id, org.code) !== req.params.id) {
+      throw notFound(`MeasureReport/${req.params.id} does not exist.`);
+    }
+    send(res, 200, measureReportFor(def, pub.meta, pub.figures, org, fhirBase));
+  });
+
+  return router;
+}

@@ -1,0 +1,150 @@
+/**
+ * An independent "reader" (attacker) for disclosure-control tests: given what was published and the structure of the
+ * tables, work out everything linear differencing can tell about each cell, and report any small count it reveals.
+ *
+ * The reader is deliberately stronger than a real one: it knows every PUBLISHED cell exactly (as if rounding had been
+ * undone, e.g. through published rates), every flag's meaning ('small-count' ⇒ 1..T, or 0..T under a small-count
+ * total; 'secondary' ⇒ ≥ T+1; published ⇒ that count), all the sums (total = Σ rows, row = Σ strata) and, for
+ * proportions, numerator ≤ denominator. It then tightens interval bounds equation by equation — "total minus the sum of
+ * the siblings", repeated after every cell it has narrowed or recovered — until nothing changes.
+ * A disclosure is any cell whose true count is 1..T and whose interval no longer contains both 1 and T (recovered
+ * exactly, or pinned within the small range). Also `enumerate` gives the exact feasible set by brute force for small
+ * tables (every integer assignment of the suppressed cells that satisfies all the sums).
+ */
+import type { PublishedCount } from '../../indicators/types.js';
+
+export interface ReaderCell {
+  /** Identifier (for messages). */
+  path: string;
+  /** True count (used only to judge the result, never in the deduction). */
+  truth: number;
+  published: PublishedCount;
+  /** Path of the cell this one sums into, if any. */
+  parent?: string;
+}
+
+export interface ReaderFinding {
+  path: string;
+  truth: number;
+  lo: number;
+  hi: number;
+}
+
+function knowledge(cells: ReaderCell[], T: number): Map<string, [number, number]> {
+  const byPath = new Map(cells.map((c) => [c.path, c]));
+  const underSmall = (c: ReaderCell): boolean => {
+    for (let p = c.parent && byPath.get(c.parent); p; p = p.parent ? byPath.get(p.parent) : undefined) {
+      if (p.published.suppressed && p.published.reason === 'small-count') return true;
+    }
+    return false;
+  };
+  const k = new Map<string, [number, number]>();
+  for (const c of cells) {
+    const p = c.published;
+    if (!p.suppressed) k.set(c.path, [c.truth, c.truth]);
+    else if (p.reason === 'small-count') k.set(c.path, [underSmall(c) ? 0 : 1, T]);
+    else k.set(c.path, [T + 1, Infinity]);
+  }
+  return k;
+}
+
+/** Bounds a reader can derive, by repeated differencing. `pairs`: [numerator path, denominator path] (n ≤ d). */
+export function readerBounds(cells: ReaderCell[], T: number, pairs: Array<[string, string]> = []): Map<string, [number, number]> {
+  const bounds = knowledge(cells, T);
+  // each equation: parent − Σ children = 0, as a list of [path, coefficient]
+  const kids = new Map<string, string[]>();
+  for (const c of cells) if (c.parent) kids.set(c.parent, [...(kids.get(c.parent) ?? []), c.path]);
+  const equations: Array<Array<[string, 1 | -1]>> = [...kids].map(([p, ch]) => [[p, 1], ...ch.map((x) => [x, -1] as [string, -1])]);
+  for (let sweep = 0; ; sweep++) {
+    if (sweep > 1_000_000) throw new Error('reader did not converge');
+    let changed = false;
+    const tighten = (path: string, lo: number, hi: number) => {
+      const [a, b] = bounds.get(path)!;
+      const na = Math.max(a, lo);
+      const nb = Math.min(b, hi);
+      if (na !== a || nb !== b) {
+        bounds.set(path, [na, nb]);
+        changed = true;
+      }
+    };
+    for (const eq of equations) {
+      for (const [target, coef] of eq) {
+        // coef·x_target = −Σ_{others} c_i x_i
+        let minRest = 0;
+        let maxRest = 0;
+        for (const [p, c] of eq) {
+          if (p === target) continue;
+          const [lo, hi] = bounds.get(p)!;
+          minRest += c > 0 ? -hi : lo; // min of −c·x
+          maxRest += c > 0 ? -lo : hi; // max of −c·x
+        }
+        if (coef > 0) tighten(target, minRest, maxRest);
+        else tighten(target, -maxRest, -minRest);
+      }
+    }
+    for (const [n, d] of pairs) {
+      tighten(n, -Infinity, bounds.get(d)![1]);
+      tighten(d, bounds.get(n)![0], Infinity);
+    }
+    if (!changed) return bounds;
+  }
+}
+
+/** Small counts that differencing pins down (exactly or within 1..T). Empty = protected. */
+export function disclosures(cells: ReaderCell[], T: number, pairs: Array<[string, string]> = []): ReaderFinding[] {
+  const bounds = readerBounds(cells, T, pairs);
+  const out: ReaderFinding[] = [];
+  for (const c of cells) {
+    const [lo, hi] = bounds.get(c.path)!;
+    if (c.truth < lo || c.truth > hi) throw new Error(`reader is unsound at ${c.path}: ${c.truth} outside [${lo}, ${hi}]`);
+    if (c.truth >= 1 && c.truth <= T && (lo > 1 || hi < T)) out.push({ path: c.path, truth: c.truth, lo, hi });
+  }
+  return out;
+}
+
+/**
+ * Brute force: every integer assignment of the suppressed cells (each within its flag's range, capped at `cap`)
+ * that satisfies every sum; returns the set of feasible values of each suppressed cell. Small tables only.
+ */
+export function enumerate(cells: ReaderCell[], T: number, cap: number, pairs: Array<[string, string]> = []): Map<string, Set<number>> {
+  const k = knowledge(cells, T);
+  const unknown = cells.filter((c) => c.published.suppressed);
+  const value = new Map<string, number>();
+  for (const c of cells) if (!c.published.suppressed) value.set(c.path, c.truth);
+  const kids = new Map<string, string[]>();
+  for (const c of cells) if (c.parent) kids.set(c.parent, [...(kids.get(c.parent) ?? []), c.path]);
+  const feasible = new Map(unknown.map((c) => [c.path, new Set<number>()]));
+  const ok = (): boolean => {
+    for (const [p, ch] of kids) {
+      if (!value.has(p) || ch.some((x) => !value.has(x))) continue;
+      if (value.get(p) !== ch.reduce((s, x) => s + value.get(x)!, 0)) return false;
+    }
+    for (const [n, d] of pairs) if (value.has(n) && value.has(d) && value.get(n)! > value.get(d)!) return false;
+    return true;
+  };
+  const go = (i: number): void => {
+    if (i === unknown.length) {
+      for (const c of unknown) feasible.get(c.path)!.add(value.get(c.path)!);
+      return;
+    }
+    const path = unknown[i].path;
+    const [lo, hi] = k.get(path)!;
+    // if a sum involving this cell has every other member known, only one value is possible
+    let forced: number | undefined;
+    for (const [p, ch] of kids) {
+      const members = [p, ...ch];
+      if (!members.includes(path) || members.some((x) => x !== path && !value.has(x))) continue;
+      forced = p === path ? ch.reduce((s, x) => s + value.get(x)!, 0) : value.get(p)! - ch.reduce((s, x) => s + (x === path ? 0 : value.get(x)!), 0);
+      break;
+    }
+    const from = forced ?? lo;
+    const to = forced ?? Math.min(hi, cap);
+    for (let v = Math.max(from, lo); v <= Math.min(to, hi); v++) {
+      value.set(path, v);
+      if (ok()) go(i + 1);
+    }
+    value.delete(path);
+  };
+  go(0);
+  return feasible;
+}

@@ -1,0 +1,220 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { keyedPseudonym } from '../adapters/aggregate-api.js';
+import { CATALOGUE, indicatorById } from '../indicators/catalogue.js';
+import type { IndicatorSpec } from '../indicators/spec.js';
+import type { Db } from '../store/db.js';
+import { generatePatients } from '../scripts/generate-patients.js';
+import { buildExtracts } from '../scripts/sandbox/extract/build.js';
+import { compileCounts, compileCriterionMembers, compilePopulationMembers } from '../scripts/sandbox/extract/compile.js';
+import { loadExtractRows, openExtractDb, type ExtractRows } from '../scripts/sandbox/extract/store.js';
+import { loadBundles } from '../scripts/sandbox/loader.js';
+import { startSandbox, type Sandbox } from '../scripts/sandbox/start.js';
+import { EXPECTED, FIXTURE_PERIOD, fixtureNhsNumbers, indicatorFixture } from './helpers/indicator-fixture.js';
+
+/** The sandbox sources' aggregate query API (scripts/sandbox/extract/routes.ts) over real HTTP, and its SQL compiler. */
+
+const FIRST_NHS = '9990001112';
+
+describe('sandbox aggregate API', function () {
+  this.timeout(120_000);
+  let sb: Sandbox;
+  const key = randomBytes(32);
+  const call = async (base: string, path: string, body?: unknown) => {
+    const r = await fetch(`${base}/aggregate/v1${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const text = await r.text();
+    return { status: r.status, text, body: JSON.parse(text) as Record<string, any> };
+  };
+  const session = async (base: string, optedOut: string[] = []) => {
+    const r = await call(base, '/sessions', { key: key.toString('base64url'), optedOut });
+    expect(r.status, r.text).to.equal(201);
+    return r.body.session as string;
+  };
+  const counts = async (base: string, s: string, spec: IndicatorSpec, windowMonths = 12) => call(base, '/counts', { session: s, period: FIXTURE_PERIOD, windowMonths, spec });
+  const totals = (rows: { org: string; numerator: number; denominator: number }[]) => {
+    const out: Record<string, [number, number]> = {};
+    for (const r of rows) out[r.org] = [(out[r.org]?.[0] ?? 0) + r.numerator, (out[r.org]?.[1] ?? 0) + r.denominator];
+    return out;
+  };
+
+  before(async () => {
+    sb = await startSandbox({ useEnv: false, extract: { rows: indicatorFixture(FIRST_NHS) } });
+  });
+  after(async () => sb?.close());
+  afterEach(() => {
+    for (const f of Object.values(sb.faults)) f.reset();
+  });
+
+  it('reports each source\'s extract version', async () => {
+    expect((await call(sb.admin.gp, '/version')).body).to.include({ source: 'gp', version: 'fixture-gp-1' });
+    expect((await call(sb.admin.socialCare, '/version')).body).to.include({ source: 'social-care', version: 'fixture-social-care-1' });
+  });
+
+  it('answers counts only: rows per organisation, age band and sex, with the hand-worked totals', async () => {
+    const s = await session(sb.admin.gp);
+    const def = indicatorById('flu-vaccination-65')!;
+    const r = await counts(sb.admin.gp, s, def.spec);
+    expect(r.status, r.text).to.equal(200);
+    expect(r.body.version).to.equal('fixture-gp-1');
+    expect(r.body.rows).to.deep.equal([
+      { org: 'A81001', ageBand: '80-89', sex: 'female', numerator: 1, denominator: 1 },
+      { org: 'A81001', ageBand: '80-89', sex: 'male', numerator: 0, denominator: 1 },
+      { org: 'A81002', ageBand: '60-69', sex: 'female', numerator: 1, denominator: 1 },
+      { org: 'A81002', ageBand: '70-79', sex: 'female', numerator: 0, denominator: 1 },
+    ]);
+    for (const id of ['diabetes-hba1c-recorded', 'current-smokers', 'obesity-bmi-30', 'polypharmacy-75-no-review']) {
+      const x = await counts(sb.admin.gp, s, indicatorById(id)!.spec, indicatorById(id)!.windowMonths);
+      expect(totals(x.body.rows as never), id).to.deep.equal(EXPECTED[id]);
+    }
+    const hs = await session(sb.admin.hospital);
+    const los = await counts(sb.admin.hospital, hs, indicatorById('mean-length-of-stay')!.spec);
+    expect(totals(los.body.rows as never)).to.deep.equal(EXPECTED['mean-length-of-stay']);
+  });
+
+  it('leaves out the people whose keyed pseudonyms the session names, for that session only', async () => {
+    const excluded = await session(sb.admin.gp, [keyedPseudonym(key, FIRST_NHS)]);
+    const plain = await session(sb.admin.gp);
+    const spec = indicatorById('diabetes-hba1c-recorded')!.spec;
+    expect(totals((await counts(sb.admin.gp, excluded, spec)).body.rows as never)).to.deep.equal({ A81001: [0, 1] });
+    expect(totals((await counts(sb.admin.gp, plain, spec)).body.rows as never)).to.deep.equal({ A81001: [1, 2] });
+    // A pseudonym made with another key matches no one.
+    const otherKey = await session(sb.admin.gp, [keyedPseudonym(randomBytes(32), FIRST_NHS)]);
+    expect(totals((await counts(sb.admin.gp, otherKey, spec)).body.rows as never)).to.deep.equal({ A81001: [1, 2] });
+  });
+
+  it('returns keyed pseudonyms (never NHS numbers) for cross-source linking', async () => {
+    const n = fixtureNhsNumbers(FIRST_NHS);
+    const hs = await session(sb.admin.hospital);
+    const crit = await call(sb.admin.hospital, '/pseudonyms', { session: hs, period: FIXTURE_PERIOD, windowMonths: 12, criteria: [{ kind: 'encounter', classes: ['EMER'] }] });
+    expect(crit.status, crit.text).to.equal(200);
+    expect(crit.body.pseudonyms).to.have.members([FIRST_NHS, n.gp[2]!, n.s1].map((x) => keyedPseudonym(key, x)));
+    const gs = await session(sb.admin.gp);
+    const pop = await call(sb.admin.gp, '/pseudonyms', {
+      session: gs,
+      period: FIXTURE_PERIOD,
+      windowMonths: 12,
+      population: { source: 'gp', age: { min: 65 } },
+      criteria: [{ kind: 'immunization', codes: ['140'] }],
+    });
+    expect(pop.status, pop.text).to.equal(200);
+    const groups = pop.body.groups as { org: string; ageBand: string; sex: string; members: string[]; matching: string[] }[];
+    // GP person 8 (no NHS number) cannot be linked, so the population side leaves them out.
+    expect(groups.map((g) => [g.org, g.ageBand, g.sex, g.members.length, g.matching.length])).to.have.deep.members([
+      ['A81001', '80-89', 'female', 1, 1],
+      ['A81001', '80-89', 'male', 1, 0],
+      ['A81002', '70-79', 'female', 1, 0],
+    ]);
+    expect(groups.find((g) => g.sex === 'female' && g.org === 'A81001')!.matching).to.deep.equal([keyedPseudonym(key, FIRST_NHS)]);
+    for (const text of [crit.text, pop.text]) for (const nhs of [FIRST_NHS, ...n.gp.filter(Boolean), n.s1]) expect(text).to.not.include(nhs as string);
+  });
+
+  it('rejects malformed requests with a message naming what is wrong', async () => {
+    const s = await session(sb.admin.gp);
+    const bad = await counts(sb.admin.gp, s, { shape: 'person-proportion', population: { source: 'gp' }, numerator: [{ kind: 'observation', codes: [] }] } as never);
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error).to.include('spec.numerator[0].codes');
+    const elsewhere = await counts(sb.admin.gp, s, indicatorById('dementia-emergency-admission')!.spec);
+    expect(elsewhere.status).to.equal(400);
+    expect(elsewhere.body.error).to.match(/gp \+ hospital/);
+    const unknown = await call(sb.admin.gp, '/counts', { session: 'nope', period: FIXTURE_PERIOD, windowMonths: 12, spec: indicatorById('flu-vaccination-65')!.spec });
+    expect(unknown.status).to.equal(404);
+    const period = await call(sb.admin.gp, '/counts', { session: s, period: { end: '31/03/2025' }, windowMonths: 12, spec: indicatorById('flu-vaccination-65')!.spec });
+    expect(period.status).to.equal(400);
+    expect(period.body.error).to.include('period.end');
+    const key16 = await call(sb.admin.gp, '/sessions', { key: randomBytes(16).toString('base64url'), optedOut: [] });
+    expect(key16.status).to.equal(400);
+    const notJson = await fetch(`${sb.admin.gp}/aggregate/v1/counts`, { method: 'POST', body: '{', headers: { 'content-type': 'application/json' } });
+    expect(notJson.status).to.equal(400);
+  });
+
+  it('is subject to the source\'s fault modes', async () => {
+    const s = await session(sb.admin.socialCare);
+    sb.faults.socialCare.set({ mode: 'error' });
+    const down = await fetch(`${sb.admin.socialCare}/aggregate/v1/counts`, { method: 'POST', body: JSON.stringify({ session: s }), headers: { 'content-type': 'application/json' } });
+    expect(down.status).to.equal(500);
+    sb.faults.socialCare.set({ mode: 'truncated' });
+    const cut = await fetch(`${sb.admin.socialCare}/aggregate/v1/version`);
+    expect(cut.status).to.equal(200);
+    const text = await cut.text();
+    expect(() => JSON.parse(text), 'a truncated body').to.throw();
+    sb.faults.socialCare.reset();
+    expect((await call(sb.admin.socialCare, '/version')).status).to.equal(200);
+  });
+});
+
+/** The compiler's SQL on both engines gives identical rows. */
+describe('aggregate SQL compiler on PGlite and PostgreSQL', function () {
+  this.timeout(180_000);
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const prefix = `agg_${randomBytes(4).toString('hex')}_`;
+  let lite: Db;
+  let pgDb: Db | undefined;
+  const sets: Record<string, Record<'gp' | 'hospital' | 'socialCare', ExtractRows>> = {};
+
+  before(async function () {
+    try {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.end();
+    } catch {
+      console.log(`    (skipped: no PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')})`);
+      this.skip();
+    }
+    sets.fixture = indicatorFixture(FIRST_NHS);
+    sets.generated = buildExtracts(loadBundles(generatePatients({ count: 400, seed: 9 })));
+    lite = await openExtractDb();
+    pgDb = await openExtractDb(url);
+    for (const [name, rows] of Object.entries(sets)) {
+      for (const src of ['gp', 'hospital', 'socialCare'] as const) {
+        await loadExtractRows(lite, `${prefix}${name}_${src.toLowerCase()}`, rows[src]);
+        await loadExtractRows(pgDb, `${prefix}${name}_${src.toLowerCase()}`, rows[src]);
+      }
+    }
+  });
+  after(async () => {
+    if (pgDb) {
+      for (const name of Object.keys(sets)) for (const src of ['gp', 'hospital', 'socialcare']) await pgDb.query(`DROP SCHEMA IF EXISTS "${prefix}${name}_${src}" CASCADE`);
+      await pgDb.close();
+    }
+    await lite?.close();
+  });
+
+  const schemaFor = (set: string, source: string) => `${prefix}${set}_${source === 'social-care' ? 'socialcare' : source}`;
+  const both = async (sql: string, params: unknown[]) => {
+    const a = (await lite.query(sql, params)).rows;
+    const b = (await pgDb!.query(sql, params)).rows;
+    return [JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b))];
+  };
+
+  for (const end of ['2025-03-31', '2020-12-31', '2019-06-30']) {
+    it(`every single-source indicator gives the same rows on both engines (period end ${end})`, async () => {
+      let nonEmpty = 0;
+      for (const set of Object.keys(sets)) {
+        for (const def of CATALOGUE.filter((d) => d.sources.length === 1)) {
+          const { sql, params } = compileCounts(def.spec, { periodEnd: end, windowMonths: def.windowMonths, schema: schemaFor(set, def.sources[0]!) });
+          const [a, b] = await both(sql, params);
+          expect(a, `${set} ${def.id}`).to.deep.equal(b);
+          if (a.length) nonEmpty++;
+        }
+      }
+      expect(nonEmpty, 'the comparison covers non-empty results').to.be.greaterThan(5);
+    });
+  }
+
+  it('the cross-source member queries give the same people on both engines', async () => {
+    for (const set of Object.keys(sets)) {
+      for (const def of CATALOGUE.filter((d) => d.sources.length > 1)) {
+        if (def.spec.shape !== 'person-proportion') continue;
+        const pop = def.spec.population;
+        const ctx = (source: string) => ({ periodEnd: '2020-12-31', windowMonths: def.windowMonths, schema: schemaFor(set, source) });
+        const p = compilePopulationMembers(pop, [], ctx(pop.source));
+        const [a, b] = await both(p.sql + ' ORDER BY nhs_number', p.params);
+        expect(a, `${set} ${def.id} population`).to.deep.equal(b);
+        const c = compileCriterionMembers(def.spec.numerator, ctx('hospital'));
+        const [x, y] = await both(c.sql + ' ORDER BY nhs_number', c.params);
+        expect(x, `${set} ${def.id} criterion`).to.deep.equal(y);
+      }
+    }
+  });
+});
