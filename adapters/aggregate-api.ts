@@ -13,7 +13,8 @@ import type { ReportingPeriod } from '../indicators/types.js';
  *   POST /aggregate/v1/pseudonyms PseudonymsRequest                   → PopulationPseudonymsResponse | CriterionPseudonymsResponse
  *   errors                                                            → { error: string } (400 invalid, 404 unknown session)
  *
- * Keyed pseudonym of a person = base64url(HMAC-SHA256(session key, NHS number)); people without an NHS
+ * Keyed pseudonym of a person = base64url of the first 16 bytes of HMAC-SHA256(session key, NHS number)
+ * (22 characters; collisions are negligible at national scale); people without an NHS
  * number have none (they cannot be linked, and cannot be excluded by opt-out: see the limitations).
  */
 
@@ -66,9 +67,9 @@ export interface PseudonymGroup {
   org: string;
   ageBand: string;
   sex: string;
-  /** Members of the population in this group. */
-  members: string[];
-  /** The members who also meet the request's criteria (a subset of members). */
+  /** How many members of the population are in this group (a count: members' pseudonyms are not needed). */
+  denominator: number;
+  /** Keyed pseudonyms of the members who also meet the request's criteria. */
   matching: string[];
 }
 export interface PopulationPseudonymsResponse {
@@ -82,5 +83,5 @@ export interface CriterionPseudonymsResponse {
 
 /** Keyed pseudonym of an NHS number under a session key (both sides compute it the same way). */
 export function keyedPseudonym(key: Uint8Array, nhsNumber: string): string {
-  return createHmac('sha256', key).update(nhsNumber.replace(/\s+/g, ''), 'utf8').digest('base64url');
+  return createHmac('sha256', key).update(nhsNumber.replace(/\s+/g, ''), 'utf8').digest().subarray(0, 16).toString('base64url');
 }

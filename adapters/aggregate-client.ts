@@ -44,7 +44,7 @@ const isCountRow = (r: unknown): r is CountRow =>
   isObject(r) && typeof r.org === 'string' && typeof r.numerator === 'number' && typeof r.denominator === 'number' &&
   (r.ageBand === null || typeof r.ageBand === 'string') && (r.sex === null || typeof r.sex === 'string');
 const isGroup = (g: unknown): g is PseudonymGroup =>
-  isObject(g) && typeof g.org === 'string' && typeof g.ageBand === 'string' && typeof g.sex === 'string' && isStrings(g.members) && isStrings(g.matching);
+  isObject(g) && typeof g.org === 'string' && typeof g.ageBand === 'string' && typeof g.sex === 'string' && typeof g.denominator === 'number' && isStrings(g.matching);
 
 /** The aggregate API's root for a configured source URL: a FHIR base's trailing /fhir is dropped. */
 export const aggregateRootOf = (sourceUrl: string): string => sourceUrl.replace(/\/+$/, '').replace(/\/fhir$/, '');

@@ -601,6 +601,8 @@ function toAccessLogEntry(row: AuditRow): AccessLogEntry {
           resourceTypes && operation.includes('_type')
             ? `viewed part of your record (${resourceTypes.split(',').map((t) => TYPE_WORDS[t] ?? t).join(', ')})`
             : 'viewed your full record';
+      } else if (operation.includes('$summary')) {
+        what = 'viewed your patient summary (alerts, problems, allergies, medicines, carers and care plans)';
       } else {
         what = 'viewed your personal details';
       }

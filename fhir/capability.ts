@@ -16,7 +16,7 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
     rest: [
       {
         mode: 'server',
-        documentation: 'Every request except metadata needs a bearer token (OAuth2 JWT, asymmetric signature). Records are federated on request from the source systems; results name their sources and any source that could not be reached.',
+        documentation: 'Every request except metadata and the public Measure/MeasureReport reads (aggregate, disclosure-controlled transparency indicators) needs a bearer token (OAuth2 JWT, asymmetric signature). Records are federated on request from the source systems; results name their sources and any source that could not be reached.',
         security: {
           // SMART App Launch: discovery at /.well-known/smart-configuration; the capabilities this server enforces.
           extension: SERVER_CAPABILITIES.map((c) => ({ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/capabilities', valueCode: c })),

@@ -67,5 +67,5 @@ export function join(parts: (string | undefined | false)[], sep = ' · '): strin
 /** "(GP, Hospital)" from the record-source tags a merged resource carries. */
 export function sourcesText(r: Resource, tagSystem: string, names: Readonly<Record<string, string>>): string {
   const codes = (r.meta?.tag ?? []).filter((t) => t?.system === tagSystem && typeof t.code === 'string').map((t) => names[t.code!] ?? t.code!);
-  return codes.length === 0 ? '' : `<i>(${esc(codes.join(', '))})</i>`;
+  return codes.length === 0 ? '' : `(${esc(codes.join(', '))})`;
 }

@@ -47,7 +47,7 @@ export const SECTIONS = {
 export const RESULTS_MAX = 10;
 export const RESULTS_MONTHS = 6;
 /** Procedures: the most recent ones only (older ones are counted in the narrative). */
-export const PROCEDURES_MAX = 10;
+export const PROCEDURES_MAX = 5;
 
 export interface SectionContent {
   def: SectionDef;

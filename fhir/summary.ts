@@ -2,7 +2,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Composition, CompositionSection, Device, DomainResource, Patient, Reference, Resource } from 'fhir/r4.js';
 import { warningOutcome } from './bundle.js';
 import { esc, join, narrative, ul } from './narrative.js';
-import { ODS_SYSTEM } from './nhs-number.js';
 import type { PatientRef, RecordRepository, Warning } from './repository.js';
 import { FLAG_DETAIL_URL } from './summary-flags.js';
 import * as S from './summary-sections.js';
@@ -166,7 +165,11 @@ export function buildSummary(input: SummaryInput): Bundle {
     const tail = caveat ? `<p><i>${caveat}</i></p>` : '';
     if (c.entries.length === 0) {
       const none =
-        emptyReason === 'nilknown' ? 'None recorded in the GP, hospital or social-care records.' : emptyReason === 'withheld' ? 'Nothing can be shown.' : 'Nothing could be retrieved.';
+        emptyReason === 'nilknown'
+          ? 'None recorded in the GP, hospital or social-care records.'
+          : emptyReason === 'withheld'
+            ? 'None that can be shown: some information is withheld under the patient’s consent, so this may not mean there is none.'
+            : 'None retrieved from the sources that answered: a source could not be reached, so this does not mean there is none.';
       sections.push({
         title: c.def.title,
         code,
@@ -254,16 +257,12 @@ export function rewriteReferences<T>(value: T, map: (ref: string) => string | un
         continue;
       }
       if (Array.isArray(child)) {
-        // A list of links (reasonReference, addresses, hasMember …): links to what the summary leaves
-        // out are dropped, unless none would remain (then they keep their text, so the element stays).
+        // A list of links (reasonReference, addresses, goal, hasMember …; all 0..* in the resources a
+        // summary holds): links to what the summary leaves out are dropped, an emptied list with them.
         const isLink = (item: unknown): item is Reference => !!item && typeof item === 'object' && typeof (item as Reference).reference === 'string' && !(item as Reference).reference!.startsWith('#');
-        const kept = child.filter((item) => !isLink(item) || map(item.reference!) !== undefined);
-        const items = kept.length > 0 || child.length === 0 ? kept : child;
-        out[k] = items.map((item) => {
-          if (!isLink(item)) return walk(item);
-          const mapped = map(item.reference!);
-          return mapped ? { ...(walk(item) as object), reference: mapped } : unresolved(item);
-        });
+        const items = child.filter((item) => !isLink(item) || map(item.reference!) !== undefined);
+        if (items.length === 0 && child.length > 0) continue;
+        out[k] = items.map((item) => (isLink(item) ? { ...(walk(item) as object), reference: map(item.reference!) } : walk(item)));
         continue;
       }
       out[k] = walk(child);
@@ -275,15 +274,17 @@ export function rewriteReferences<T>(value: T, map: (ref: string) => string | un
 
 /**
  * The entry as the document carries it: the resource's own narrative is left out (the section
- * narrative presents it) and `meta.tag` keeps only provenance — the record-source and recording-
- * organisation tags; `meta.source` and security labels are kept as they are.
+ * narrative presents it) and `meta.tag` keeps only the record-source tag (as a code); `meta.source`
+ * and security labels are kept as they are.
  */
 function compact(r: Resource, sourceTagSystem: string): Resource {
   const out = { ...r } as DomainResource;
   delete out.text;
   if (out.meta?.tag) {
     const meta = { ...out.meta };
-    const tag = meta.tag!.filter((t) => t?.system === sourceTagSystem || t?.system === ODS_SYSTEM);
+    // The record-source tag, as a code (its display repeats the code system and the narrative). The
+    // recording-organisation tag serves consent decisions inside the service and stays out (size).
+    const tag = meta.tag!.filter((t) => t?.system === sourceTagSystem).map(({ display: _d, ...t }) => t);
     if (tag.length) meta.tag = tag;
     else delete meta.tag;
     if (Object.keys(meta).length) out.meta = meta;

@@ -187,8 +187,8 @@ async function singleSource(def: IndicatorDefinition, period: ReportingPeriod, s
 }
 
 /**
- * Population side lists its members (and which meet its own numerator criteria) by keyed pseudonym per
- * organisation and stratum; each other source lists who meets its criteria; intersected here.
+ * Population side counts its members per organisation and stratum and lists, by keyed pseudonym, those
+ * meeting its own numerator criteria; each other source lists who meets its criteria; intersected here.
  */
 async function crossSource(def: IndicatorDefinition, period: ReportingPeriod, sessions: Map<IndicatorSource, OpenSession>): Promise<OrganisationCount[]> {
   if (def.spec.shape !== 'person-proportion') throw new Error(`${def.id}: only person-proportion indicators can span sources`);
@@ -216,7 +216,7 @@ async function crossSource(def: IndicatorDefinition, period: ReportingPeriod, se
     org: g.org,
     ageBand: g.ageBand,
     sex: g.sex,
-    denominator: new Set(g.members).size,
+    denominator: g.denominator,
     numerator: new Set(g.matching.filter((p) => must.every((s) => s.has(p)) && mustNot.every((s) => !s.has(p)))).size,
   }));
   return toOrganisations(rows);

@@ -141,6 +141,20 @@ export class SnapshotStore {
     return r.rows.map((row) => ({ meta: metaOf(row), figures: json(row.figures) }));
   }
 
+  /** Metadata of the published snapshot of every period the indicator has been computed for, oldest period first. */
+  async publishedPeriods(indicatorId: string): Promise<SnapshotMeta[]> {
+    const r = await this.db.query<SnapshotRow>(
+      `SELECT * FROM (
+         SELECT DISTINCT ON (s.period_start, s.period_end) ${META_COLUMNS}
+           FROM indicator_snapshot s JOIN indicator_snapshot_figures f ON f.snapshot_id = s.id
+          WHERE f.indicator_id = $1
+          ORDER BY s.period_start, s.period_end, ${PUBLISHED_FIRST}) AS p
+        ORDER BY p.period_end, p.period_start`,
+      [indicatorId],
+    );
+    return r.rows.map(metaOf);
+  }
+
   /** Metadata of the latest published snapshot (most recent period) of each indicator that has one. */
   async latestPerIndicator(): Promise<Map<string, SnapshotMeta>> {
     const r = await this.db.query<SnapshotRow & { indicator_id: string }>(

@@ -25,6 +25,7 @@ export type Criterion =
   /**
    * An observation with one of the codes in the window; with `value` / `valueCodes` the person's LATEST such
    * observation in the window must satisfy the comparison (numeric) or carry one of the value codes (coded).
+   * Several readings on the latest day: the largest value decides, or any of them carrying a value code.
    */
   | {
       kind: 'observation';
@@ -135,9 +136,9 @@ const isSource = (v: unknown): v is IndicatorSource => SOURCES.includes(v as Ind
 
 /** Checks one criterion; returns problems as "path: message" (empty when well-formed). */
 export function validateCriterion(c: unknown, at: string, errors: string[] = [], depth = 0): string[] {
-  if (c === null || typeof c !== 'object' || Array.isArray(c)) return [...errors, `${at} must be an object`];
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) return (errors.push(`${at} must be an object`), errors);
   const x = c as Record<string, unknown>;
-  if (depth > 6) return [...errors, `${at} is nested too deeply`];
+  if (depth > 6) return (errors.push(`${at} is nested too deeply`), errors);
   if (x.source !== undefined && !isSource(x.source)) errors.push(`${at}.source must be one of ${SOURCES.join(', ')}`);
   const allowed: Record<CriterionKind, string[]> = {
     condition: ['codes', 'timing', 'withinMonths'],
@@ -152,7 +153,7 @@ export function validateCriterion(c: unknown, at: string, errors: string[] = [],
     any: ['criteria'],
   };
   const kind = x.kind as CriterionKind;
-  if (!CRITERION_KINDS.includes(kind)) return [...errors, `${at}.kind must be one of ${CRITERION_KINDS.join(', ')}`];
+  if (!CRITERION_KINDS.includes(kind)) return (errors.push(`${at}.kind must be one of ${CRITERION_KINDS.join(', ')}`), errors);
   for (const key of Object.keys(x)) {
     if (key !== 'kind' && key !== 'source' && !allowed[kind].includes(key)) errors.push(`${at}.${key} is not allowed for kind ${kind}`);
   }

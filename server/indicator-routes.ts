@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import type { Resource } from 'fhir/r4.js';
-import { searchset } from '../fhir/bundle.js';
 import type { AuditLog } from '../consent/audit.js';
-import { measureFor, measureReportFor, measureReportId, organisationSystem, parseMeasureReportId } from '../fhir/measure.js';
+import { organisationSystem } from '../fhir/measure.js';
 import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcomes.js';
 import { catalogueCsv, figuresCsv } from '../indicators/csv.js';
 import { FEEDBACK_MAX_CHARS, RateLimiter, type FeedbackStore } from '../indicators/feedback.js';
@@ -11,7 +9,8 @@ import { publishRun } from '../indicators/publish.js';
 import type { PublishedSnapshot, SnapshotStore } from '../indicators/snapshots.js';
 import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
-import { FHIR_JSON } from './fhir-routes.js';
+import { isRealDate } from '../indicators/period.js';
+import { measureRoutes } from './measure-routes.js';
 import type { Principal } from './principal.js';
 
 /**
@@ -49,11 +48,6 @@ export function isPublicIndicatorRequest(method: string, path: string): boolean 
   return method === 'POST' && /^\/indicators\/[^/$]+\/feedback\/?$/.test(path);
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const isRealDate = (s: string) => {
-  const d = new Date(`${s}T00:00:00Z`);
-  return DATE.test(s) && !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
-};
 
 /** `YYYY-MM-DD/YYYY-MM-DD` → period (400 naming the parameter when malformed). */
 function parsePeriodParam(v: string | undefined, name = 'period'): ReportingPeriod | undefined {
@@ -111,7 +105,6 @@ function wantsCsv(req: Request): boolean {
 }
 
 const principalOf = (res: Response) => res.locals.principal as Principal;
-const send = (res: Response, status: number, body: unknown) => res.status(status).type(FHIR_JSON).json(body);
 
 /** Text that looks like someone's NHS number or e-mail address: feedback must not carry personal data. */
 const NHS_NUMBER_LIKE = /(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)/;
@@ -119,7 +112,6 @@ const EMAIL_LIKE = /[^\s@]+@[^\s@]+\.[^\s@]+/;
 
 export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
   const router = Router();
-  const fhirBase = `${deps.baseUrl}/fhir`;
   const defs = [...deps.computer.catalogue].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const byId = new Map(defs.map((d) => [d.id, d]));
   const limiter = new RateLimiter(deps.feedbackPerMinute, 60_000);
@@ -173,13 +165,13 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     if (wantsCsv(req)) {
       return sendCsv(res, `${def.id}_${pub.meta.period.start}_${pub.meta.period.end}`, figuresCsv(pub.figures.organisations.map((org) => ({ meta: pub.meta, figures: pub.figures, org }))));
     }
-    const [history, sameperiod] = await Promise.all([deps.snapshots.history(def.id), deps.snapshots.snapshotsOf(def.id, pub.meta.period)]);
+    const [periods, sameperiod] = await Promise.all([deps.snapshots.publishedPeriods(def.id), deps.snapshots.snapshotsOf(def.id, pub.meta.period)]);
     res.json({
       indicator: catalogueEntry(def),
       snapshot: publicMeta(pub.meta),
       published: pub.figures.complete && pub.meta.complete ? 'complete' : 'incomplete',
       figures: pub.figures,
-      availablePeriods: history.map((h) => ({ ...h.meta.period, snapshotId: h.meta.id, complete: h.meta.complete })),
+      availablePeriods: periods.map((m) => ({ ...m.period, snapshotId: m.id, complete: m.complete })),
       snapshotsOfThisPeriod: sameperiod.map((m) => ({ id: m.id, computedAt: m.computedAt, complete: m.complete, published: m.id === pub.meta.id })),
     });
   });
@@ -288,59 +280,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     res.json({ indicatorId: def.id, feedback });
   });
 
-  // ---- FHIR Measure / MeasureReport ----
-
-  router.get('/fhir/Measure', (_req: Request, res: Response) => {
-    const measures = defs.map((d) => measureFor(d, fhirBase));
-    send(res, 200, searchset(measures, { baseUrl: fhirBase, links: { self: `${fhirBase}/Measure` }, total: measures.length }));
-  });
-
-  router.get('/fhir/Measure/:id', (req: Request<{ id: string }>, res: Response) => {
-    const def = byId.get(req.params.id);
-    if (!def) throw notFound(`Measure/${req.params.id} does not exist.`);
-    send(res, 200, measureFor(def, fhirBase));
-  });
-
-  router.get('/fhir/MeasureReport', async (req: Request, res: Response) => {
-    const q = req.query as Record<string, string | undefined>;
-    if (q.measure === undefined && q.subject === undefined) {
-      throw badRequest('missing-parameter', "Give 'measure' (a Measure id or canonical URL) or 'subject' (an organisation code).", ['measure']);
-    }
-    let selected = defs;
-    if (q.measure !== undefined) {
-      const id = q.measure.startsWith(`${fhirBase}/Measure/`) ? q.measure.slice(fhirBase.length + 9) : q.measure.replace(/^Measure\//, '');
-      selected = defs.filter((d) => d.id === id);
-    }
-    let at: string | undefined;
-    if (q.period !== undefined) {
-      at = q.period.replace(/^eq/, '');
-      if (!isRealDate(at)) throw badRequest('invalid-date', "'period' must be a date YYYY-MM-DD (reports whose period contains it).", ['period']);
-    }
-    const subject = q.subject?.includes('|') ? q.subject.split('|')[1] : q.subject?.replace(/^Organization\//, '');
-    const reports: Resource[] = [];
-    for (const def of selected) {
-      for (const h of await deps.snapshots.history(def.id)) {
-        if (at && (h.meta.period.start > at || h.meta.period.end < at)) continue;
-        for (const org of h.figures.organisations) {
-          if (subject !== undefined && org.code !== subject) continue;
-          reports.push(measureReportFor(def, h.meta, h.figures, org, fhirBase));
-        }
-      }
-    }
-    send(res, 200, searchset(reports, { baseUrl: fhirBase, links: { self: `${fhirBase}/MeasureReport` }, total: reports.length }));
-  });
-
-  router.get('/fhir/MeasureReport/:id', async (req: Request<{ id: string }>, res: Response) => {
-    const parsed = parseMeasureReportId(req.params.id);
-    const def = parsed ? byId.get(parsed.indicatorId) : undefined;
-    const meta = parsed && def ? await deps.snapshots.findByPrefix(parsed.snapshotPrefix) : null;
-    const pub = meta && def ? await deps.snapshots.figures(meta.id, def.id) : null;
-    const org = pub?.figures.organisations.find((o) => o.code === parsed!.code);
-    if (!pub || !org || !def || measureReportId(pub.meta.id, def.id, org.code) !== req.params.id) {
-      throw notFound(`MeasureReport/${req.params.id} does not exist.`);
-    }
-    send(res, 200, measureReportFor(def, pub.meta, pub.figures, org, fhirBase));
-  });
+  router.use(measureRoutes({ defs, snapshots: deps.snapshots, baseUrl: deps.baseUrl }));
 
   return router;
 }

@@ -10,7 +10,7 @@ export interface Principal {
   organisation?: string;
   /** For role patient only: the patient's own NHS number. */
   nhsNumber?: string;
-  /** Raw scope string (SMART scopes come in a later issue). */
+  /** Raw SMART scope string from the token; parsed and enforced by server/scopes.ts (via server/scope-guard.ts). */
   scope?: string;
   /** Token id, for audit. */
   jti?: string;

@@ -209,8 +209,15 @@ const FIXED: Record<string, ScopeRule> = {
   'GET /fhir/.well-known/smart-configuration': { kind: 'none' },
 };
 
-const TYPE = '([A-Z][A-Za-z]+)';
 const need = (resourceType: string, permission: Permission): ScopeRule => ({ kind: 'require', needs: [{ resourceType, permission }], patientData: true });
+const SUMMARY_RULE: ScopeRule = { kind: 'require', needs: SUMMARY_TYPES.map((t) => ({ resourceType: t, permission: 'r' as const })), patientData: true };
+
+const TYPE = '([A-Z][A-Za-z]+)';
+const INSTANCE_OP = new RegExp(`^/fhir/${TYPE}/\\{[a-zA-Z]+\\}/\\$everything$`);
+const SUMMARY_OP = /^\/fhir\/Patient\/\{[a-zA-Z]+\}\/\$summary$/;
+const TYPE_ROUTE = new RegExp(`^/fhir/${TYPE}$`);
+const TYPE_SEARCH_POST = new RegExp(`^/fhir/${TYPE}/_search$`);
+const INSTANCE = new RegExp(`^/fhir/${TYPE}/\\{[a-zA-Z]+\\}(/_history(/\\{[a-zA-Z]+\\})?)?$`);
 
 /**
  * The rule for a route (`method`, OpenAPI path template such as `/fhir/Patient/{id}/$everything`), or
@@ -219,22 +226,21 @@ const need = (resourceType: string, permission: Permission): ScopeRule => ({ kin
  * patient data (aggregate indicators, health checks) and need no scope.
  */
 export function scopeRuleFor(method: string, route: string, pathParams: Record<string, string> = {}): ScopeRule | undefined {
-  const m = method.toUpperCase();
+  const upper = method.toUpperCase();
+  const m = upper === 'HEAD' ? 'GET' : upper;
   const fixed = FIXED[`${m} ${route}`];
   if (fixed) return fixed;
   // A templated type segment, e.g. /fhir/{type} or /fhir/{resourceType}/{id}.
   const concrete = route.replace(/^\/fhir\/\{(type|resourceType)\}/, () => `/fhir/${pathParams.type ?? pathParams.resourceType ?? ''}`);
   let r: RegExpExecArray | null;
-  if ((r = new RegExp(`^/fhir/${TYPE}/\\{[a-zA-Z]+\\}/\\$everything$`).exec(concrete)) && m === 'GET') return need(r[1]!, 'r');
-  if (/^\/fhir\/Patient\/\{[a-zA-Z]+\}\/\$summary$/.test(concrete) && m === 'GET') {
-    return { kind: 'require', needs: SUMMARY_TYPES.map((t) => ({ resourceType: t, permission: 'r' as const })), patientData: true };
-  }
-  if ((r = new RegExp(`^/fhir/${TYPE}$`).exec(concrete))) {
+  if ((r = INSTANCE_OP.exec(concrete)) && m === 'GET') return need(r[1]!, 'r');
+  if (SUMMARY_OP.test(concrete) && m === 'GET') return SUMMARY_RULE;
+  if ((r = TYPE_ROUTE.exec(concrete))) {
     if (m === 'GET') return need(r[1]!, 's');
     if (m === 'POST') return need(r[1]!, 'c');
   }
-  if ((r = new RegExp(`^/fhir/${TYPE}/_search$`).exec(concrete)) && m === 'POST') return need(r[1]!, 's');
-  if ((r = new RegExp(`^/fhir/${TYPE}/\\{[a-zA-Z]+\\}(/_history(/\\{[a-zA-Z]+\\})?)?$`).exec(concrete))) {
+  if ((r = TYPE_SEARCH_POST.exec(concrete)) && m === 'POST') return need(r[1]!, 's');
+  if ((r = INSTANCE.exec(concrete))) {
     if (m === 'GET') return need(r[1]!, 'r');
     if (m === 'PUT' || m === 'PATCH') return need(r[1]!, 'u');
     if (m === 'DELETE') return need(r[1]!, 'd');

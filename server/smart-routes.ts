@@ -59,9 +59,11 @@ export function smartRoutes(doc: SmartConfiguration): Router {
   const router = Router();
   // SMART puts discovery under the FHIR base URL ([base]/.well-known/…, which clients such as fhirclient
   // fetch); the same document is also served at the server root.
-  router.get(SMART_CONFIGURATION_PATHS, (_req, res: Response) => {
-    res.setHeader('Cache-Control', 'public, max-age=3600');
-    res.status(200).json(doc);
-  });
+  for (const path of SMART_CONFIGURATION_PATHS) {
+    router.get(path, (_req, res: Response) => {
+      res.setHeader('Cache-Control', 'public, max-age=3600');
+      res.status(200).json(doc);
+    });
+  }
   return router;
 }

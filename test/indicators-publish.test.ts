@@ -7,6 +7,7 @@ import { publishIndicator, publishRun } from '../indicators/publish.js';
 import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, IndicatorComputation, OrganisationCount, PublishedIndicator, SnapshotMeta, StratumCount } from '../indicators/types.js';
 import { AGE_BANDS } from '../indicators/types.js';
+import { ConfigError, loadConfig } from '../server/config.js';
 import { expectValidFhir } from './helpers/fhir-validator.js';
 
 const POLICY = { threshold: 7, rounding: 5 };
@@ -347,6 +348,29 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
     });
   });
 
+  describe('configuration', () => {
+    const base = { GP_FHIR_URL: 'http://a/fhir', HOSPITAL_FHIR_URL: 'http://b/fhir', SOCIAL_CARE_URL: 'http://c' };
+    it('DISCLOSURE_THRESHOLD / DISCLOSURE_ROUNDING default to 7 and 5, FEEDBACK_RATE_PER_MINUTE to 10; bad values stop start-up naming them', () => {
+      const c = loadConfig(base);
+      expect(c.disclosure).to.deep.equal({ threshold: 7, rounding: 5 });
+      expect(c.feedbackRatePerMinute).to.equal(10);
+      expect(loadConfig({ ...base, DISCLOSURE_THRESHOLD: '10', DISCLOSURE_ROUNDING: '10' }).disclosure).to.deep.equal({ threshold: 10, rounding: 10 });
+      expect(() => loadConfig({ ...base, DISCLOSURE_THRESHOLD: 'seven' })).to.throw(ConfigError, /DISCLOSURE_THRESHOLD/);
+      expect(() => loadConfig({ ...base, DISCLOSURE_ROUNDING: '0' })).to.throw(ConfigError, /DISCLOSURE_ROUNDING/);
+      expect(() => loadConfig({ ...base, FEEDBACK_RATE_PER_MINUTE: '-1' })).to.throw(ConfigError, /FEEDBACK_RATE_PER_MINUTE/);
+    });
+
+    it('a higher threshold suppresses more: with threshold 10 a count of 9 is suppressed', () => {
+      const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', [
+        { code: 'A', numerator: 9, denominator: 100 },
+        { code: 'B', numerator: 50, denominator: 100 },
+        { code: 'C', numerator: 45, denominator: 90 },
+      ]), { threshold: 10, rounding: 10 });
+      expect(p.organisations[0]!.numerator).to.deep.equal({ value: null, suppressed: true, reason: 'small-count' });
+      for (const o of p.organisations) if (!o.denominator.suppressed) expect(o.denominator.value! % 10).to.equal(0);
+    });
+  });
+
   describe('property: random populations never publish a count from 1 to 7', () => {
     it('holds for 300 random tables (small and large organisations, proportions and rates)', () => {
       const rand = rng(20261123);
@@ -362,6 +386,10 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
         for (const o of p.organisations) {
           if (o.value !== null) expect(o.numerator.suppressed || o.denominator.suppressed).to.equal(false);
           if (o.numerator.suppressed || o.denominator.suppressed) expect([o.value, o.ci95, o.limits, o.classification]).to.deep.equal([null, null, null, null]);
+        }
+        // Differencing: under a published total, never exactly one suppressed cell (it would be total − the rest).
+        for (const side of ['numerator', 'denominator'] as const) {
+          if (!p.total[side].suppressed) expect(p.organisations.filter((o) => o[side].suppressed).length, `${side} table ${t}`).not.to.equal(1);
         }
         // No count 1..7 as any integer-valued figure of a count field in the JSON either.
         const countFields = JSON.stringify(p).match(/"(numerator|denominator)":\{"value":(\d+)/g) ?? [];

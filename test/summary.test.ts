@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import request from 'supertest';
 import type { AuditEvent, Bundle, Composition, Consent, Observation, OperationOutcome, RelatedPerson } from 'fhir/r4.js';
@@ -12,18 +15,25 @@ import { ipsProblems, section, sectionResources, textOf, xhtmlProblems } from '.
 const summaryOf = (h: Harness, id: string, token: string) => get(h.service.app, `/fhir/Patient/${id}/$summary`, token);
 const comp = (b: Bundle) => b.entry![0]!.resource as Composition;
 
-/** The raw (still compressed) body of a response, with its headers. */
-function raw(h: Harness, path: string, token: string, encoding: string) {
-  return request(h.service.app)
-    .get(path)
-    .set('Authorization', `Bearer ${token}`)
-    .set('Accept-Encoding', encoding)
-    .buffer(true)
-    .parse((res, cb) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => cb(null, Buffer.concat(chunks)));
+/** The raw (still compressed) body of a response and its headers, over a real socket (no client-side decoding). */
+async function raw(h: Harness, path: string, token: string, encoding: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  const server = h.service.app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const { port } = server.address() as AddressInfo;
+    return await new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, headers: { authorization: `Bearer ${token}`, 'accept-encoding': encoding } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end();
     });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 }
 
 describe('Patient/$summary (IPS) through the HTTP interface', function () {
@@ -187,6 +197,11 @@ describe('Patient/$summary (IPS) through the HTTP interface', function () {
     expect(audit.status).to.equal(200);
     const events = matches(audit.body) as AuditEvent[];
     expect(events.some((e) => e.outcome === '4' && e.agent.some((a) => a.who?.identifier?.value === 'crew-no-relationship') && e.entity?.some((x) => x.name === 'GET /fhir/Patient/{id}/$summary')), 'the refusal is audited').to.equal(true);
+    // The patient's own access log says in plain words that their summary was viewed.
+    const log = await get(h.service.app, '/access-log', patientToken);
+    expect(log.status).to.equal(200);
+    const entries = log.body.entries as { role: string; what: string; decision: string }[];
+    expect(entries.some((e) => e.role === 'ambulance-crew' && /viewed your patient summary/.test(e.what))).to.equal(true);
   });
 
   it('is compressed on the wire (gzip, br) and other responses still work compressed', async () => {
@@ -199,14 +214,15 @@ describe('Patient/$summary (IPS) through the HTTP interface', function () {
       expect(r.status).to.equal(200);
       expect(r.headers['content-encoding']).to.equal(enc);
       expect(r.headers.vary).to.match(/Accept-Encoding/i);
-      const body = JSON.parse(inflate(r.body as Buffer).toString('utf8')) as Bundle;
+      const body = JSON.parse(inflate(r.body).toString('utf8')) as Bundle;
       expect(body.type).to.equal('document');
-      expect((r.body as Buffer).length).to.be.below((plain.body as Buffer).length / 3);
+      expect(r.body.length).to.be.below(plain.body.length / 3);
     }
     // A large $everything, the CapabilityStatement and an error still arrive intact when compressed.
     const every = await raw(h, `/fhir/Patient/${dementia.id}/$everything`, token, 'gzip');
     expect(every.status).to.equal(200);
-    expect(JSON.parse(gunzipSync(every.body as Buffer).toString()).type).to.equal('searchset');
+    expect(every.headers['content-encoding']).to.equal('gzip');
+    expect(JSON.parse(gunzipSync(every.body).toString()).type).to.equal('searchset');
     const meta = await request(h.service.app).get('/fhir/metadata').set('Accept-Encoding', 'gzip');
     expect(meta.status).to.equal(200);
     expect(meta.body.rest[0].resource[0].operation.map((o: { name: string }) => o.name)).to.include('summary');

@@ -49,9 +49,12 @@ export function baselineStatements(ctx: BaselineContext): Record<string, string>
   /** First day of the window of m months ending at E. */
   const W = (m: number) => `((${E} - interval '${m} months')::date + 1)`;
   const { gp, hospital, socialCare: sc } = ctx.schemas;
-  const age = (alias: string) => `date_part('year', age(${E}, ${alias}.birth_date))`;
+  /** Born on or before the day `years` before E: aged at least `years` at E (plain date comparisons, index- and CPU-friendly). */
+  const agedAtLeast = (alias: string, years: number) => `${alias}.birth_date <= (${E} - interval '${years} years')::date`;
   const band = (alias: string) =>
-    `(CASE WHEN ${age(alias)} >= 90 THEN '90+' ELSE (floor(${age(alias)} / 10) * 10)::int || '-' || (floor(${age(alias)} / 10) * 10 + 9)::int END)`;
+    `(CASE ${[90, 80, 70, 60, 50, 40, 30, 20, 10]
+      .map((y) => `WHEN ${agedAtLeast(alias, y)} THEN '${y === 90 ? '90+' : `${y}-${y + 9}`}'`)
+      .join(' ')} ELSE '0-9' END)`;
   const alive = (alias: string) => `${alias}.birth_date <= ${E} AND (${alias}.deceased_date IS NULL OR ${alias}.deceased_date > ${E})`;
   const activeAtEnd = (alias: string) => `${alias}.start_date <= ${E} AND (${alias}.end_date IS NULL OR ${alias}.end_date > ${E})`;
   const inWindow = (alias: string, m: number) => `${alias}.start_date BETWEEN ${W(m)} AND ${E}`;
@@ -66,17 +69,16 @@ export function baselineStatements(ctx: BaselineContext): Record<string, string>
      WHERE ${alive('p')} AND ${population}
      GROUP BY 1, 2, 3`;
   const has = (schema: string, where: string) => `EXISTS (SELECT 1 FROM ${schema}.fact f WHERE f.person_id = p.person_id AND ${where})`;
-  /** Latest-in-window observation per person: the latest date's readings (several on one day: the largest value / any coded value). */
-  const latest = (obs: string[], m: number) =>
-    `(SELECT o.person_id, max(o.value) AS value, array_agg(o.value_code) AS value_codes
-      FROM ${gp}.fact o JOIN (SELECT person_id, max(start_date) AS d FROM ${gp}.fact
-                              WHERE kind = 'observation' AND code = ANY(${codes(obs)}) AND start_date BETWEEN ${W(m)} AND ${E} GROUP BY person_id) l
-        ON l.person_id = o.person_id AND l.d = o.start_date
-      WHERE o.kind = 'observation' AND o.code = ANY(${codes(obs)})
+  /** Latest-in-window observation per person (same day: the larger value, then the first value code). */
+  const latest = (obs: string[], m: number) => {
+    const order = 'ORDER BY o.start_date DESC, o.value DESC NULLS LAST, o.value_code';
+    return `(SELECT o.person_id, (array_agg(o.value ${order}))[1] AS value, (array_agg(o.value_code ${order}))[1] AS value_code
+      FROM ${gp}.fact o WHERE o.kind = 'observation' AND o.code = ANY(${codes(obs)}) AND o.start_date BETWEEN ${W(m)} AND ${E}
       GROUP BY o.person_id)`;
+  };
   /** Social-care adults alive at E with a care package active at E. */
   const withPackage = (alias: string) =>
-    `${alive(alias)} AND ${age(alias)} >= 18 AND EXISTS (SELECT 1 FROM ${sc}.fact k WHERE k.person_id = ${alias}.person_id AND k.kind = 'care-package' AND ${activeAtEnd('k')})`;
+    `${alive(alias)} AND ${agedAtLeast(alias, 18)} AND EXISTS (SELECT 1 FROM ${sc}.fact k WHERE k.person_id = ${alias}.person_id AND k.kind = 'care-package' AND ${activeAtEnd('k')})`;
   const stays = (numerator: string) =>
     `SELECT coalesce(s.org_code, p.org_code) AS org, ${band('p')} AS age_band, p.sex AS sex, ${numerator} AS numerator, count(*)::int AS denominator
      FROM ${hospital}.fact s JOIN ${hospital}.person p ON p.person_id = s.person_id
@@ -93,7 +95,7 @@ export function baselineStatements(ctx: BaselineContext): Record<string, string>
          AND r.start_date > s.start_date AND r.start_date >= s.end_date AND r.start_date <= s.end_date + 30))::int`,
     ),
     'polypharmacy-75-no-review': gpProportion(
-      `${age('p')} >= 75 AND p.person_id IN (SELECT m.person_id FROM ${gp}.fact m WHERE m.kind = 'medication' AND ${activeAtEnd('m')} GROUP BY m.person_id HAVING count(DISTINCT m.code) >= 10)`,
+      `${agedAtLeast('p', 75)} AND p.person_id IN (SELECT m.person_id FROM ${gp}.fact m WHERE m.kind = 'medication' AND ${activeAtEnd('m')} GROUP BY m.person_id HAVING count(DISTINCT m.code) >= 10)`,
       `NOT ${has(gp, `f.kind = 'procedure' AND f.code = ANY(${codes(MEDICATION_REVIEW)}) AND ${inWindow('f', 12)}`)}`,
     ),
     'dementia-emergency-admission': gpProportion(
@@ -110,9 +112,9 @@ export function baselineStatements(ctx: BaselineContext): Record<string, string>
       has(gp, `f.kind = 'condition' AND f.code = ANY(${codes(HYPERTENSION)}) AND ${activeAtEnd('f')}`),
       has(gp, `f.kind = 'observation' AND f.code = ANY(${codes(BLOOD_PRESSURE)}) AND ${inWindow('f', 12)}`),
     ),
-    'current-smokers': gpProportion(`${age('p')} >= 18`, `l.value_codes && ${codes(CURRENT_SMOKER)}`, `JOIN ${latest(SMOKING_STATUS, 24)} l ON l.person_id = p.person_id`),
-    'obesity-bmi-30': gpProportion(`${age('p')} >= 18`, `l.value >= 30`, `JOIN ${latest(BMI, 24)} l ON l.person_id = p.person_id`),
-    'flu-vaccination-65': gpProportion(`${age('p')} >= 65`, has(gp, `f.kind = 'immunization' AND f.code = ANY(${codes(FLU)}) AND ${inWindow('f', 12)}`)),
+    'current-smokers': gpProportion(agedAtLeast('p', 18), `l.value_code = ANY(${codes(CURRENT_SMOKER)})`, `JOIN ${latest(SMOKING_STATUS, 24)} l ON l.person_id = p.person_id`),
+    'obesity-bmi-30': gpProportion(agedAtLeast('p', 18), `l.value >= 30`, `JOIN ${latest(BMI, 24)} l ON l.person_id = p.person_id`),
+    'flu-vaccination-65': gpProportion(agedAtLeast('p', 65), has(gp, `f.kind = 'immunization' AND f.code = ANY(${codes(FLU)}) AND ${inWindow('f', 12)}`)),
     'long-term-support-per-100k': `SELECT d.org_code AS org, NULL::text AS age_band, NULL::text AS sex, coalesce(n.people, 0)::int AS numerator, d.value::float8 AS denominator
        FROM (SELECT r.org_code, r.value FROM ${sc}.org_return r JOIN ${latestReturn(sc, `item = 'population:18+'`)} l USING (org_code, period_end) WHERE r.item = 'population:18+') d
        LEFT JOIN (SELECT p.org_code, count(*) AS people FROM ${sc}.person p WHERE ${withPackage('p')} GROUP BY p.org_code) n ON n.org_code = d.org_code`,

@@ -65,6 +65,8 @@ const service = await startPolled(
     DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
   },
   `http://127.0.0.1:${port}/healthz`,
+  // e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service
+  process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
 ).catch(async (e) => {
   await sandbox.child.stop();
   throw e;
@@ -104,6 +106,13 @@ try {
     socialCare: await load(() => ({ url: `${urls.socialCare}/api/v1/people/${pick(withSocial).socialCarePersonId}/case` }), CONCURRENCY, sourceSeconds),
   };
   const run = await load(facade, CONCURRENCY, SECONDS);
+  // BENCH_COMPARE_EVERYTHING=1: $everything on the same patients right after, for context on a busy machine.
+  const everything = process.env.BENCH_COMPARE_EVERYTHING
+    ? await load(() => {
+        const p = pick(patients);
+        return { url: `${base}/fhir/Patient/${p.id}/$everything`, headers: p.auth };
+      }, CONCURRENCY, SECONDS)
+    : undefined;
   const slowest = Math.max(src.gp.p95, src.hospital.p95, src.socialCare.p95);
   const limit = 1.1 * slowest + 10;
 
@@ -112,6 +121,7 @@ try {
   console.log(line('source hospital (120 ms)', src.hospital));
   console.log(line('source social care (60 ms)', src.socialCare));
   console.log(line('facade Observation search', run));
+  if (everything) console.log(line('facade $everything (context)', everything));
   console.log('\nTarget');
   console.log(`  facade p95 ${fmt(run.p95)} ms ≤ 1.10 × slowest source p95 (${fmt(slowest)}) + 10 = ${fmt(limit)} ms: ${run.p95 <= limit ? 'PASS' : 'FAIL'}`);
 } finally {

@@ -116,8 +116,16 @@ export function enumerate(cells: ReaderCell[], T: number, cap: number, pairs: Ar
   const feasible = new Map(unknown.map((c) => [c.path, new Set<number>()]));
   const ok = (): boolean => {
     for (const [p, ch] of kids) {
-      if (!value.has(p) || ch.some((x) => !value.has(x))) continue;
-      if (value.get(p) !== ch.reduce((s, x) => s + value.get(x)!, 0)) return false;
+      // with the parent known: the assigned children plus the least/most the others can be must straddle it
+      if (!value.has(p)) continue;
+      let least = 0;
+      let most = 0;
+      for (const x of ch) {
+        const v = value.get(x);
+        least += v ?? k.get(x)![0];
+        most += v ?? Math.min(k.get(x)![1], cap);
+      }
+      if (least > value.get(p)! || most < value.get(p)!) return false;
     }
     for (const [n, d] of pairs) if (value.has(n) && value.has(d) && value.get(n)! > value.get(d)!) return false;
     return true;

@@ -12,7 +12,7 @@ import type { ExtractRows, FactRow } from '../../scripts/sandbox/extract/store.j
  * GP (practices A81001, A81002)
  *  1 A81001 F b.1940 (84): diabetes; HbA1c 2024-06; flu 2024-10; 10 meds; med review 2024-09; dementia → hospital EMER 2024-11
  *  2 A81001 M b.1945 (80): diabetes; HbA1c 2023-01 (too old); 10 meds, no review; dementia, no hospital visit
- *  3 A81001 M b.1990 (35): smoking status current (latest 2024-01) after never (2023-06); BMI 32 (2024-02) → hospital stays (H2)
+ *  3 A81001 M b.1990 (35): asthma; smoking status current (latest 2024-01) after never (2023-06); BMI 32 (2024-02) → hospital stays (H2)
  *  4 A81001 F b.1985 (39): smoking status never (latest 2024-05) after smoker (2023-05); BMI 28 (2024-03) after 35 (2023-06)
  *  5 A81002 F b.1950 (75): hypertension + BP panel 2024-07; 9 meds; diabetes that ended in 2015
  *  6 A81002 M b.2010 (15): smoking status current (a child: not in adult denominators)
@@ -72,6 +72,7 @@ export function indicatorFixture(firstNhs: string): Record<SandboxSource, Extrac
   meds(2, 10);
   f(2, 'condition', snomed, '52448006', '2021-01-01');
   // GP 3
+  f(3, 'condition', snomed, '195967001', '2000-01-01');
   f(3, 'observation', loinc, '72166-2', '2023-06-01', { valueCode: '266919005' });
   f(3, 'observation', loinc, '72166-2', '2024-01-01', { valueCode: '449868002' });
   f(3, 'observation', loinc, '39156-5', '2024-02-01', { value: 32 });

@@ -39,7 +39,7 @@ interface Session {
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const PSEUDONYM = /^[A-Za-z0-9_-]{43}$/;
+const PSEUDONYM = /^[A-Za-z0-9_-]{22}$/;
 const send = (res: Response, status: number, body: unknown): void => sendJson(res, status, body, 'application/json');
 
 class BadRequest extends Error {}
@@ -145,10 +145,9 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
       for (const x of r.rows) {
         const k = `${x.org}|${x.age_band}|${x.sex}`;
         let g = groups.get(k);
-        if (!g) groups.set(k, (g = { org: x.org, ageBand: x.age_band, sex: x.sex, members: [], matching: [] }));
-        const p = keyedPseudonym(session.key, x.nhs_number);
-        g.members.push(p);
-        if (x.matching) g.matching.push(p);
+        if (!g) groups.set(k, (g = { org: x.org, ageBand: x.age_band, sex: x.sex, denominator: 0, matching: [] }));
+        g.denominator++;
+        if (x.matching) g.matching.push(keyedPseudonym(session.key, x.nhs_number));
       }
       send(res, 200, { version, groups: [...groups.values()] } satisfies PopulationPseudonymsResponse);
       return;

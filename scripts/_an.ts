@@ -1,0 +1,11 @@
+import pg from 'pg';
+import { indicatorById } from '../indicators/catalogue.js';
+import { compileCounts } from './sandbox/extract/compile.js';
+const c = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/ipr_bench_indicators' });
+await c.connect();
+await c.query('SET jit = off'); await c.query("SET work_mem = '64MB'");
+const d = indicatorById(process.argv[2]!)!;
+const q = compileCounts(d.spec, { periodEnd: '2026-03-31', windowMonths: d.windowMonths, schema: 'src_gp', sessionId: 'x' });
+const r = await c.query('EXPLAIN (ANALYZE, BUFFERS off) ' + q.sql, q.params);
+console.log(r.rows.map((x: any) => x['QUERY PLAN']).join('\n'));
+await c.end();
