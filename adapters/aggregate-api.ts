@@ -9,6 +9,7 @@ import type { ReportingPeriod } from '../indicators/types.js';
  *
  *   GET  /aggregate/v1/version                                        → VersionResponse
  *   POST /aggregate/v1/sessions   SessionRequest                      → SessionResponse (201)
+ *   DELETE /aggregate/v1/sessions/{id}                                → 204 (the session and its exclusions are dropped)
  *   POST /aggregate/v1/counts     CountsRequest                       → CountsResponse
  *   POST /aggregate/v1/pseudonyms PseudonymsRequest                   → PopulationPseudonymsResponse | CriterionPseudonymsResponse
  *   errors                                                            → { error: string } (400 invalid, 404 unknown session)

@@ -22,6 +22,8 @@ export interface AggregateClient {
   readonly source: IndicatorSource;
   version(signal?: AbortSignal): Promise<VersionResponse>;
   openSession(key: Uint8Array, optedOut: string[], signal?: AbortSignal): Promise<SessionResponse>;
+  /** Ends a session early (the source drops its exclusions); sessions also expire on their own. */
+  closeSession(session: string, signal?: AbortSignal): Promise<void>;
   counts(req: { session: string; period: ReportingPeriod; windowMonths: number; spec: IndicatorSpec }, signal?: AbortSignal): Promise<CountsResponse>;
   populationPseudonyms(
     req: { session: string; period: ReportingPeriod; windowMonths: number; population: Population; criteria: Criterion[] },
@@ -90,6 +92,16 @@ export function createAggregateClient(opts: AggregateClientOptions): AggregateCl
         { key: Buffer.from(key).toString('base64url'), optedOut },
         (v): v is SessionResponse => isObject(v) && typeof v.session === 'string' && typeof v.version === 'string',
         signal,
+      ),
+    closeSession: (session, signal) =>
+      transport.call(
+        'aggregate session end',
+        async (s) => {
+          const res = await fetch(`${root}/sessions/${encodeURIComponent(session)}`, { method: 'DELETE', signal: s });
+          await res.body?.cancel().catch(() => undefined);
+          if (!res.ok) throw Object.assign(new Error('http'), { status: res.status });
+        },
+        { idempotent: true, deadlineMs: opts.deadlineMs, ...(signal ? { signal } : {}) },
       ),
     counts: (req, signal) =>
       call('aggregate counts', '/counts', req, (v): v is CountsResponse => isObject(v) && typeof v.version === 'string' && Array.isArray(v.rows) && v.rows.every(isCountRow), signal),

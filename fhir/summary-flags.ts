@@ -180,10 +180,10 @@ export function deriveAlerts(resources: Resource[], patientReference: string, op
     const kinds = alertKindsOf(r, opts.isSafeguarding);
     if (r.resourceType === 'Flag') {
       if (kinds.length === 0) other.push(r as Flag);
-      for (const k of kinds) flagged.set(k, [...(flagged.get(k) ?? []), r as Flag]);
+      for (const k of kinds) pushTo(flagged, k, r as Flag);
       continue;
     }
-    for (const k of kinds) evidence.set(k, [...(evidence.get(k) ?? []), r]);
+    for (const k of kinds) pushTo(evidence, k, r);
   }
   const alerts: Alert[] = [];
   for (const d of ALERT_DEFINITIONS) {
@@ -217,6 +217,13 @@ function derivedFlag(d: AlertDefinition, evidence: Resource[], patientReference:
     subject: { reference: patientReference },
     ...(starts[0] ? { period: { start: starts[0] } } : {}),
   };
+}
+
+/** Appends to the list under a key (creating it). */
+export function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 export const alertDefinition = (kind: AlertKind) => BY_KIND.get(kind)!;

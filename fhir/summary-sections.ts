@@ -13,7 +13,7 @@ import type {
   Resource,
 } from 'fhir/r4.js';
 import { conceptText, day, esc, join, quantityText, sourcesText } from './narrative.js';
-import { alertDefinition, deriveAlerts, evidenceDate, isAdvanceDirective, mainCode } from './summary-flags.js';
+import { alertDefinition, deriveAlerts, evidenceDate, isAdvanceDirective, mainCode, pushTo } from './summary-flags.js';
 
 /**
  * What goes into each section of the patient summary, and its narrative. IPS section codes
@@ -232,7 +232,7 @@ export function immunizations(ctx: SectionContext): SectionContent {
   const groups = new Map<string, Immunization[]>();
   for (const i of given.sort(byDateDesc((x) => day(x.occurrenceDateTime ?? x.recorded)))) {
     const k = (i.vaccineCode?.coding ?? []).map((c) => `${c?.system}|${c?.code}`)[0] ?? conceptText(i.vaccineCode, i.id ?? '');
-    groups.set(k, [...(groups.get(k) ?? []), i]);
+    pushTo(groups, k, i);
   }
   const latest = [...groups.values()].map((g) => ({ last: g[0]!, count: g.length }));
   const items = latest.map(({ last, count }) =>

@@ -3,7 +3,7 @@ import type { Bundle, BundleEntry, Composition, CompositionSection, Device, Doma
 import { warningOutcome } from './bundle.js';
 import { esc, join, narrative, ul } from './narrative.js';
 import type { PatientRef, RecordRepository, Warning } from './repository.js';
-import { FLAG_DETAIL_URL } from './summary-flags.js';
+import { FLAG_DETAIL_URL, pushTo } from './summary-flags.js';
 import * as S from './summary-sections.js';
 
 /**
@@ -78,7 +78,7 @@ export function buildSummary(input: SummaryInput): Bundle {
   const byRef = new Map<string, Resource>();
   for (const r of input.resources) {
     if (!r || typeof r.resourceType !== 'string') continue;
-    byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r]);
+    pushTo(byType, r.resourceType, r);
     if (r.id) byRef.set(keyOf(r), r);
   }
   const patientReference = `Patient/${input.patientId}`;

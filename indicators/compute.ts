@@ -146,6 +146,8 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
     };
 
     const results = await mapLimit(defs, deps.concurrency ?? 4, one);
+    // Best effort: the sources drop the session's exclusions now rather than when it expires.
+    await Promise.allSettled([...sessions.values()].map((s) => s.client.closeSession(s.session)));
     // An indicator computed before a source went down elsewhere in the run keeps its (complete) result.
     const sources = needed.map((s) => status.get(s)!);
     const run: ComputeRun = {

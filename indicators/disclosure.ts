@@ -17,7 +17,8 @@
  *    the exact n and d (few pairs in the ±2 boxes give that exact ratio). So protection comes from suppression only;
  *    rounding is a second line (it blurs any figure whose rate is not published);
  *  - the additive structure: organisation rows sum to the total, strata sum to their organisation, in both the
- *    numerator and the denominator table; for proportions also numerator ≤ denominator cell by cell;
+ *    numerator and the denominator table; for proportions also denominator = numerator + complement cell by cell,
+ *    the complement (those without the outcome) being a hidden cell ≥ 0 that is never published;
  *  - this algorithm, hence what each flag means: 'small-count' ⇒ 1..T (0..T under a small total), 'secondary' ⇒ ≥ T+1
  *    (complements are always non-zero publishable cells, so ≥ T+1), published 0 ⇒ exactly 0.
  *  With that knowledge the reader narrows every suppressed cell to an interval by linear differencing, repeated
@@ -39,15 +40,22 @@
  *     group large enough to restore the missing width (smallest non-zero published cell with count ≥ T+1+deficit, else
  *     the largest), or suppress the group total if there is none; back to b. Each round suppresses at least one more
  *     cell, so this ends (in the limit with everything non-zero suppressed, which is always protected).
+ *  COMPLEMENTS of proportions (denominator − numerator, e.g. the 2 of 100 diabetics without a recorded HbA1c) are
+ *  protected only with protectIndicator(…, { protectComplements: true }): each is then audited like a small cell,
+ *  except that it need only keep what the flags and sums allow without any published value (two small counts n and
+ *  d already say d − n ≤ T − 1); a narrowed complement gets its numerator suppressed ('secondary', so the value is
+ *  withheld), or its numerator/denominator widened as above. Off by default: the published rules protect the
+ *  numerator and denominator counts, as NHS statistical publications do, and switching it on withholds the values of
+ *  organisations near 0 % or 100 %. A policy decision for the publisher; tested both ways.
  *  Not covered: tables linked in other ways than given here (e.g. publishing the same strata summed across
  *  organisations, or a different area grouping of the same rows) — pass every published total through one call.
- *  Complements of proportions (denominator − numerator, e.g. the few without a recorded HbA1c) are published.
  *
  * API
  *  - DEFAULT_POLICY, checkPolicy(policy), roundCount(count, policy), publishCount(count, policy) (primary only).
- *  - protectTable({ total?, rows: [{ key, count, strata?: [{ key, count }] }] }, policy, { rowsAreStrataOf? })
+ *  - protectTable({ total?, rows: [{ key, count, strata?: [{ key, count }] }] }, policy)
  *      → { total, rows: [{ key, count, strata? }] (PublishedCount each), secondary: string[] (cell paths) }.
- *  - protectIndicator(organisations: OrganisationCount[], measure, policy) → both tables protected together:
+ *  - protectIndicator(organisations: OrganisationCount[], measure, policy, { protectComplements? }) → both tables
+ *      protected together:
  *      { total, organisations: [{ code, numerator, denominator, valuePublishable, withheld, standardisedPublishable,
  *      strata? }], secondary }. `withheld` is the types.ts WithheldReason for a value that cannot be published.
  *      `standardisedPublishable` is true when the value is publishable and every stratum cell of the organisation is
@@ -88,25 +96,35 @@ function checkCount(count: number, where: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The cell graph: tables as trees of sums, plus numerator ≤ denominator pairs.
+// The cell graph: tables as trees of sums; for proportions also d = n + c per cell, with c (the complement,
+// denominator − numerator) a hidden cell that is never published.
 
-type Status = 'published' | 'small' | 'secondary';
+type Status = 'published' | 'small' | 'secondary' | 'hidden';
 
 interface Cell {
   path: string;
   count: number;
-  parent: number; // -1 for a root
+  parent: number; // tree parent within its table; -1 for a root or a hidden cell
   children: number[];
   status: Status;
   /** Marked small because an ancestor is small (reader's interval then starts at 0). */
   inherited: boolean;
-  pairs: number[]; // indices into Graph.pairs (proportion: numerator ≤ denominator, same path in both tables)
+  /** Hidden complement cells: the numerator and denominator cells it is the difference of. */
+  of?: { n: number; d: number };
+  /** Whether the audit protects this cell when its count is 1..T (hidden cells only when asked). */
+  checked: boolean;
+}
+
+/** parent = Σ children. Tree groups (kind 'sum') take part in the group rule; 'complement' groups do not. */
+interface Group {
+  parent: number;
+  children: number[];
+  kind: 'sum' | 'complement';
 }
 
 interface Graph {
   cells: Cell[];
-  /** [numerator cell, denominator cell] for proportions. */
-  pairs: Array<[number, number]>;
+  groups: Group[];
   T: number;
 }
 
@@ -116,35 +134,39 @@ export interface TableInput {
   rows: Array<{ key: string; count: number; strata?: Array<{ key: string; count: number }> }>;
 }
 
+function addCell(g: Graph, path: string, count: number, parent: number, status: Status = 'published'): number {
+  checkCount(count, path);
+  const id = g.cells.length;
+  g.cells.push({ path, count, parent, children: [], status, inherited: false, checked: status !== 'hidden' });
+  if (parent >= 0) g.cells[parent].children.push(id);
+  return id;
+}
+
 function addTable(g: Graph, prefix: string, t: TableInput): number {
-  const add = (path: string, count: number, parent: number): number => {
-    checkCount(count, path);
-    const id = g.cells.length;
-    g.cells.push({ path, count, parent, children: [], status: 'published', inherited: false, pairs: [] });
-    if (parent >= 0) g.cells[parent].children.push(id);
-    return id;
-  };
   for (const r of t.rows) {
     checkCount(r.count, `${prefix}row:${r.key}`);
     for (const x of r.strata ?? []) checkCount(x.count, `${prefix}row:${r.key}/stratum:${x.key}`);
   }
   const sum = t.rows.reduce((s, r) => s + r.count, 0);
   if (t.total !== undefined && t.total !== sum) throw new RangeError(`${prefix}total: ${t.total} is not the sum of the rows (${sum})`);
-  const root = add(`${prefix}total`, sum, -1);
+  const root = addCell(g, `${prefix}total`, sum, -1);
   const seen = new Set<string>();
   for (const r of t.rows) {
     if (seen.has(r.key)) throw new RangeError(`${prefix}row:${r.key}: duplicate row key`);
     seen.add(r.key);
-    const row = add(`${prefix}row:${r.key}`, r.count, root);
+    const row = addCell(g, `${prefix}row:${r.key}`, r.count, root);
     if (!r.strata) continue;
     const ssum = r.strata.reduce((s, x) => s + x.count, 0);
     if (ssum !== r.count) throw new RangeError(`${prefix}row:${r.key}: strata sum to ${ssum}, not ${r.count}`);
     const skeys = new Set<string>();
-    for (const s of r.strata) {
-      if (skeys.has(s.key)) throw new RangeError(`${prefix}row:${r.key}/stratum:${s.key}: duplicate stratum key`);
-      skeys.add(s.key);
-      add(`${prefix}row:${r.key}/stratum:${s.key}`, s.count, row);
+    for (const x of r.strata) {
+      if (skeys.has(x.key)) throw new RangeError(`${prefix}row:${r.key}/stratum:${x.key}: duplicate stratum key`);
+      skeys.add(x.key);
+      addCell(g, `${prefix}row:${r.key}/stratum:${x.key}`, x.count, row);
     }
+  }
+  for (let id = root; id < g.cells.length; id++) {
+    if (g.cells[id].children.length) g.groups.push({ parent: id, children: g.cells[id].children, kind: 'sum' });
   }
   return root;
 }
@@ -155,77 +177,70 @@ const isSuppressed = (c: Cell) => c.status !== 'published';
 function flagBounds(c: Cell, T: number): [number, number] {
   if (c.status === 'published') return [c.count, c.count];
   if (c.status === 'small') return [c.inherited ? 0 : 1, T];
+  if (c.status === 'hidden') return [0, Infinity];
   return [T + 1, Infinity];
 }
 
-/** Bounds propagation over all sums and pairs (worklist until a fixed point). */
-function readerIntervals(g: Graph): { lo: number[]; hi: number[] } {
+/**
+ * Bounds propagation over every group (worklist until a fixed point). `withoutValues`: as if no published value were
+ * known (flags and sums only) — the baseline against which complements are judged.
+ */
+function readerIntervals(g: Graph, withoutValues = false): { lo: number[]; hi: number[] } {
   const lo: number[] = [];
   const hi: number[] = [];
   for (const c of g.cells) {
-    const [a, b] = flagBounds(c, g.T);
+    const [a, b] = withoutValues && c.status === 'published' ? [0, Infinity] : flagBounds(c, g.T);
     lo.push(a);
     hi.push(b);
   }
-  // constraints: group k = parent id with children; pair constraints as [n, d]
   const groupsOf: number[][] = g.cells.map(() => []);
-  const groups: number[] = [];
-  g.cells.forEach((c, id) => {
-    if (c.children.length === 0) return;
-    groups.push(id);
-    groupsOf[id].push(id);
-    for (const ch of c.children) groupsOf[ch].push(id);
+  g.groups.forEach((gr, k) => {
+    groupsOf[gr.parent].push(k);
+    for (const ch of gr.children) groupsOf[ch].push(k);
   });
-  const queue: number[] = [...groups];
-  const queued = new Set<number>(groups);
+  const queue: number[] = g.groups.map((_, k) => k);
+  const queued = new Uint8Array(g.groups.length).fill(1);
   const touch = (id: number) => {
-    for (const gid of groupsOf[id]) if (!queued.has(gid)) { queued.add(gid); queue.push(gid); }
-    for (const pi of g.cells[id].pairs) {
-      // a pair constraint is applied with the groups of both its cells
-      const [n, d] = g.pairs[pi];
-      for (const gid of groupsOf[n === id ? d : n]) if (!queued.has(gid)) { queued.add(gid); queue.push(gid); }
-    }
+    for (const k of groupsOf[id]) if (!queued[k]) { queued[k] = 1; queue.push(k); }
   };
   const setLo = (id: number, v: number) => { if (v > lo[id]) { lo[id] = v; touch(id); } };
   const setHi = (id: number, v: number) => { if (v < hi[id]) { hi[id] = v; touch(id); } };
-  const applyPairs = (id: number) => {
-    for (const pi of g.cells[id].pairs) {
-      const [n, d] = g.pairs[pi];
-      setHi(n, hi[d]);
-      setLo(d, lo[n]);
-    }
-  };
   for (let head = 0; head < queue.length; head++) {
     if (head > 5_000_000) throw new Error('disclosure audit did not converge');
-    const p = queue[head];
-    queued.delete(p);
-    const kids = g.cells[p].children;
+    const k = queue[head];
+    queued[k] = 0;
+    const { parent: p, children: kids } = g.groups[k];
     let sumLo = 0, finHi = 0, infHi = 0;
-    for (const k of kids) {
-      sumLo += lo[k];
-      if (hi[k] === Infinity) infHi++; else finHi += hi[k];
+    for (const c of kids) {
+      sumLo += lo[c];
+      if (hi[c] === Infinity) infHi++; else finHi += hi[c];
     }
     setLo(p, sumLo);
     if (infHi === 0) setHi(p, finHi);
-    for (const k of kids) {
-      const othersLo = sumLo - lo[k];
-      if (hi[p] !== Infinity) setHi(k, hi[p] - othersLo);
-      const othersInf = infHi - (hi[k] === Infinity ? 1 : 0);
-      if (othersInf === 0) setLo(k, lo[p] - (finHi - (hi[k] === Infinity ? 0 : hi[k])));
+    for (const c of kids) {
+      if (hi[p] !== Infinity) setHi(c, hi[p] - (sumLo - lo[c]));
+      const othersInf = infHi - (hi[c] === Infinity ? 1 : 0);
+      if (othersInf === 0) setLo(c, lo[p] - (finHi - (hi[c] === Infinity ? 0 : hi[c])));
     }
-    applyPairs(p);
-    for (const k of kids) applyPairs(k);
   }
   return { lo, hi };
 }
 
-/** Small cells that the reader can narrow; with how much upper width is missing. */
+/**
+ * Checked cells with a count 1..T whose interval differencing has narrowed; with how much width is missing.
+ * A table cell must keep [1, T]. A hidden complement must keep what the flags and sums alone already allow
+ * (its interval without any published value, within [1, T]): e.g. two small counts n and d leave c ≤ T − 1 whatever
+ * is done, and that is the flags speaking, not the published figures.
+ */
 function narrowed(g: Graph): Array<{ id: number; deficit: number }> {
   const { lo, hi } = readerIntervals(g);
+  const hidden = g.cells.some((c) => c.checked && c.of && c.count >= 1 && c.count <= g.T);
+  const base = hidden ? readerIntervals(g, true) : null;
   const out: Array<{ id: number; deficit: number }> = [];
   g.cells.forEach((c, id) => {
-    if (c.count < 1 || c.count > g.T) return;
-    if (lo[id] > 1 || hi[id] < g.T) out.push({ id, deficit: Math.max(g.T - hi[id], lo[id] - 1, 1) });
+    if (!c.checked || c.count < 1 || c.count > g.T) return;
+    const want = c.of ? [Math.max(1, base!.lo[id]), Math.min(g.T, base!.hi[id])] : [1, g.T];
+    if (lo[id] > want[0] || hi[id] < want[1]) out.push({ id, deficit: Math.max(want[1] - hi[id], lo[id] - want[0], 1) });
   });
   return out;
 }
@@ -234,16 +249,16 @@ function suppress(g: Graph, id: number): void {
   if (g.cells[id].status === 'published') g.cells[id].status = 'secondary';
 }
 
-/** Published non-zero cells of a group, smallest first (ties by path). */
+/** Published non-zero cells of a tree group, smallest first (ties by path). */
 function candidates(g: Graph, parent: number): number[] {
   return g.cells[parent].children
     .filter((k) => g.cells[k].status === 'published' && g.cells[k].count > 0)
     .sort((a, b) => g.cells[a].count - g.cells[b].count || (g.cells[a].path < g.cells[b].path ? -1 : 1));
 }
 
-/** Rule (a): primary suppression, inheritance down small totals, pair rule. */
+/** Rule (a): primary suppression and inheritance down small totals. */
 function primary(g: Graph): void {
-  for (const c of g.cells) if (c.count >= 1 && c.count <= g.T) c.status = 'small';
+  for (const c of g.cells) if (c.status !== 'hidden' && c.count >= 1 && c.count <= g.T) c.status = 'small';
   const inherit = (id: number) => {
     for (const k of g.cells[id].children) {
       g.cells[k].status = 'small';
@@ -254,33 +269,42 @@ function primary(g: Graph): void {
   g.cells.forEach((c, id) => { if (c.status === 'small' && !c.inherited) inherit(id); });
 }
 
-/** Rule (b) and the pair rule, to a fixed point. Returns whether anything changed. */
-function groupRules(g: Graph): boolean {
-  let any = false;
+/** Rule (b) and the numerator-with-suppressed-denominator rule, to a fixed point. */
+function groupRules(g: Graph): void {
   for (let changed = true; changed;) {
     changed = false;
-    for (const [n, d] of g.pairs) {
-      if (isSuppressed(g.cells[d]) && !isSuppressed(g.cells[n]) && g.cells[n].count > 0) { suppress(g, n); changed = true; }
+    for (const c of g.cells) {
+      if (!c.of) continue;
+      const n = g.cells[c.of.n];
+      if (isSuppressed(g.cells[c.of.d]) && !isSuppressed(n) && n.count > 0) { suppress(g, c.of.n); changed = true; }
     }
-    g.cells.forEach((c, p) => {
-      if (c.children.length === 0 || c.status === 'small') return;
-      const sup = c.children.filter((k) => isSuppressed(g.cells[k])).length;
-      const need = c.status === 'published' ? sup === 1 : sup === 0;
-      if (!need) return;
-      const cand = candidates(g, p);
+    for (const gr of g.groups) {
+      const c = g.cells[gr.parent];
+      if (gr.kind !== 'sum' || c.status === 'small') continue;
+      const sup = gr.children.filter((k) => isSuppressed(g.cells[k])).length;
+      if (c.status === 'published' ? sup !== 1 : sup !== 0) continue;
+      const cand = candidates(g, gr.parent);
       if (cand.length) suppress(g, cand[0]);
-      else if (c.status === 'published') suppress(g, p);
-      else return;
+      else if (c.status === 'published') suppress(g, gr.parent);
+      else continue;
       changed = true;
-    });
-    any ||= changed;
+    }
   }
-  return any;
 }
 
-/** Rule (c): widen a narrowed small cell. Returns whether a cell was suppressed. */
+/** Rule (c): widen a narrowed cell. Returns whether a cell was suppressed. */
 function widen(g: Graph, id: number, deficit: number): boolean {
-  const p = g.cells[id].parent;
+  const cell = g.cells[id];
+  if (cell.of) {
+    // a complement d − n: hide the numerator, else widen the numerator (or the denominator) in its own table
+    const n = g.cells[cell.of.n];
+    if (n.status === 'published') {
+      if (n.count > 0) { suppress(g, cell.of.n); return true; }
+      return widen(g, cell.of.d, deficit); // n = 0: the complement is the denominator itself
+    }
+    return widen(g, cell.of.n, deficit) || widen(g, cell.of.d, deficit);
+  }
+  const p = cell.parent;
   if (p < 0) return false;
   const cand = candidates(g, p);
   if (cand.length) {
@@ -288,12 +312,17 @@ function widen(g: Graph, id: number, deficit: number): boolean {
     suppress(g, big ?? cand[cand.length - 1]);
     return true;
   }
-  if (g.cells[p].status === 'published') { suppress(g, p); return true; }
+  if (g.cells[p].status === 'published' && g.cells[p].count > 0) { suppress(g, p); return true; }
   return widen(g, p, deficit);
 }
 
 function protect(g: Graph): void {
   primary(g);
+  const ancestors = (id: number): number[] => {
+    const out: number[] = [];
+    for (let p = g.cells[id].parent; p >= 0; p = g.cells[p].parent) out.push(p);
+    return out;
+  };
   for (let round = 0; ; round++) {
     groupRules(g);
     const bad = narrowed(g);
@@ -301,11 +330,6 @@ function protect(g: Graph): void {
     // Fix the top-most narrowed cells first, one per group per round: widening a total widens what lies under it.
     const failing = new Set(bad.map((b) => b.id));
     const touched = new Set<number>();
-    const ancestors = (id: number): number[] => {
-      const out: number[] = [];
-      for (let p = g.cells[id].parent; p >= 0; p = g.cells[p].parent) out.push(p);
-      return out;
-    };
     let changed = false;
     for (const b of bad) {
       const up = ancestors(b.id);
@@ -316,7 +340,7 @@ function protect(g: Graph): void {
       }
     }
     if (!changed || round > g.cells.length) {
-      // Cannot happen with tree-shaped tables; kept as a safe fallback: hide every non-zero published cell.
+      // Not expected; a safe fallback: hide every non-zero published cell.
       for (const c of g.cells) if (c.status === 'published' && c.count > 0) c.status = 'secondary';
       return;
     }
@@ -356,7 +380,7 @@ function readTable(g: Graph, root: number, input: TableInput, policy: Disclosure
 /** Primary and secondary suppression and rounding of one additive table (total ← rows ← strata). */
 export function protectTable(input: TableInput, policy: DisclosurePolicy = DEFAULT_POLICY): ProtectedTable {
   checkPolicy(policy);
-  const g: Graph = { cells: [], pairs: [], T: policy.threshold };
+  const g: Graph = { cells: [], groups: [], T: policy.threshold };
   const root = addTable(g, '', input);
   protect(g);
   const out = readTable(g, root, input, policy);
@@ -391,12 +415,14 @@ function withheldReason(n: PublishedCount, d: PublishedCount, denominator: numbe
 
 /**
  * Protect an indicator's numerator and denominator tables together (organisations in the given order; their
- * strata, if any, as given). For proportions the pair rule numerator ≤ denominator is part of the reader's knowledge.
+ * strata, if any, as given). For proportions d = n + c (c ≥ 0, hidden) is part of the reader's knowledge; with
+ * `protectComplements` the complements c are protected too.
  */
 export function protectIndicator(
   organisations: OrganisationCount[],
   measure: MeasureType,
   policy: DisclosurePolicy = DEFAULT_POLICY,
+  options: { protectComplements?: boolean } = {},
 ): ProtectedIndicator {
   checkPolicy(policy);
   const table = (side: 'numerator' | 'denominator'): TableInput => ({
@@ -416,16 +442,18 @@ export function protectIndicator(
       }
     }
   }
-  const g: Graph = { cells: [], pairs: [], T: policy.threshold };
+  const g: Graph = { cells: [], groups: [], T: policy.threshold };
   const nRoot = addTable(g, 'numerator:', numIn);
   const nEnd = g.cells.length;
   const dRoot = addTable(g, 'denominator:', denIn);
   if (measure.type === 'proportion') {
-    for (let i = 0; i < nEnd; i++) {
-      const d = dRoot + (i - nRoot); // same construction order in both tables
-      g.cells[i].pairs.push(g.pairs.length);
-      g.cells[d].pairs.push(g.pairs.length);
-      g.pairs.push([i, d]);
+    // d = n + c for every cell (same construction order in both tables); c ≥ 0 is what numerator ≤ denominator says
+    for (let n = nRoot; n < nEnd; n++) {
+      const d = dRoot + (n - nRoot);
+      const c = addCell(g, `complement:${g.cells[n].path.slice('numerator:'.length)}`, g.cells[d].count - g.cells[n].count, -1, 'hidden');
+      g.cells[c].of = { n, d };
+      g.cells[c].checked = options.protectComplements === true;
+      g.groups.push({ parent: d, children: [n, c], kind: 'complement' });
     }
   }
   protect(g);

@@ -15,16 +15,17 @@
  *      Stat Med 24:1185–1202, Appendix A.1.1: with r_p the p-quantile of the count (Bin(n, θ) for proportions,
  *      Poisson(θ·n) for rates) and F its CDF, the limit is (r_p − α)/n with
  *      α = (F(r_p) − p) / (F(r_p) − F(r_p − 1)), which interpolates the discrete quantile so the limits are smooth in
- *      n; p = 0.025/0.975 (95 %) and 0.001/0.999 (99.8 %). This is also the method of the PHE / NHS "exact" funnel
- *      tools. Lower limits are floored at 0 (and proportions' upper at 1).
+ *      n; p = 0.025/0.975 (95 %) and 0.001/0.999 (99.8 %). Lower limits are floored at 0 (and proportions' upper
+ *      at 1).
  *      With over-dispersion φ > 1 (see below): θ ± z_p·√(φ·V(θ)/n), V(θ) = θ(1−θ) (proportion) or θ (Poisson),
  *      z = 1.959964 / 3.090232 — Spiegelhalter 2005 §3.2 (the exact discrete limits cannot be inflated by φ).
  *  - `estimateOverdispersion(kind, target, units)` → { phi, units, pValue }: multiplicative over-dispersion from
  *      Pearson z-scores z_i = (y_i − θ)/√(V(θ)/n_i) winsorised at 10 % (z below the 10th / above the 90th percentile
  *      set to those percentiles), φ = Σ z_i² / I (Spiegelhalter 2005 §3.2). pValue = P(χ²_{I−1} ≥ I·φ).
  *      `funnel()` adjusts only when the caller asks for it AND φ > 1 (φ < 1 means no extra variation: no narrowing).
- *      Chosen over the additive DerSimonian–Laird τ² because it keeps the funnel shape, needs no weights, and is what
- *      the PHE guidance offers; its weakness (a few very large organisations dominate less than with τ²) is documented.
+ *      Chosen over the additive DerSimonian–Laird τ² because it keeps the funnel shape and needs no weights. Its known
+ *      weakness: the widened limits still close in on the target as n grows, so very large organisations can be
+ *      flagged for differences that an additive τ² (a floor on the variance) would absorb.
  *  - `classify(observed, limits)` → Classification: above upper99.8 → above-alarm; above upper95 → above-alert;
  *      below lower99.8 → below-alarm; below lower95 → below-alert; on or within the limits → within-expected.
  *  - `funnel(kind, units, { overdispersion })` → target, φ, and for every unit its value, CI, limits and class

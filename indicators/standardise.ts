@@ -2,7 +2,7 @@
  * Directly age-sex standardised rates (DSR) with 95 % confidence intervals. Pure functions, no I/O.
  *
  * Standard population: the 2013 European Standard Population (ESP 2013; Eurostat, "Revision of the European
- * Standard Population — Report of Eurostat's task force", 2013 edition, Table 6 — the standard used by ONS and
+ * Standard Population — Report of Eurostat's task force", 2013 edition — the standard used by ONS and
  * OHID/PHE since 2014), whose 5-year weights (0-4 … 85-89, 90+; total 100,000) are collapsed here to the 10-year
  * `AGE_BANDS` of types.ts by adding adjacent bands (0-4 5,000 + 5-9 5,500 = 10,500, and so on; 90+ stays 1,000).
  * The same weights are used for each sex, so the age-sex standard population totals 200,000.
@@ -14,7 +14,7 @@
  * (1991, Stat Med 10:457–462): with O = Σ O_i and var(DSR) = Σ (w_i/n_i)²·O_i / (Σ w_i)²,
  *   limits = DSR + √(var/O) · (O_L − O)  and  DSR + √(var/O) · (O_U − O),
  * where (O_L, O_U) is the 95 % interval for a Poisson count O: exact (Garwood) for O < 389 and Byar's approximation
- * from 389 upwards (the OHID/PHE "Technical Guide: confidence intervals" convention; the two agree to < 0.1 % there).
+ * from 389 upwards (the switch point used by OHID's PHEindicatormethods; the two agree to < 0.1 % there, tested).
  * For O = 0 the value is 0, the lower limit 0 and the upper limit undefined (null). OHID does not publish DSRs with
  * fewer than 10 events: `reliable` is false then, and the publisher should say so.
  *

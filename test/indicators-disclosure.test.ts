@@ -11,7 +11,7 @@ import {
   type TableInput,
 } from '../indicators/disclosure.js';
 import { AGE_BANDS, type OrganisationCount, type PublishedCount } from '../indicators/types.js';
-import { disclosures, enumerate, type ReaderCell } from './helpers/disclosure-reader.js';
+import { disclosures, enumerate, type ExtraSum, type ReaderCell } from './helpers/disclosure-reader.js';
 
 const T = DEFAULT_POLICY.threshold;
 const SMALL: PublishedCount = { value: null, suppressed: true, reason: 'small-count' };
@@ -29,7 +29,11 @@ function tableCells(input: TableInput, out: ProtectedTable, prefix = ''): Reader
   return cells;
 }
 
-function indicatorCells(orgs: OrganisationCount[], out: ProtectedIndicator): { cells: ReaderCell[]; pairs: Array<[string, string]> } {
+/**
+ * The reader's view of a protected indicator: both tables and, for proportions, the hidden complement cells
+ * (denominator − numerator, never published) with the sums d = n + c.
+ */
+function indicatorCells(orgs: OrganisationCount[], out: ProtectedIndicator, proportion = true): { cells: ReaderCell[]; extra: ExtraSum[] } {
   const side = (name: 'numerator' | 'denominator'): ReaderCell[] => {
     const total = `${name}:total`;
     const cells: ReaderCell[] = [{ path: total, truth: orgs.reduce((s, o) => s + o[name], 0), published: out.total[name] }];
@@ -43,7 +47,10 @@ function indicatorCells(orgs: OrganisationCount[], out: ProtectedIndicator): { c
   };
   const num = side('numerator');
   const den = side('denominator');
-  return { cells: [...num, ...den], pairs: num.map((c, i) => [c.path, den[i].path] as [string, string]) };
+  if (!proportion) return { cells: [...num, ...den], extra: [] };
+  const comp: ReaderCell[] = num.map((n, i) => ({ path: `complement:${n.path}`, truth: den[i].truth - n.truth, published: null }));
+  const extra: ExtraSum[] = num.map((n, i) => ({ parent: den[i].path, children: [n.path, comp[i].path] }));
+  return { cells: [...num, ...den, ...comp], extra };
 }
 
 const rows = (...counts: Array<[string, number]>): TableInput => ({ rows: counts.map(([key, count]) => ({ key, count })) });
@@ -211,13 +218,42 @@ describe('disclosure control: secondary suppression on adversarial tables', () =
       { code: 'D', numerator: 40, denominator: 100 },
     ];
     const out = protectIndicator(orgs, { type: 'proportion' });
-    const { cells, pairs } = indicatorCells(orgs, out);
-    expect(disclosures(cells, T, pairs)).to.deep.equal([]);
+    const { cells, extra } = indicatorCells(orgs, out);
+    expect(disclosures(cells, T, extra)).to.deep.equal([]);
     // the denominator complement's numerator may not stay published: 19 ≤ d_B would bound d_A
     const b = out.organisations[1];
     expect(b.denominator.suppressed).to.equal(true);
     expect(b.numerator.suppressed).to.equal(true);
     expect(b.withheld).to.equal('denominator-suppressed');
+  });
+});
+
+describe('disclosure control: complements of proportions (denominator − numerator)', () => {
+  const orgs: OrganisationCount[] = [
+    { code: 'A', numerator: 95, denominator: 100 }, // 5 people without the outcome
+    { code: 'B', numerator: 160, denominator: 200 },
+    { code: 'C', numerator: 230, denominator: 300 },
+    { code: 'D', numerator: 300, denominator: 400 },
+  ];
+
+  it('by default publishes 95 of 100, which tells a reader that exactly 5 lack the outcome', () => {
+    const out = protectIndicator(orgs, { type: 'proportion' });
+    expect(out.organisations[0].valuePublishable).to.equal(true);
+    const { cells, extra } = indicatorCells(orgs, out);
+    expect(disclosures(cells, T, extra, true)).to.deep.include({ path: 'complement:numerator:row:A', truth: 5, lo: 5, hi: 5 });
+  });
+
+  it('with protectComplements, withholds the value and protects the hidden count like any other', () => {
+    const out = protectIndicator(orgs, { type: 'proportion' }, DEFAULT_POLICY, { protectComplements: true });
+    const a = out.organisations[0];
+    expect(a.numerator).to.deep.equal(SECONDARY);
+    expect(a.denominator).to.deep.equal({ value: 100, suppressed: false });
+    expect(a.valuePublishable).to.equal(false);
+    expect(a.withheld).to.equal('numerator-suppressed');
+    const { cells, extra } = indicatorCells(orgs, out);
+    expect(disclosures(cells, T, extra, true)).to.deep.equal([]);
+    // the organisations whose complements are large keep their values
+    expect(out.organisations.slice(1).filter((o) => o.valuePublishable).length).to.be.at.least(2);
   });
 });
 
@@ -277,8 +313,10 @@ describe('disclosure control: property test on random populations', () => {
     for (let run = 0; run < 600; run++) {
       const orgs = randomOrganisations(rand);
       const proportion = run % 2 === 0;
-      const out = protectIndicator(orgs, proportion ? { type: 'proportion' } : { type: 'rate', per: 1000 });
-      const { cells: view, pairs } = indicatorCells(orgs, out);
+      const complements = proportion && run % 4 === 0; // half the proportions also protect denominator − numerator
+      const out = protectIndicator(orgs, proportion ? { type: 'proportion' } : { type: 'rate', per: 1000 }, DEFAULT_POLICY, { protectComplements: complements });
+      const { cells: all, extra } = indicatorCells(orgs, out, proportion);
+      const view = all.filter((c): c is ReaderCell & { published: PublishedCount } => c.published !== null);
       // 1. directly: every published figure is a rounded count that is 0 or above the threshold
       for (const c of view) {
         cells++;
@@ -302,7 +340,7 @@ describe('disclosure control: property test on random populations', () => {
         expect(o.numerator.suppressed || o.denominator.suppressed).to.equal(false);
       }
       // 3. by differencing, with every published cell known exactly
-      const found = disclosures(view, T, proportion ? pairs : []);
+      const found = disclosures(all, T, extra, complements);
       expect(found, `run ${run}: ${JSON.stringify(orgs)}`).to.deep.equal([]);
       checked++;
     }
@@ -326,9 +364,9 @@ describe('disclosure control: property test on random populations', () => {
         }));
         return { code: `O${i}`, numerator: strata.reduce((s, x) => s + x.numerator, 0), denominator: strata.reduce((s, x) => s + x.denominator, 0), strata };
       });
-      const out = protectIndicator(orgs, { type: 'proportion' });
-      const { cells: view, pairs } = indicatorCells(orgs, out);
-      expect(disclosures(view, T, pairs), `run ${run}`).to.deep.equal([]);
+      const out = protectIndicator(orgs, { type: 'proportion' }, DEFAULT_POLICY, { protectComplements: run % 2 === 0 });
+      const { cells, extra } = indicatorCells(orgs, out);
+      expect(disclosures(cells, T, extra, run % 2 === 0), `run ${run}`).to.deep.equal([]);
     }
   });
 

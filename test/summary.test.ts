@@ -197,6 +197,10 @@ describe('Patient/$summary (IPS) through the HTTP interface', function () {
     expect(audit.status).to.equal(200);
     const events = matches(audit.body) as AuditEvent[];
     expect(events.some((e) => e.outcome === '4' && e.agent.some((a) => a.who?.identifier?.value === 'crew-no-relationship') && e.entity?.some((x) => x.name === 'GET /fhir/Patient/{id}/$summary')), 'the refusal is audited').to.equal(true);
+    // The patient reads their own summary through the same route.
+    const own = await summaryOf(h, dementia.id, patientToken);
+    expect(own.status, JSON.stringify(own.body).slice(0, 300)).to.equal(200);
+    expect(ipsProblems(own.body)).to.deep.equal([]);
     // The patient's own access log says in plain words that their summary was viewed.
     const log = await get(h.service.app, '/access-log', patientToken);
     expect(log.status).to.equal(200);

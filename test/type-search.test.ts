@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AuditEvent, Bundle, CapabilityStatement, Coding, Condition, Consent, Encounter, Observation, Resource } from 'fhir/r4.js';
 import { Client as FhirKitClient } from 'fhir-kit-client';
+import type { PaginationParams } from 'fhir-kit-client';
 import { parse as parseYaml } from 'yaml';
 import { OPENAPI_PATH } from '../server/app.js';
 import { createFhirSourceAdapter } from '../adapters/fhir-source.js';
@@ -16,7 +17,7 @@ import { CONSENT_POLICY_URI, CONSENT_SCOPE_SYSTEM, PARTICIPATION_SYSTEM, SOURCE_
 import { RESULT_PARAMS, SEARCH_TYPES, searchDef } from '../fhir/search-parameters.js';
 import { SUMMARY_ELEMENTS } from '../fhir/summary-elements.js';
 import { parseTypeSearch } from '../fhir/type-search.js';
-import { expectValidFhir, sharedAvailable } from './helpers/fhir-validator.js';
+import { expectValidFhir, requireShared, sharedAvailable } from './helpers/fhir-validator.js';
 import { get, idForNhs, issueCodes, matches, outcomes, sourcesOf } from './helpers/fhir-http.js';
 import { startHarness, SYNTHEA_DIR, type Harness } from './helpers/harness.js';
 
@@ -250,7 +251,8 @@ describe('type-level search over the integrated record (issue 4, clinician searc
     expect(matches(count)).to.have.length(0);
   });
 
-  it('_include follows Encounter → Practitioner and Organization (search.mode include), each referenced from the page', async () => {
+  it('_include follows Encounter → Practitioner and Organization (search.mode include), each referenced from the page', async function () {
+    requireShared(this, 'the _include test (Synthea encounters name their practitioners and providers; generated ones do not)');
     const r = await search(`/fhir/Encounter?patient=Patient/${id}&_include=Encounter:practitioner&_include=Encounter:service-provider&_count=10`);
     expect(r.status).to.equal(200);
     expectValidFhir(r.body, 'Encounter with includes');
@@ -288,6 +290,11 @@ describe('type-level search over the integrated record (issue 4, clinician searc
     const denied = await search(`/fhir/Condition?patient=Patient/${id}`, stranger);
     expect(denied.status).to.equal(403);
     expect(denied.body.resourceType).to.equal('OperationOutcome');
+    const own = await search(`/fhir/Observation?patient=Patient/${id}&_count=5`, await h.token({ role: 'patient', nhs_number: nhs, sub: 'patient-own' }));
+    expect(own.status, 'a patient searches their own record').to.equal(200);
+    const otherNhs = h.sandbox.data.manifest.find((m) => m.nhsNumber !== nhs)!.nhsNumber;
+    const notOwn = await search(`/fhir/Observation?patient=Patient/${id}`, await h.token({ role: 'patient', nhs_number: otherNhs, sub: 'patient-other' }));
+    expect(notOwn.status, "nor anyone else's").to.equal(403);
     const officer = await h.token({ role: 'privacy-officer', org: 'X26', sub: 'po-1' });
     const audit = await get(h.service.app, `/audit?patient=${id}&_count=1000`, officer);
     const events = matches(audit.body) as AuditEvent[];
@@ -388,15 +395,23 @@ describe('type-level search over the integrated record (issue 4, clinician searc
 
   it('drives paging with fhir-kit-client (search, then nextPage) against the listening service', async () => {
     const client = new FhirKitClient({ baseUrl: `${base}/fhir`, customHeaders: { Authorization: `Bearer ${token}` } });
-    let bundle = (await client.search({ resourceType: 'Observation', searchParams: { patient: `Patient/${id}`, category: 'laboratory', _sort: '-date', _count: 4 } })) as unknown as Bundle;
+    type Page = PaginationParams['bundle'];
+    let bundle: Page | undefined = (await client.search({ resourceType: 'Observation', searchParams: { patient: `Patient/${id}`, category: 'laboratory', _sort: '-date', _count: 4 } })) as Page;
     const seen: string[] = [];
     let pages = 0;
+    let last: Page | undefined;
     while (bundle) {
       expectValidFhir(bundle, 'fhir-kit-client page');
-      seen.push(...matches(bundle).map((x) => x.id!));
+      seen.push(...matches(bundle as unknown as Bundle).map((x) => x.id!));
       pages++;
-      const next = (await client.nextPage({ bundle } as never)) as unknown as Bundle | undefined;
-      bundle = next as Bundle;
+      last = bundle;
+      bundle = (await client.nextPage({ bundle })) as Page | undefined;
+    }
+    if (pages > 1) {
+      // And back: prevPage from the last page gives the page before it.
+      const prev = (await client.prevPage({ bundle: last! })) as unknown as Bundle;
+      const before = seen.slice(-matches(last as unknown as Bundle).length - 4, -matches(last as unknown as Bundle).length);
+      expect(matches(prev).map((x) => x.id)).to.deep.equal(before);
     }
     const full = matches((await search(`/fhir/Observation?patient=Patient/${id}&category=laboratory&_sort=-date&_count=1000`)).body);
     expect(pages).to.equal(Math.max(1, Math.ceil(full.length / 4)));

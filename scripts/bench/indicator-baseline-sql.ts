@@ -5,8 +5,9 @@
  *
  * Written from the catalogue's published definitions (indicators/catalogue.ts), not from the pipeline's SQL
  * compiler, so that agreement means something. Cross-source indicators join the two sources' person
- * tables on NHS number (which the pipeline never does: it links keyed pseudonyms in the service). No one
- * has opted out in the benchmark population, so no exclusion is applied here.
+ * tables on NHS number (which the pipeline never does: it links keyed pseudonyms in the service). People who
+ * opted out of secondary use are listed by NHS number in the table `optOutTable` (when given) and left out
+ * of every person the statements count, at every source (people without an NHS number cannot opt out).
  *
  * Every statement returns rows (org, age_band, sex, numerator, denominator); age_band and sex are NULL for
  * indicators the pipeline does not stratify.
@@ -16,6 +17,8 @@ export interface BaselineContext {
   /** Period end, YYYY-MM-DD. */
   end: string;
   schemas: { gp: string; hospital: string; socialCare: string };
+  /** A table (nhs_number text) of the people who opted out of secondary use. */
+  optOutTable?: string;
 }
 
 export interface BaselineRow {
@@ -55,13 +58,17 @@ export function baselineStatements(ctx: BaselineContext): Record<string, string>
     `(CASE ${[90, 80, 70, 60, 50, 40, 30, 20, 10]
       .map((y) => `WHEN ${agedAtLeast(alias, y)} THEN '${y === 90 ? '90+' : `${y}-${y + 9}`}'`)
       .join(' ')} ELSE '0-9' END)`;
-  const alive = (alias: string) => `${alias}.birth_date <= ${E} AND (${alias}.deceased_date IS NULL OR ${alias}.deceased_date > ${E})`;
+  /** Not opted out of secondary use. */
+  const counted = (alias: string) =>
+    ctx.optOutTable ? `NOT EXISTS (SELECT 1 FROM ${ctx.optOutTable} x WHERE x.nhs_number = ${alias}.nhs_number)` : 'TRUE';
+  const alive = (alias: string) =>
+    `${alias}.birth_date <= ${E} AND (${alias}.deceased_date IS NULL OR ${alias}.deceased_date > ${E}) AND ${counted(alias)}`;
   const activeAtEnd = (alias: string) => `${alias}.start_date <= ${E} AND (${alias}.end_date IS NULL OR ${alias}.end_date > ${E})`;
   const inWindow = (alias: string, m: number) => `${alias}.start_date BETWEEN ${W(m)} AND ${E}`;
   const strata = (alias: string) => `${alias}.org_code AS org, ${band(alias)} AS age_band, ${alias}.sex AS sex`;
   /** NHS numbers the hospital holds for people with an emergency (EMER) encounter starting in the 12-month window. */
   const emergencyNhs = `(SELECT DISTINCT hp.nhs_number FROM ${hospital}.person hp JOIN ${hospital}.fact he ON he.person_id = hp.person_id
-       WHERE he.kind = 'encounter' AND he.class = 'EMER' AND ${inWindow('he', 12)} AND hp.nhs_number IS NOT NULL)`;
+       WHERE he.kind = 'encounter' AND he.class = 'EMER' AND ${inWindow('he', 12)} AND hp.nhs_number IS NOT NULL AND ${counted('hp')})`;
   /** A GP person-proportion: population filter (over p) and numerator predicate. */
   const gpProportion = (population: string, numerator: string, joins = '') =>
     `SELECT ${strata('p')}, count(*) FILTER (WHERE ${numerator})::int AS numerator, count(*)::int AS denominator
@@ -82,7 +89,7 @@ export function baselineStatements(ctx: BaselineContext): Record<string, string>
   const stays = (numerator: string) =>
     `SELECT coalesce(s.org_code, p.org_code) AS org, ${band('p')} AS age_band, p.sex AS sex, ${numerator} AS numerator, count(*)::int AS denominator
      FROM ${hospital}.fact s JOIN ${hospital}.person p ON p.person_id = s.person_id
-     WHERE s.kind = 'encounter' AND s.class = 'IMP' AND s.start_date <= ${E} AND s.end_date BETWEEN ${W(12)} AND ${E}
+     WHERE s.kind = 'encounter' AND s.class = 'IMP' AND s.start_date <= ${E} AND s.end_date BETWEEN ${W(12)} AND ${E} AND ${counted('p')}
      GROUP BY 1, 2, 3`;
   /** Latest return (period end in the 12-month window) per organisation holding `item`. */
   const latestReturn = (schema: string, where: string) =>

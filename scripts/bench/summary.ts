@@ -6,7 +6,8 @@
  * Prints
  *  (a) summary size over the shared Synthea patients: median, p95, max (KB uncompressed, gzip, br);
  *  (b) summary assembly CPU (buildSummary alone) on the largest shared patient's merged record, p50/p95;
- *  (c) end to end $summary p50/p95/p99 with 16 concurrent clients, against each source's own p95.
+ *  (c) end to end $summary p50/p95/p99 with 16 concurrent clients, against each source's own p95, and
+ *      $everything on the same patients as a control (the machine is shared with other work).
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -151,6 +152,11 @@ try {
     socialCare: await load(() => ({ url: `${urls.socialCare}/api/v1/people/${pick(withSocial).socialCarePersonId}/case` }), CONCURRENCY, sourceSeconds),
   };
   const e2e = await load(summary, CONCURRENCY, SECONDS);
+  // Control under the same conditions (the machine is shared): $everything on the same patients.
+  const control = await load(() => {
+    const p = pick(patients);
+    return { url: `${base}/fhir/Patient/${p.id}/$everything`, headers: { ...p.auth, 'accept-encoding': 'gzip' } };
+  }, CONCURRENCY, SECONDS);
 
   const row = (label: string, xs: number[]) => `  ${label.padEnd(14)} median ${kb(percentile(xs, 50)).padStart(6)} KB  p95 ${kb(percentile(xs, 95)).padStart(6)} KB  max ${kb(xs[xs.length - 1]!).padStart(6)} KB`;
   const slowestP95 = Math.max(src.gp.p95, src.hospital.p95, src.socialCare.p95);
@@ -168,6 +174,7 @@ try {
   console.log(line('source hospital (120 ms)', src.hospital));
   console.log(line('source social care (60 ms)', src.socialCare));
   console.log(line('facade $summary', e2e));
+  console.log(line('facade $everything (control)', control));
   console.log(`  $summary p95 ${fmt(e2e.p95)} ms ≤ 1.10 × slowest source p95 (${fmt(slowestP95)}) + 10 = ${fmt(limit)} ms: ${check(e2e.p95 <= limit)}`);
 } finally {
   await Promise.all([service.stop(), sandbox.child.stop()]);

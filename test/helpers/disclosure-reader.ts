@@ -4,12 +4,14 @@
  *
  * The reader is deliberately stronger than a real one: it knows every PUBLISHED cell exactly (as if rounding had been
  * undone, e.g. through published rates), every flag's meaning ('small-count' ⇒ 1..T, or 0..T under a small-count
- * total; 'secondary' ⇒ ≥ T+1; published ⇒ that count), all the sums (total = Σ rows, row = Σ strata) and, for
- * proportions, numerator ≤ denominator. It then tightens interval bounds equation by equation — "total minus the sum of
- * the siblings", repeated after every cell it has narrowed or recovered — until nothing changes.
+ * total; 'secondary' ⇒ ≥ T+1; published ⇒ that count), all the sums (total = Σ rows, row = Σ strata) and any extra
+ * sums given (for proportions: denominator = numerator + complement, the complement being a hidden cell ≥ 0 that is
+ * never published). It then tightens interval bounds equation by equation — "total minus the sum of the siblings",
+ * repeated after every cell it has narrowed or recovered — until nothing changes.
  * A disclosure is any cell whose true count is 1..T and whose interval no longer contains both 1 and T (recovered
- * exactly, or pinned within the small range). Also `enumerate` gives the exact feasible set by brute force for small
- * tables (every integer assignment of the suppressed cells that satisfies all the sums).
+ * exactly, or pinned within the small range) — for a hidden cell, whose interval is narrower than what the flags of
+ * the cells in its sum already imply. Also `enumerate` gives the exact feasible set by brute force for small tables
+ * (every integer assignment of the suppressed cells that satisfies all the sums).
  */
 import type { PublishedCount } from '../../indicators/types.js';
 
@@ -18,9 +20,16 @@ export interface ReaderCell {
   path: string;
   /** True count (used only to judge the result, never in the deduction). */
   truth: number;
-  published: PublishedCount;
+  /** null: a hidden cell (never published; the reader knows only that it is ≥ 0). */
+  published: PublishedCount | null;
   /** Path of the cell this one sums into, if any. */
   parent?: string;
+}
+
+/** parent = Σ children, beyond the parent links of the cells. */
+export interface ExtraSum {
+  parent: string;
+  children: string[];
 }
 
 export interface ReaderFinding {
@@ -30,31 +39,39 @@ export interface ReaderFinding {
   hi: number;
 }
 
-function knowledge(cells: ReaderCell[], T: number): Map<string, [number, number]> {
+function knowledge(cells: ReaderCell[], T: number, withoutValues = false): Map<string, [number, number]> {
   const byPath = new Map(cells.map((c) => [c.path, c]));
   const underSmall = (c: ReaderCell): boolean => {
     for (let p = c.parent && byPath.get(c.parent); p; p = p.parent ? byPath.get(p.parent) : undefined) {
-      if (p.published.suppressed && p.published.reason === 'small-count') return true;
+      if (p.published?.suppressed && p.published.reason === 'small-count') return true;
     }
     return false;
   };
   const k = new Map<string, [number, number]>();
   for (const c of cells) {
     const p = c.published;
-    if (!p.suppressed) k.set(c.path, [c.truth, c.truth]);
+    if (p === null || (withoutValues && !p.suppressed)) k.set(c.path, [0, Infinity]);
+    else if (!p.suppressed) k.set(c.path, [c.truth, c.truth]);
     else if (p.reason === 'small-count') k.set(c.path, [underSmall(c) ? 0 : 1, T]);
     else k.set(c.path, [T + 1, Infinity]);
   }
   return k;
 }
 
-/** Bounds a reader can derive, by repeated differencing. `pairs`: [numerator path, denominator path] (n ≤ d). */
-export function readerBounds(cells: ReaderCell[], T: number, pairs: Array<[string, string]> = []): Map<string, [number, number]> {
-  const bounds = knowledge(cells, T);
-  // each equation: parent − Σ children = 0, as a list of [path, coefficient]
+function sums(cells: ReaderCell[], extra: ExtraSum[]): ExtraSum[] {
   const kids = new Map<string, string[]>();
   for (const c of cells) if (c.parent) kids.set(c.parent, [...(kids.get(c.parent) ?? []), c.path]);
-  const equations: Array<Array<[string, 1 | -1]>> = [...kids].map(([p, ch]) => [[p, 1], ...ch.map((x) => [x, -1] as [string, -1])]);
+  return [...[...kids].map(([parent, children]) => ({ parent, children })), ...extra];
+}
+
+/** Bounds a reader can derive, by repeated differencing. */
+export function readerBounds(cells: ReaderCell[], T: number, extra: ExtraSum[] = [], withoutValues = false): Map<string, [number, number]> {
+  const bounds = knowledge(cells, T, withoutValues);
+  const truth = new Map(cells.map((c) => [c.path, c.truth]));
+  // the flags must tell the truth (e.g. a 'secondary' cell is never 0): otherwise the publication misleads
+  for (const [p, [a, b]] of bounds) if (truth.get(p)! < a || truth.get(p)! > b) throw new Error(`flag of ${p} does not fit its count ${truth.get(p)}: [${a}, ${b}]`);
+  // each equation: parent − Σ children = 0, as a list of [path, coefficient]
+  const equations: Array<Array<[string, 1 | -1]>> = sums(cells, extra).map((e) => [[e.parent, 1], ...e.children.map((x) => [x, -1] as [string, -1])]);
   for (let sweep = 0; ; sweep++) {
     if (sweep > 1_000_000) throw new Error('reader did not converge');
     let changed = false;
@@ -62,6 +79,7 @@ export function readerBounds(cells: ReaderCell[], T: number, pairs: Array<[strin
       const [a, b] = bounds.get(path)!;
       const na = Math.max(a, lo);
       const nb = Math.min(b, hi);
+      if (truth.get(path)! < na || truth.get(path)! > nb) throw new Error(`reader is unsound at ${path}: ${truth.get(path)} outside [${na}, ${nb}]`);
       if (na !== a || nb !== b) {
         bounds.set(path, [na, nb]);
         changed = true;
@@ -82,22 +100,30 @@ export function readerBounds(cells: ReaderCell[], T: number, pairs: Array<[strin
         else tighten(target, -maxRest, -minRest);
       }
     }
-    for (const [n, d] of pairs) {
-      tighten(n, -Infinity, bounds.get(d)![1]);
-      tighten(d, bounds.get(n)![0], Infinity);
-    }
     if (!changed) return bounds;
   }
 }
 
-/** Small counts that differencing pins down (exactly or within 1..T). Empty = protected. */
-export function disclosures(cells: ReaderCell[], T: number, pairs: Array<[string, string]> = []): ReaderFinding[] {
-  const bounds = readerBounds(cells, T, pairs);
+/**
+ * Small counts that differencing pins down (exactly or within 1..T). Empty = protected. Hidden cells are judged only
+ * with `checkHidden`, and against what the flags and sums alone allow (the same reading with no published value
+ * known): published figures must not narrow them further.
+ */
+export function disclosures(cells: ReaderCell[], T: number, extra: ExtraSum[] = [], checkHidden = false): ReaderFinding[] {
+  const bounds = readerBounds(cells, T, extra);
+  const base = checkHidden ? readerBounds(cells, T, extra, true) : null;
   const out: ReaderFinding[] = [];
   for (const c of cells) {
     const [lo, hi] = bounds.get(c.path)!;
     if (c.truth < lo || c.truth > hi) throw new Error(`reader is unsound at ${c.path}: ${c.truth} outside [${lo}, ${hi}]`);
-    if (c.truth >= 1 && c.truth <= T && (lo > 1 || hi < T)) out.push({ path: c.path, truth: c.truth, lo, hi });
+    if (c.truth < 1 || c.truth > T) continue;
+    let want: [number, number] = [1, T];
+    if (c.published === null) {
+      if (!base) continue;
+      const [bl, bh] = base.get(c.path)!;
+      want = [Math.max(1, bl), Math.min(T, bh)];
+    }
+    if (lo > want[0] || hi < want[1]) out.push({ path: c.path, truth: c.truth, lo, hi });
   }
   return out;
 }
@@ -106,16 +132,15 @@ export function disclosures(cells: ReaderCell[], T: number, pairs: Array<[string
  * Brute force: every integer assignment of the suppressed cells (each within its flag's range, capped at `cap`)
  * that satisfies every sum; returns the set of feasible values of each suppressed cell. Small tables only.
  */
-export function enumerate(cells: ReaderCell[], T: number, cap: number, pairs: Array<[string, string]> = []): Map<string, Set<number>> {
+export function enumerate(cells: ReaderCell[], T: number, cap: number, extra: ExtraSum[] = []): Map<string, Set<number>> {
   const k = knowledge(cells, T);
-  const unknown = cells.filter((c) => c.published.suppressed);
+  const unknown = cells.filter((c) => c.published === null || c.published.suppressed);
   const value = new Map<string, number>();
-  for (const c of cells) if (!c.published.suppressed) value.set(c.path, c.truth);
-  const kids = new Map<string, string[]>();
-  for (const c of cells) if (c.parent) kids.set(c.parent, [...(kids.get(c.parent) ?? []), c.path]);
+  for (const c of cells) if (c.published && !c.published.suppressed) value.set(c.path, c.truth);
+  const eqs = sums(cells, extra).map((e) => [e.parent, e.children] as [string, string[]]);
   const feasible = new Map(unknown.map((c) => [c.path, new Set<number>()]));
   const ok = (): boolean => {
-    for (const [p, ch] of kids) {
+    for (const [p, ch] of eqs) {
       // with the parent known: the assigned children plus the least/most the others can be must straddle it
       if (!value.has(p)) continue;
       let least = 0;
@@ -127,7 +152,6 @@ export function enumerate(cells: ReaderCell[], T: number, cap: number, pairs: Ar
       }
       if (least > value.get(p)! || most < value.get(p)!) return false;
     }
-    for (const [n, d] of pairs) if (value.has(n) && value.has(d) && value.get(n)! > value.get(d)!) return false;
     return true;
   };
   const go = (i: number): void => {
@@ -139,7 +163,7 @@ export function enumerate(cells: ReaderCell[], T: number, cap: number, pairs: Ar
     const [lo, hi] = k.get(path)!;
     // if a sum involving this cell has every other member known, only one value is possible
     let forced: number | undefined;
-    for (const [p, ch] of kids) {
+    for (const [p, ch] of eqs) {
       const members = [p, ...ch];
       if (!members.includes(path) || members.some((x) => x !== path && !value.has(x))) continue;
       forced = p === path ? ch.reduce((s, x) => s + value.get(x)!, 0) : value.get(p)! - ch.reduce((s, x) => s + (x === path ? 0 : value.get(x)!), 0);

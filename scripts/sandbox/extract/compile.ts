@@ -197,23 +197,29 @@ export function compileCounts(spec: IndicatorSpec, ctx: CompileContext): Compile
   return { sql: b.with() + sql, params: b.params };
 }
 
-/** Population side of a cross-source indicator → one row per member { org, age_band, sex, nhs_number, matching }. */
+/**
+ * Population side of a cross-source indicator → one row per organisation × stratum
+ * { org, age_band, sex, denominator, matching }: `matching` = the comma-separated NHS numbers (in no order) of the
+ * members meeting `criteria`. Aggregated in SQL so that a million members cost a few thousand rows, not a
+ * million (NHS numbers are digits only; they are turned into keyed pseudonyms before anything leaves).
+ */
 export function compilePopulationMembers(pop: Population, criteria: readonly Criterion[], ctx: CompileContext): CompiledQuery {
   const b = new Builder(ctx);
   const matching = allOf(b, criteria);
   const where = populationWhere(b, pop, true);
   const sql =
-    `${b.with()}SELECT p.org_code AS org, ${ageBand(b)} AS age_band, p.sex AS sex, p.nhs_number AS nhs_number, (${matching}) AS matching\n` +
-    `FROM ${b.s}.person p\n${b.joins.join('\n')}\nWHERE ${where}`;
+    `${b.with()}SELECT p.org_code AS org, ${ageBand(b)} AS age_band, p.sex AS sex, count(*)::int AS denominator,\n` +
+    `  COALESCE(string_agg(p.nhs_number, ',') FILTER (WHERE ${matching}), '') AS matching\n` +
+    `FROM ${b.s}.person p\n${b.joins.join('\n')}\nWHERE ${where}\nGROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
   return { sql, params: b.params };
 }
 
-/** The other side: NHS numbers of the people meeting ALL criteria → rows { nhs_number }. */
+/** The other side: the NHS numbers of the people meeting ALL criteria → one row { nhs_numbers } (comma-separated, in no order). */
 export function compileCriterionMembers(criteria: readonly Criterion[], ctx: CompileContext): CompiledQuery {
   const b = new Builder(ctx);
   const all = allOf(b, criteria);
   const sql =
-    `${b.with()}SELECT p.nhs_number AS nhs_number FROM ${b.s}.person p\n${b.joins.join('\n')}\n` +
+    `${b.with()}SELECT COALESCE(string_agg(p.nhs_number, ','), '') AS nhs_numbers FROM ${b.s}.person p\n${b.joins.join('\n')}\n` +
     `WHERE p.nhs_number IS NOT NULL AND ${b.excluded('p.person_id')} AND ${all}`;
   return { sql, params: b.params };
 }

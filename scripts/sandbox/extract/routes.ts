@@ -112,6 +112,13 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
     send(res, 201, { session: id, version: v.version, expiresIn: ttl / 1000 } satisfies SessionResponse);
   });
 
+  router.delete('/sessions/:id', async (req, res) => {
+    const db = await opts.db();
+    sessions.delete(req.params.id);
+    await db.query(`DELETE FROM "${schema}".excluded_person WHERE session_id = $1`, [req.params.id]);
+    res.status(204).end();
+  });
+
   router.post('/counts', async (req, res) => {
     const db = await opts.db();
     const body = (req.body ?? {}) as Record<string, unknown>;
@@ -140,22 +147,22 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
       const pop = body.population as Population;
       if (pop.source !== source) throw new BadRequest(`population.source must be ${source}`);
       const { sql, params } = compilePopulationMembers(pop, criteria, ctx);
-      const r = await db.query<{ org: string; age_band: string; sex: string; nhs_number: string; matching: boolean }>(sql, params);
-      const groups = new Map<string, PseudonymGroup>();
-      for (const x of r.rows) {
-        const k = `${x.org}|${x.age_band}|${x.sex}`;
-        let g = groups.get(k);
-        if (!g) groups.set(k, (g = { org: x.org, ageBand: x.age_band, sex: x.sex, denominator: 0, matching: [] }));
-        g.denominator++;
-        if (x.matching) g.matching.push(keyedPseudonym(session.key, x.nhs_number));
-      }
-      send(res, 200, { version, groups: [...groups.values()] } satisfies PopulationPseudonymsResponse);
+      const r = await db.query<{ org: string; age_band: string; sex: string; denominator: number; matching: string }>(sql, params);
+      const groups: PseudonymGroup[] = r.rows.map((x) => ({
+        org: x.org,
+        ageBand: x.age_band,
+        sex: x.sex,
+        denominator: Number(x.denominator),
+        matching: splitList(x.matching).map((nhs) => keyedPseudonym(session.key, nhs)),
+      }));
+      send(res, 200, { version, groups } satisfies PopulationPseudonymsResponse);
       return;
     }
     if (criteria.length === 0) throw new BadRequest('criteria must name at least one criterion');
     const { sql, params } = compileCriterionMembers(criteria, ctx);
-    const r = await db.query<{ nhs_number: string }>(sql, params);
-    send(res, 200, { version, pseudonyms: [...new Set(r.rows.map((x) => keyedPseudonym(session.key, x.nhs_number)))] } satisfies CriterionPseudonymsResponse);
+    const r = await db.query<{ nhs_numbers: string }>(sql, params);
+    const nhsNumbers = new Set(splitList(r.rows[0]?.nhs_numbers ?? ''));
+    send(res, 200, { version, pseudonyms: [...nhsNumbers].map((nhs) => keyedPseudonym(session.key, nhs)) } satisfies CriterionPseudonymsResponse);
   });
 
   router.use((_req, res) => send(res, 404, { error: 'Not found' }));
@@ -170,6 +177,8 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
 }
 
 class NotFound extends Error {}
+
+const splitList = (list: string): string[] => (list ? list.split(',').filter(Boolean) : []);
 
 /** Stores the person ids whose keyed pseudonym is in `optedOut` (one pass over the people with an NHS number). */
 async function materialiseExclusions(db: Db, schema: string, sessionId: string, key: Buffer, optedOut: Set<string>): Promise<void> {
