@@ -69,15 +69,16 @@ export class ConsentStore {
   }
 
   /**
-   * The current version of every consent whose current scope is `research` (secondary-use wishes), for
-   * listing the patients who opted out (indicators/opt-outs.ts). Read fresh on every refresh.
+   * The current version of every consent that has ever expressed a secondary-use wish (scope `research`, or a
+   * provision naming purpose HRESCH / HOPERAT), for listing the patients who opted out
+   * (indicators/opt-outs.ts decides with isOptedOutOfSecondaryUse). Read fresh on every refresh.
    */
-  async currentResearchConsents(): Promise<StoredConsent[]> {
+  async currentSecondaryUseConsents(): Promise<StoredConsent[]> {
     const r = await this.db.query<Row>(
-      `SELECT * FROM (SELECT DISTINCT ON (id) * FROM consent_version
-                       WHERE id IN (SELECT id FROM consent_version WHERE scope = 'research')
-                       ORDER BY id, version DESC) c
-        WHERE c.scope = 'research'`,
+      `SELECT DISTINCT ON (id) * FROM consent_version
+        WHERE id IN (SELECT id FROM consent_version
+                      WHERE scope = 'research' OR resource::text LIKE '%"HRESCH"%' OR resource::text LIKE '%"HOPERAT"%')
+        ORDER BY id, version DESC`,
     );
     return r.rows.map(toStored);
   }

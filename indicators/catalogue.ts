@@ -239,7 +239,12 @@ export const CATALOGUE: readonly IndicatorDefinition[] = validateCatalogue([
     numeratorText: 'Adults (18 and over) with a care package active at the period end.',
     denominatorText: "The local authority's adult population estimate (its latest return in the 12 months to the period end).",
     methodology: 'A person with several packages counts once. The population estimate is an organisation-level figure published by the council. ' + OPT_OUT_NOTE,
-    limitations: ['Self-funded care is not in the council record.', 'The population estimate is not broken down by age and sex here, so no standardised value is given.'],
+    limitations: [
+      'Self-funded care is not in the council record.',
+      'The population estimate is not broken down by age and sex here, so no standardised value is given.',
+      'A council without a population return in the window is not shown.',
+      'An opt-out can only be applied to council records that carry the NHS number.',
+    ],
     standardise: false,
     windowMonths: 12,
     spec: { shape: 'person-rate', population: { source: 'social-care', age: { min: 18 }, criteria: [{ kind: 'care-package' }] }, denominatorItem: 'population:18+' },
@@ -255,7 +260,7 @@ export const CATALOGUE: readonly IndicatorDefinition[] = validateCatalogue([
     numeratorText: 'Of those, people with a package review or review assessment in the 12 months to the period end.',
     denominatorText: 'Adults (18 and over) with a care package active at the period end.',
     methodology: 'Reviews of any of the person\'s packages count. ' + OPT_OUT_NOTE,
-    limitations: ['People whose package started in the last few months are not yet due a review.'],
+    limitations: ['People whose package started in the last few months are not yet due a review.', 'An opt-out can only be applied to council records that carry the NHS number.'],
     standardise: false,
     windowMonths: 12,
     spec: {

@@ -16,7 +16,10 @@
  *     logger?: Logger; now?: () => Date;
  *   }
  *   export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorComputer;
- *   Service (server/compose.ts) gains `indicators: IndicatorComputer`.
+ *   Service (server/compose.ts) gains `indicators: IndicatorComputer`;
+ *   server/compose.ts: export function createAggregateClients(config): Record<IndicatorSource, AggregateClient>;
+ *   adapters/aggregate-client.ts: createAggregateClient({ source, baseUrl (server root), transport, deadlineMs }),
+ *     aggregateRootOf(fhirBaseUrl) (drops a trailing /fhir); wire types in adapters/aggregate-api.ts.
  *
  *   // indicators/catalogue.ts
  *   export const CATALOGUE: readonly IndicatorDefinition[];   // validated at load (validateCatalogue throws)
@@ -29,7 +32,9 @@
  *   export function compileCounts(spec: IndicatorSpec, q: { periodEnd: string; windowMonths: number; schema: string; sessionId?: string }): { sql: string; params: unknown[] };
  *   //   → rows { org: string, age_band: string|null, sex: string|null, numerator: number, denominator: number }
  *   // scripts/sandbox/start.ts: startSandbox({ extract: { databaseUrl?, schemaPrefix? ('src_'), prebuilt?, rows? } })
- *   //   env SANDBOX_EXTRACT_DATABASE_URL (+ SANDBOX_EXTRACT_PREBUILT=1 to use src_gp/src_hospital/src_social_care as loaded)
+ *   //   env SANDBOX_EXTRACT_DATABASE_URL (+ SANDBOX_EXTRACT_PREBUILT=1 to use src_gp/src_hospital/src_social_care as loaded);
+ *   //   sandbox.extract = { db(): Promise<Db>, schemas }; rows: scripts/sandbox/extract/store.ts ExtractRows.
+ *   //   PostgreSQL extract sessions run with jit=off, work_mem=64MB, max_parallel_workers_per_gather=0 (openExtractDb).
  *
  * How a run works: a per-refresh key HMAC(secret, refreshId) is sent with the opted-out patients' keyed
  * pseudonyms to each needed source (POST /aggregate/v1/sessions); single-source indicators are counted at the

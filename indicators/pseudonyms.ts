@@ -29,7 +29,13 @@ export async function loadPseudonymSecret(opts: { secret?: string; dataDir: stri
     return Buffer.from(created, 'base64url');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64url');
+    // Another process created it at the same moment: wait for its content.
+    for (let i = 0; i < 50; i++) {
+      const text = (await readFile(file, 'utf8')).trim();
+      if (text) return Buffer.from(text, 'base64url');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`${file} is empty: delete it and start again`);
   }
 }
 

@@ -55,7 +55,8 @@ export function publishIndicator(def: IndicatorDefinition, comp: IndicatorComput
   // Strata are not published, so they are not part of the protected tables (see standardise.ts on why that is safe).
   const counts = orgs.map((o) => ({ code: o.code, numerator: o.numerator, denominator: o.denominator }));
   const prot = disclosureControlled
-    ? protectIndicator(counts, def.measure, policy)
+    ? // For a proportion, d − n (people without the outcome) identifies as surely as n: protected too.
+      protectIndicator(counts, def.measure, policy, { protectComplements: true })
     : {
         total: {
           numerator: exact(counts.reduce((s, o) => s + o.numerator, 0)),

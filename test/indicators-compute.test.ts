@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { AggregateClient } from '../adapters/aggregate-client.js';
 import { createIndicatorComputer } from '../indicators/compute.js';
@@ -6,9 +9,10 @@ import { createAggregateClients } from '../server/compose.js';
 import { createLogger } from '../server/logger.js';
 import request from 'supertest';
 import type { Consent } from 'fhir/r4.js';
-import { CONSENT_POLICY_URI, CONSENT_SCOPE_SYSTEM } from '../consent/types.js';
+import { ACT_REASON_SYSTEM, CONSENT_POLICY_URI, CONSENT_SCOPE_SYSTEM } from '../consent/types.js';
 import { CATALOGUE } from '../indicators/catalogue.js';
-import { keyedPseudonym, refreshKey } from '../indicators/pseudonyms.js';
+import { keyedPseudonym, loadPseudonymSecret, refreshKey } from '../indicators/pseudonyms.js';
+import { ConfigError, loadConfig } from '../server/config.js';
 import type { ComputeRun, IndicatorComputation } from '../indicators/types.js';
 import { generatePatients } from '../scripts/generate-patients.js';
 import { loadBundles } from '../scripts/sandbox/loader.js';
@@ -138,6 +142,30 @@ describe('indicator computation through the sandbox aggregate endpoints', functi
     }
     const after = await h.service.indicators.compute(FIXTURE_PERIOD, ['diabetes-hba1c-recorded']);
     expect(byOrg(result(after, 'diabetes-hba1c-recorded')), 'a withdrawn opt-out no longer excludes').to.deep.equal(EXPECTED['diabetes-hba1c-recorded']);
+
+    // A sharing consent with a deny for research purposes (HRESCH) is an opt-out too.
+    const purposeDeny: Consent = {
+      ...optOut,
+      scope: { coding: [{ system: CONSENT_SCOPE_SYSTEM, code: 'patient-privacy' }] },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+      provision: { type: 'permit', provision: [{ type: 'deny', purpose: [{ system: ACT_REASON_SYSTEM, code: 'HRESCH' }] }] },
+    };
+    const second = await request(h.service.app).post('/fhir/Consent').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/fhir+json').send(JSON.stringify(purposeDeny));
+    expect(second.status, JSON.stringify(second.body)).to.equal(201);
+    try {
+      const run = await h.service.indicators.compute(FIXTURE_PERIOD, ['diabetes-hba1c-recorded', 'dementia-emergency-admission']);
+      expect(run.optOutsApplied).to.equal(1);
+      expect(byOrg(result(run, 'diabetes-hba1c-recorded'))).to.deep.equal(EXPECTED_AFTER_OPT_OUT['diabetes-hba1c-recorded']);
+      expect(byOrg(result(run, 'dementia-emergency-admission'))).to.deep.equal(EXPECTED_AFTER_OPT_OUT['dementia-emergency-admission']);
+    } finally {
+      const withdrawn = await request(h.service.app)
+        .put(`/fhir/Consent/${second.body.id}`)
+        .set('Authorization', `Bearer ${token}`)
+        .set('Content-Type', 'application/fhir+json')
+        .set('If-Match', 'W/"1"')
+        .send(JSON.stringify({ ...purposeDeny, id: second.body.id, status: 'inactive' }));
+      expect(withdrawn.status).to.equal(200);
+    }
   });
 
   it('a source that is down makes the run incomplete and names it on every indicator that needs it; the others are computed', async () => {
@@ -213,3 +241,37 @@ describe('indicator computation through the sandbox aggregate endpoints', functi
     expect(keyedPseudonym(refreshKey(secret, 'a'), firstNhs)).to.not.equal(keyedPseudonym(refreshKey(secret, 'b'), firstNhs));
   });
 });
+
+describe('indicator pseudonym secret and aggregate settings', () => {
+  const base = { GP_FHIR_URL: 'http://127.0.0.1:1/fhir', HOSPITAL_FHIR_URL: 'http://127.0.0.1:2/fhir', SOCIAL_CARE_URL: 'http://127.0.0.1:3' };
+
+  it('is required in production, must be long enough, and the aggregate roots default to the source servers', () => {
+    expect(() => loadConfig({ ...base, NODE_ENV: 'production' })).to.throw(ConfigError, /INDICATOR_PSEUDONYM_SECRET/);
+    expect(() => loadConfig({ ...base, INDICATOR_PSEUDONYM_SECRET: 'short' })).to.throw(ConfigError, /at least 32 characters/);
+    expect(() => loadConfig({ ...base, AGGREGATE_DEADLINE_MS: 'long' })).to.throw(ConfigError, /AGGREGATE_DEADLINE_MS/);
+    const c = loadConfig({ ...base, NODE_ENV: 'production', INDICATOR_PSEUDONYM_SECRET: 'p'.repeat(40) });
+    expect(c.indicatorPseudonymSecret).to.equal('p'.repeat(40));
+    expect(c.aggregateDeadlineMs).to.equal(30_000);
+    expect(c.aggregateSources).to.deep.equal({ gp: 'http://127.0.0.1:1', hospital: 'http://127.0.0.1:2', socialCare: 'http://127.0.0.1:3' });
+  });
+
+  it('in demo mode is generated once into the data folder (mode 0600) and then reused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipr-secret-'));
+    try {
+      await expectRejected(loadPseudonymSecret({ dataDir: dir, production: true }), /required in production/);
+      const [a, b] = await Promise.all([loadPseudonymSecret({ dataDir: dir, production: false }), loadPseudonymSecret({ dataDir: dir, production: false })]);
+      expect(a.length).to.equal(32);
+      expect(Buffer.from(b).equals(Buffer.from(a))).to.equal(true);
+      expect(Buffer.from(await loadPseudonymSecret({ dataDir: dir, production: false })).equals(Buffer.from(a))).to.equal(true);
+      expect(statSync(join(dir, 'indicator-pseudonym-secret')).mode & 0o777).to.equal(0o600);
+      expect(Buffer.from(await loadPseudonymSecret({ secret: 's'.repeat(32), dataDir: dir, production: true })).toString()).to.equal('s'.repeat(32));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+async function expectRejected(p: Promise<unknown>, message: RegExp): Promise<void> {
+  const e = await p.then(() => undefined, (err: unknown) => err as Error);
+  expect(e?.message).to.match(message);
+}

@@ -168,8 +168,17 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
       expectNoSmallCount(p);
     });
 
+    it('withholds a proportion whose complement is small: 30 of 36 would say exactly 6 people lack the outcome', () => {
+      const e = p.organisations.find((o) => o.code === 'P005')!;
+      expect(e.value).to.equal(null);
+      expect(e.suppressed).to.equal(true);
+      // and the withheld value cannot be worked back from the published ones and the total
+      const shown = p.organisations.filter((o) => o.value !== null);
+      expect(shown.length).to.be.lessThan(p.organisations.length - 1);
+    });
+
     it('gives CI and limits that bracket sensibly, the overall value as target, and a method in words', () => {
-      const c = p.organisations.find((o) => o.code === 'P003')!;
+      const c = p.organisations.find((o) => o.code === 'P004')!;
       expect(p.target).to.be.closeTo(213 / 426, 1e-12);
       expect(c.ci95!.lower).to.be.lessThan(0.6);
       expect(c.ci95!.upper).to.be.greaterThan(0.6);

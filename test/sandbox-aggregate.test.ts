@@ -213,6 +213,28 @@ describe('aggregate SQL compiler on PGlite and PostgreSQL', function () {
     });
   }
 
+  it('a sandbox loading its own data into PostgreSQL refuses to overwrite an extract built by someone else', async () => {
+    const guard = `${prefix}guard_`;
+    await loadExtractRows(pgDb!, `${guard}gp`, { ...sets.fixture!.gp, version: 'population:v2;count=8' });
+    try {
+      const failed = await startSandbox({ useEnv: false, extract: { databaseUrl: url, schemaPrefix: guard } }).then(
+        async (sb) => (await sb.close(), undefined),
+        (e: Error) => e,
+      );
+      expect(failed?.message).to.match(/holds another extract .*SANDBOX_EXTRACT_PREBUILT=1/);
+      expect((await pgDb!.query(`SELECT count(*)::int AS n FROM "${guard}gp".person`)).rows[0]).to.deep.equal({ n: 8 });
+      // With prebuilt the same schema is used as it is.
+      const sb = await startSandbox({ useEnv: false, extract: { databaseUrl: url, schemaPrefix: guard, prebuilt: true } });
+      try {
+        expect((await (await fetch(`${sb.admin.gp}/aggregate/v1/version`)).json()).version).to.equal('population:v2;count=8');
+      } finally {
+        await sb.close();
+      }
+    } finally {
+      for (const src of ['gp', 'hospital', 'social_care']) await pgDb!.query(`DROP SCHEMA IF EXISTS "${guard}${src}" CASCADE`);
+    }
+  });
+
   it('the cross-source member queries give the same people on both engines', async () => {
     for (const set of Object.keys(sets)) {
       for (const def of CATALOGUE.filter((d) => d.sources.length > 1)) {

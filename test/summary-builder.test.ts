@@ -170,6 +170,12 @@ describe('patient summary builder (pure, sparse and hostile data)', () => {
     for (const file of ['Bundle-IPS-examples-Bundle-01.json', 'Bundle-bundle-minimal.json']) {
       const ref = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Bundle;
       expect(ipsProblems(ref), `${file} passes the same structural check`).to.deep.equal([]);
+      // …and the check can fail: a dangling reference and a missing required section are reported.
+      const broken = JSON.parse(JSON.stringify(ref)) as Bundle;
+      const bc = broken.entry![0]!.resource as Composition;
+      bc.section = bc.section!.filter((x) => x.code!.coding![0]!.code !== '48765-2');
+      bc.subject = { reference: 'urn:uuid:00000000-0000-4000-8000-000000000000' };
+      expect(ipsProblems(broken)).to.have.members(['entry[0] (Composition) reference urn:uuid:00000000-0000-4000-8000-000000000000 does not resolve inside the Bundle', 'required section 48765-2 missing']);
       const refComp = ref.entry![0]!.resource as Composition;
       const ourComp = ours.entry![0]!.resource as Composition;
       expect(ourComp.type.coding![0]).to.deep.equal(refComp.type.coding![0]);

@@ -87,6 +87,8 @@ for (const r of sizes.rows) console.log(`  ${r.schema.padEnd(16)} ${String(r.per
   console.log(`cache warm-up: ${secs(performance.now() - t)} s`);
 }
 
+// Session exclusions left by an earlier run's sandbox (sessions live in its memory) are stale.
+for (const s of Object.values(schemas)) await sql.query(`TRUNCATE ${s}.excluded_person`);
 // People who opted out of secondary use: every k-th GP person (deterministic), listed for the baseline.
 const optOutStep = OPT_OUT_SHARE > 0 ? Math.max(1, Math.round(1 / OPT_OUT_SHARE)) : 0;
 await sql.query(`DROP TABLE IF EXISTS public.bench_opt_out`);
@@ -278,6 +280,12 @@ try {
   await Promise.all([service.stop(), sandbox.child.stop()]);
   await sql.end();
   rmSync(dataDir, { recursive: true, force: true });
+  if (serviceDbUrl) {
+    const admin = new pg.Client({ connectionString: `${PG_URL}/postgres` });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${serviceDbName} WITH (FORCE)`);
+    await admin.end();
+  }
 }
 
 /**

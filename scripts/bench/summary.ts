@@ -129,12 +129,19 @@ try {
     isSafeguarding: (r: Resource) => categoriesOf(r).has('safeguarding'),
   };
   for (let i = 0; i < 200; i++) buildSummary({ ...opts, now: new Date() }); // warm-up (JIT)
+  // Wall time, and CPU time of this process (process.cpuUsage: not inflated when the shared machine
+  // preempts us, but it includes GC helper threads).
+  const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < 2000; i++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     JSON.stringify(buildSummary({ ...opts, now: new Date() }));
-    cpu.push(performance.now() - t);
+    wall.push(performance.now() - t);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
   }
+  wall.sort((a, b) => a - b);
   cpu.sort((a, b) => a - b);
 
   // (c) End to end, 16 clients over every patient, against each source.
@@ -168,7 +175,8 @@ try {
   console.log(row('br (q4)', br));
   console.log(`  target median ≤ 30 KB uncompressed: ${check(percentile(plain, 50) <= 30 * 1024)}`);
   console.log(`\n(b) summary assembly (buildSummary + JSON.stringify) on the largest shared patient (${resources.length} resources), 2000 runs after warm-up`);
-  console.log(`  p50 ${percentile(cpu, 50).toFixed(2)} ms  p95 ${percentile(cpu, 95).toFixed(2)} ms  p99 ${percentile(cpu, 99).toFixed(2)} ms  (target p95 ≤ 10 ms: ${check(percentile(cpu, 95) <= 10)})`);
+  console.log(`  CPU   p50 ${percentile(cpu, 50).toFixed(2)} ms  p95 ${percentile(cpu, 95).toFixed(2)} ms  p99 ${percentile(cpu, 99).toFixed(2)} ms  (target p95 ≤ 10 ms: ${check(percentile(cpu, 95) <= 10)})`);
+  console.log(`  wall  p50 ${percentile(wall, 50).toFixed(2)} ms  p95 ${percentile(wall, 95).toFixed(2)} ms  p99 ${percentile(wall, 99).toFixed(2)} ms`);
   console.log(`\n(c) end to end, ${patients.length} patients, ${CONCURRENCY} concurrent clients, ${SECONDS} s (sources ${sourceSeconds} s each), gzip on`);
   console.log(line('source GP (80 ms)', src.gp));
   console.log(line('source hospital (120 ms)', src.hospital));

@@ -10,7 +10,7 @@ import { loadBundles, readBundleDir, type SandboxData } from './loader.js';
 import { createSocialCareApp } from './social-care-server.js';
 import { buildExtracts } from './extract/build.js';
 import { createAggregateRouter } from './extract/routes.js';
-import { applyExtractSchema, loadExtractRows, openExtractDb, type ExtractRows } from './extract/store.js';
+import { applyExtractSchema, extractVersion, loadExtractRows, openExtractDb, type ExtractRows } from './extract/store.js';
 import type { Db } from '../../store/db.js';
 import type { IndicatorSource } from '../../indicators/types.js';
 
@@ -82,6 +82,23 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
+/**
+ * Loading the sandbox's own data into a PostgreSQL schema replaces what is there: refuse when the schema
+ * holds an extract someone else built (e.g. the 1,000,000-person population), which is meant to be used
+ * with SANDBOX_EXTRACT_PREBUILT=1.
+ */
+async function refuseToOverwrite(db: Db, schema: string): Promise<void> {
+  const exists = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'extract_info'`,
+    [schema],
+  );
+  if (!exists.rows[0]?.n) return;
+  const { version } = await extractVersion(db, schema);
+  if (version !== 'empty' && !version.startsWith('sha256:')) {
+    throw new Error(`schema ${schema} holds another extract (${version}): set SANDBOX_EXTRACT_PREBUILT=1 to use it, or another SANDBOX_EXTRACT_SCHEMA_PREFIX`);
+  }
+}
+
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const host = opts.host ?? '127.0.0.1';
   const bundles: Bundle[] = [];
@@ -105,7 +122,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       const built = opts.extract?.prebuilt || SANDBOX_SOURCES.every((src) => opts.extract?.rows?.[src]) ? undefined : buildExtracts(data);
       for (const src of SANDBOX_SOURCES) {
         if (opts.extract?.prebuilt) await applyExtractSchema(db, schemas[src]);
-        else await loadExtractRows(db, schemas[src], opts.extract?.rows?.[src] ?? built![src]);
+        else {
+          if (opts.extract?.databaseUrl && !opts.extract.rows?.[src]) await refuseToOverwrite(db, schemas[src]);
+          await loadExtractRows(db, schemas[src], opts.extract?.rows?.[src] ?? built![src]);
+        }
       }
       return db;
     } catch (e) {
