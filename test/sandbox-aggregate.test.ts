@@ -8,6 +8,7 @@ import type { Db } from '../store/db.js';
 import { generatePatients } from '../scripts/generate-patients.js';
 import { buildExtracts } from '../scripts/sandbox/extract/build.js';
 import { compileCounts, compileCriterionMembers, compilePopulationMembers } from '../scripts/sandbox/extract/compile.js';
+import { sqlHmac } from '../scripts/sandbox/extract/routes.js';
 import { loadExtractRows, openExtractDb, type ExtractRows } from '../scripts/sandbox/extract/store.js';
 import { loadBundles } from '../scripts/sandbox/loader.js';
 import { startSandbox, type Sandbox } from '../scripts/sandbox/start.js';
@@ -70,6 +71,34 @@ describe('sandbox aggregate API', function () {
     const hs = await session(sb.admin.hospital);
     const los = await counts(sb.admin.hospital, hs, indicatorById('mean-length-of-stay')!.spec);
     expect(totals(los.body.rows as never)).to.deep.equal(EXPECTED['mean-length-of-stay']);
+  });
+
+  it('answers a new indicator of a known shape with no new code (sex, age range, any / not)', async () => {
+    const s = await session(sb.admin.gp);
+    // Women aged 60-80 at 2025-03-31: GP5 (75, hypertension, no flu) and GP8 (69, flu); GP1 is 84.
+    const population = { source: 'gp' as const, sex: 'female' as const, age: { min: 60, max: 80 } };
+    const flu = await counts(sb.admin.gp, s, { shape: 'person-proportion', population, numerator: [{ kind: 'immunization', codes: ['140'] }] });
+    expect(totals(flu.body.rows as never)).to.deep.equal({ A81002: [1, 2] });
+    const either = await counts(sb.admin.gp, s, {
+      shape: 'person-proportion',
+      population,
+      numerator: [{ kind: 'any', criteria: [{ kind: 'immunization', codes: ['140'] }, { kind: 'condition', codes: ['59621000'], timing: 'active-at-end' }] }],
+    });
+    expect(totals(either.body.rows as never)).to.deep.equal({ A81002: [2, 2] });
+    const neither = await counts(sb.admin.gp, s, {
+      shape: 'person-proportion',
+      population: { source: 'gp', age: { max: 40 } },
+      numerator: [{ kind: 'not', criterion: { kind: 'observation', codes: ['39156-5'], value: { op: '<', value: 30 } } }],
+    }, 24);
+    // Under 41, BMI over 24 months: GP3 (latest BMI 32: counts), GP4 (latest BMI 28: does not), GP6 (no BMI: counts).
+    expect(totals(neither.body.rows as never)).to.deep.equal({ A81001: [1, 2], A81002: [1, 1] });
+    // Over 12 months neither BMI of GP3 or GP4 is in the window, so both count.
+    const shortWindow = await counts(sb.admin.gp, s, {
+      shape: 'person-proportion',
+      population: { source: 'gp', age: { max: 40 } },
+      numerator: [{ kind: 'not', criterion: { kind: 'observation', codes: ['39156-5'], value: { op: '<', value: 30 } } }],
+    });
+    expect(totals(shortWindow.body.rows as never)).to.deep.equal({ A81001: [2, 2], A81002: [1, 1] });
   });
 
   it('leaves out the people whose keyed pseudonyms the session names, for that session only', async () => {
@@ -212,6 +241,31 @@ describe('aggregate SQL compiler on PGlite and PostgreSQL', function () {
       expect(nonEmpty, 'the comparison covers non-empty results').to.be.greaterThan(5);
     });
   }
+
+  it('a sandbox on PostgreSQL keys NHS numbers in SQL (pgcrypto) exactly as the service does', async () => {
+    const sbPrefix = `${prefix}sb_`;
+    const sb = await startSandbox({ useEnv: false, extract: { databaseUrl: url, schemaPrefix: sbPrefix, rows: indicatorFixture(FIRST_NHS) } });
+    try {
+      const key = randomBytes(32);
+      const post = async (base: string, path: string, body: unknown) =>
+        (await fetch(`${base}/aggregate/v1${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })).json() as Promise<Record<string, any>>;
+      const n = fixtureNhsNumbers(FIRST_NHS);
+      const hs = (await post(sb.admin.hospital, '/sessions', { key: key.toString('base64url'), optedOut: [keyedPseudonym(key, n.s1)] })).session;
+      const crit = await post(sb.admin.hospital, '/pseudonyms', { session: hs, period: FIXTURE_PERIOD, windowMonths: 12, criteria: [{ kind: 'encounter', classes: ['EMER'] }] });
+      // S1 opted out: excluded at the hospital too (exclusion materialised in SQL).
+      expect(crit.pseudonyms).to.have.members([FIRST_NHS, n.gp[2]!].map((x) => keyedPseudonym(key, x)));
+      const gs = (await post(sb.admin.gp, '/sessions', { key: key.toString('base64url'), optedOut: [] })).session;
+      const pop = await post(sb.admin.gp, '/pseudonyms', { session: gs, period: FIXTURE_PERIOD, windowMonths: 12, population: { source: 'gp', age: { min: 65 } }, criteria: [{ kind: 'immunization', codes: ['140'] }] });
+      expect(pop.groups.flatMap((g: { matching: string[] }) => g.matching)).to.deep.equal([keyedPseudonym(key, FIRST_NHS)]);
+      const counts = await post(sb.admin.gp, '/counts', { session: gs, period: FIXTURE_PERIOD, windowMonths: 12, spec: indicatorById('flu-vaccination-65')!.spec });
+      expect(counts.rows.length).to.equal(4);
+      const available = (await pgDb!.query(`SELECT count(*)::int AS n FROM pg_available_extensions WHERE name = 'pgcrypto'`)).rows[0] as { n: number };
+      expect(await sqlHmac(await sb.extract.db()), 'keys computed in SQL when pgcrypto is available').to.equal(available.n === 1);
+    } finally {
+      await sb.close();
+      for (const src of ['gp', 'hospital', 'social_care']) await pgDb!.query(`DROP SCHEMA IF EXISTS "${sbPrefix}${src}" CASCADE`);
+    }
+  });
 
   it('a sandbox loading its own data into PostgreSQL refuses to overwrite an extract built by someone else', async () => {
     const guard = `${prefix}guard_`;

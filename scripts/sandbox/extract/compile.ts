@@ -18,7 +18,19 @@ export interface CompileContext {
   schema: string;
   /** When set, people excluded for this session (opt-outs) are left out. */
   sessionId?: string;
+  /**
+   * Member queries only: key the NHS numbers in SQL (pgcrypto `hmac`, see pseudonymSql) and return keyed
+   * pseudonyms instead of NHS numbers. Without it they return NHS numbers for the caller to key.
+   */
+  pseudonymKey?: Uint8Array;
 }
+
+/**
+ * SQL for the keyed pseudonym of an NHS number expression: base64url of the first 16 bytes of
+ * HMAC-SHA256(key, NHS number), exactly adapters/aggregate-api.ts keyedPseudonym. Needs pgcrypto.
+ */
+export const pseudonymSql = (nhsExpr: string, keyParam: string): string =>
+  `translate(rtrim(encode(substring(hmac(convert_to(${nhsExpr}, 'UTF8'), ${keyParam}, 'sha256') from 1 for 16), 'base64'), '='), '+/', '-_')`;
 
 export interface CompiledQuery {
   sql: string;
@@ -199,7 +211,8 @@ export function compileCounts(spec: IndicatorSpec, ctx: CompileContext): Compile
 
 /**
  * Population side of a cross-source indicator → one row per organisation × stratum
- * { org, age_band, sex, denominator, matching }: `matching` = the comma-separated NHS numbers (in no order) of the
+ * { org, age_band, sex, denominator, matching }: `matching` = the comma-separated NHS numbers (or, with
+ * `pseudonymKey`, keyed pseudonyms; in no order) of the
  * members meeting `criteria`. Aggregated in SQL so that a million members cost a few thousand rows, not a
  * million (NHS numbers are digits only; they are turned into keyed pseudonyms before anything leaves).
  */
@@ -207,19 +220,21 @@ export function compilePopulationMembers(pop: Population, criteria: readonly Cri
   const b = new Builder(ctx);
   const matching = allOf(b, criteria);
   const where = populationWhere(b, pop, true);
+  const member = ctx.pseudonymKey ? pseudonymSql('p.nhs_number', b.p(Buffer.from(ctx.pseudonymKey), 'bytea')) : 'p.nhs_number';
   const sql =
     `${b.with()}SELECT p.org_code AS org, ${ageBand(b)} AS age_band, p.sex AS sex, count(*)::int AS denominator,\n` +
-    `  COALESCE(string_agg(p.nhs_number, ',') FILTER (WHERE ${matching}), '') AS matching\n` +
+    `  COALESCE(string_agg(${member}, ',') FILTER (WHERE ${matching}), '') AS matching\n` +
     `FROM ${b.s}.person p\n${b.joins.join('\n')}\nWHERE ${where}\nGROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
   return { sql, params: b.params };
 }
 
-/** The other side: the NHS numbers of the people meeting ALL criteria → one row { nhs_numbers } (comma-separated, in no order). */
+/** The other side: the NHS numbers (or keyed pseudonyms) of the people meeting ALL criteria → one row { nhs_numbers } (comma-separated, in no order). */
 export function compileCriterionMembers(criteria: readonly Criterion[], ctx: CompileContext): CompiledQuery {
   const b = new Builder(ctx);
   const all = allOf(b, criteria);
+  const member = ctx.pseudonymKey ? pseudonymSql('p.nhs_number', b.p(Buffer.from(ctx.pseudonymKey), 'bytea')) : 'p.nhs_number';
   const sql =
-    `${b.with()}SELECT COALESCE(string_agg(p.nhs_number, ','), '') AS nhs_numbers FROM ${b.s}.person p\n${b.joins.join('\n')}\n` +
+    `${b.with()}SELECT COALESCE(string_agg(${member}, ','), '') AS nhs_numbers FROM ${b.s}.person p\n${b.joins.join('\n')}\n` +
     `WHERE p.nhs_number IS NOT NULL AND ${b.excluded('p.person_id')} AND ${all}`;
   return { sql, params: b.params };
 }
