@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry, Composition, CompositionSection, Device, DomainResource, Patient, Reference, Resource } from 'fhir/r4.js';
+import type { Bundle, BundleEntry, Composition, CompositionSection, Device, DomainResource, Flag, Patient, Reference, Resource } from 'fhir/r4.js';
 import { warningOutcome } from './bundle.js';
-import { esc, join, narrative, ul } from './narrative.js';
+import { conceptText, esc, join, narrative, ul } from './narrative.js';
 import type { PatientRef, RecordRepository, Warning } from './repository.js';
 import { FLAG_DETAIL_URL, pushTo } from './summary-flags.js';
 import * as S from './summary-sections.js';
@@ -98,12 +98,14 @@ export function buildSummary(input: SummaryInput): Bundle {
     S.results(ctx),
     S.procedures(ctx),
   ];
+  // Every source resource has an id after the merge; anything without one cannot be referenced.
+  for (const c of contents) c.entries = c.entries.filter((e) => e.id);
 
   // Warnings: which sources are missing, and whether consent withheld anything.
   const missing = [...new Set(input.warnings.filter((w) => w.source !== 'consent').map((w) => input.sourceNames[w.source] ?? w.source))];
   const withheld = input.warnings.some((w) => w.source === 'consent');
   const caveat = join([
-    missing.length ? `Not available: ${esc(missing.join(', '))} — entries from it are missing.` : undefined,
+    missing.length ? `Not available: ${esc(missing.join(', '))} — entries from ${missing.length > 1 ? 'them' : 'it'} are missing.` : undefined,
     withheld ? 'Some information has been withheld under the patient’s consent.' : undefined,
   ], ' ');
   const emptyReason = missing.length ? 'unavailable' : withheld ? 'withheld' : 'nilknown';
@@ -190,7 +192,7 @@ export function buildSummary(input: SummaryInput): Bundle {
 
   const id = input.documentId ?? randomUUID();
   const when = input.now.toISOString();
-  const alertsLine = contents[0]!.entries.length ? `<p><b>Alerts:</b> ${esc(contents[0]!.entries.map((f) => (f as { code?: { text?: string } }).code?.text ?? 'alert').join('; '))}</p>` : '';
+  const alertsLine = contents[0]!.entries.length ? `<p><b>Alerts:</b> ${esc(contents[0]!.entries.map((f) => conceptText((f as Flag).code, 'Alert')).join('; '))}</p>` : '';
   const composition: Composition = {
     resourceType: 'Composition',
     id,
