@@ -134,3 +134,10 @@ export const fmt = (n: number) => n.toFixed(1);
 export function line(label: string, r: LoadResult): string {
   return `${label.padEnd(34)} p50 ${fmt(r.p50).padStart(7)} ms  p95 ${fmt(r.p95).padStart(7)} ms  p99 ${fmt(r.p99).padStart(7)} ms  ${fmt(r.rps).padStart(7)} req/s  n=${r.requests}  statuses=${JSON.stringify(r.statuses)} errors=${r.errors}`;
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
