@@ -105,16 +105,28 @@ export async function startPolled(script: string, env: Record<string, string>, u
   throw new Error(`${script} not ready within ${timeoutMs} ms`);
 }
 
-/** Peak resident set size of a process (VmHWM), in MiB. */
-export function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** Sum over a process and its descendants of a /proc status field in kB, in MiB. */
+function statusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  let kb = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      kb += m ? Number(m[1]) : 0;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kb / 1024;
 }
 
-/** Current resident set size (VmRSS) of a process, in MiB. */
+/** Peak resident set size (VmHWM) of a process, with its descendants (summed peaks), in MiB. */
+export function peakRssMiB(pid: number): number {
+  return statusMiB(pid, 'VmHWM');
+}
+
+/** Current resident set size (VmRSS) of a process with its descendants, in MiB. */
 export function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return statusMiB(pid, 'VmRSS');
 }
 
 /** Samples a process's RSS every 250 ms while `work` runs; returns the work's result and the maximum seen. */
@@ -135,9 +147,31 @@ export function line(label: string, r: LoadResult): string {
   return `${label.padEnd(34)} p50 ${fmt(r.p50).padStart(7)} ms  p95 ${fmt(r.p95).padStart(7)} ms  p99 ${fmt(r.p99).padStart(7)} ms  ${fmt(r.rps).padStart(7)} req/s  n=${r.requests}  statuses=${JSON.stringify(r.statuses)} errors=${r.errors}`;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+/** A process and its descendants (e.g. a WEB_CONCURRENCY primary and its HTTP workers), from /proc. */
+export function processTree(pid: number): number[] {
+  const children = (p: number): number[] => {
+    try {
+      return readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const out = [pid];
+  for (let i = 0; i < out.length; i += 1) out.push(...children(out[i]!));
+  return out;
+}
+
+/** CPU seconds (user + system) a process and its descendants have used so far (/proc/<pid>/stat, 1/100 s ticks). */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / 100;
 }
