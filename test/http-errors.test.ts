@@ -112,7 +112,7 @@ describe('HTTP interface: bad input, tokens, privacy and the OpenAPI contract', 
       expect(r.status).to.equal(200);
       const patient = r.body.rest[0].resource.find((x: { type: string }) => x.type === 'Patient');
       expect(patient.searchParam.map((p: { name: string }) => p.name)).to.have.members(['identifier', 'family', 'given', 'birthdate', 'address-postalcode']);
-      expect(patient.operation.map((o: { name: string }) => o.name)).to.deep.equal(['everything']);
+      expect(patient.operation.map((o: { name: string }) => o.name)).to.deep.equal(['everything', 'summary']);
     });
   });
 
