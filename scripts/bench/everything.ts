@@ -6,93 +6,24 @@
  * randomised patients, after a warm-up. Prints percentiles, throughput, the ratios the issue asks for,
  * and the service's peak RSS.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys, mintToken } from '../../server/demo-keys.js';
-import { cpuSeconds, fmt, line, load, peakRssMiB, rssMiB, startChild, startPolled, withRssSampling, type LoadResult } from './lib.js';
+import { cpuSeconds, fmt, line, load, peakRssMiB, rssMiB, startChild, withRssSampling, type LoadResult } from './lib.js';
+import { CONCURRENCY, pick, startBenchStack } from './stack.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
-const CONCURRENCY = 16;
 const DEADLINE_MS = 3000;
-const LATENCY = { gp: 80, hospital: 120, socialCare: 60 };
-const synthea = fileURLToPath(new URL('../../../shared/data/synthea', import.meta.url));
 
-interface Manifest {
-  nhsNumber: string;
-  gpPatientId: string;
-  hospitalPatientId?: string;
-  socialCarePersonId?: string;
-}
-
-const dataDir = mkdtempSync(join(tmpdir(), 'ipr-bench-'));
-const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
-
-const sandbox = await startChild(
-  'scripts/sandbox/main.ts',
-  {
-    SANDBOX_BUNDLE_DIRS: existsSync(synthea) ? synthea : '',
-    SANDBOX_GENERATE: '200',
-    SANDBOX_GP_PORT: '0',
-    SANDBOX_HOSPITAL_PORT: '0',
-    SANDBOX_SOCIAL_CARE_PORT: '0',
-    SANDBOX_GP_LATENCY_MS: String(LATENCY.gp),
-    SANDBOX_HOSPITAL_LATENCY_MS: String(LATENCY.hospital),
-    SANDBOX_SOCIAL_CARE_LATENCY_MS: String(LATENCY.socialCare),
-    SANDBOX_GP_JITTER_MS: '10',
-    SANDBOX_HOSPITAL_JITTER_MS: '10',
-    SANDBOX_SOCIAL_CARE_JITTER_MS: '10',
-  },
-  (l) => (l.startsWith('{"sandbox"') ? (JSON.parse(l).sandbox as { gp: string; hospital: string; socialCare: string; admin: Record<string, string> }) : undefined),
-);
-const urls = sandbox.value;
+const stack = await startBenchStack({ generate: 200, name: 'everything', serviceEnv: { SOURCE_DEADLINE_MS: String(DEADLINE_MS) } });
+const { urls, base, manifest, sandbox } = stack;
 const sourceEnv = { GP_FHIR_URL: urls.gp, HOSPITAL_FHIR_URL: urls.hospital, SOCIAL_CARE_URL: urls.socialCare };
-const port = 18000 + Math.floor(Math.random() * 1000);
-// Request logs at info go to the service's stdout (discarded here) as they would in production.
-const service = {
-  child: await startPolled(
-    'server/main.ts',
-    {
-      ...sourceEnv,
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      AUTH_MODE: 'demo',
-      LOG_LEVEL: 'info',
-      SOURCE_DEADLINE_MS: String(DEADLINE_MS),
-      // BENCH_DATABASE_URL=postgres://… runs the service on PostgreSQL instead of embedded PGlite.
-      DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
-      ...(process.env.VALIDATE_RESPONSES ? { VALIDATE_RESPONSES: process.env.VALIDATE_RESPONSES } : {}),
-    },
-    `http://127.0.0.1:${port}/healthz`,
-    // e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service
-    process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
-  ).catch(async (e) => {
-    await sandbox.child.stop();
-    throw e;
-  }),
-};
-const bare = await startChild('scripts/bench/bare-fanout.ts', sourceEnv, (l) => (l.startsWith('{"bare"') ? (JSON.parse(l).bare as string) : undefined));
+const bare = await startChild('scripts/bench/bare-fanout.ts', sourceEnv, (l) => (l.startsWith('{"bare"') ? (JSON.parse(l).bare as string) : undefined)).catch(async (e) => {
+  await stack.stop();
+  throw e;
+});
 
-const stopAll = () => Promise.all([service.child.stop(), bare.child.stop(), sandbox.child.stop()]);
 try {
-  const base = `http://127.0.0.1:${port}`;
-  const keys = await ensureDemoKeys(dataDir);
-  const token = await mintToken(keys.privateJwk, keys.kid, { sub: 'bench', role: 'clinician', org: 'A81001' }, { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE });
-  const auth = { authorization: `Bearer ${token}` };
-  const manifest = (await (await fetch(`${urls.admin.gp}/__admin/manifest`)).json()) as Manifest[];
-
-  // Index every patient once (the clinician's search), then warm up. Each read is made by a clinician
-  // at the patient's registered practice (a legitimate relationship), so the consent guard permits it.
-  const patients: { id: string; m: Manifest; auth: Record<string, string> }[] = [];
-  for (const m of manifest) {
-    const r = await fetch(`${base}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${m.nhsNumber}`, { headers: auth });
-    const b = (await r.json()) as { entry?: { resource: { id: string } }[] };
-    const gp = (await (await fetch(`${urls.gp}/Patient/${m.gpPatientId}`)).json()) as { generalPractitioner?: { identifier?: { value?: string } }[] };
-    const org = gp.generalPractitioner?.[0]?.identifier?.value ?? 'A81001';
-    const t = await mintToken(keys.privateJwk, keys.kid, { sub: `gp-${org}`, role: 'clinician', org }, { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE });
-    if (b.entry?.[0]) patients.push({ id: b.entry[0].resource.id, m, auth: { authorization: `Bearer ${t}` } });
-  }
+  // Index every patient once (the clinician's search); each read is then made by a clinician at the
+  // patient's registered practice (a legitimate relationship), so the consent guard permits it.
+  const patients = await stack.indexPatients('clinician');
   const withHospital = manifest.filter((m) => m.hospitalPatientId);
   const withSocial = manifest.filter((m) => m.socialCarePersonId);
   const facade = () => {
@@ -107,16 +38,16 @@ try {
     hospital: await load(() => ({ url: `${urls.hospital}/Patient/${pick(withHospital).hospitalPatientId}/$everything` }), CONCURRENCY, sourceSeconds),
     socialCare: await load(() => ({ url: `${urls.socialCare}/api/v1/people/${pick(withSocial).socialCarePersonId}/case` }), CONCURRENCY, sourceSeconds),
   };
-  const pid = service.child.proc.pid!;
+  const pid = stack.service.proc.pid!;
   const rssBefore = rssMiB(pid);
-  const cpu0 = { service: cpuSeconds(pid), sandbox: cpuSeconds(sandbox.child.proc.pid!), client: process.cpuUsage() };
+  const cpu0 = { service: cpuSeconds(pid), sandbox: cpuSeconds(sandbox.proc.pid!), client: process.cpuUsage() };
   const { result: everything, maxRssMiB: rssUnderLoad } = await withRssSampling(pid, () => load(facade, CONCURRENCY, SECONDS));
   // CPU per request during the facade run: on this 2-core machine the service, the sandbox and this load
   // generator share the cores, so latency at p95 follows the total.
   const clientCpu = process.cpuUsage(cpu0.client);
   const cpuPerRequest = {
     service: ((cpuSeconds(pid) - cpu0.service) * 1000) / everything.requests,
-    sandbox: ((cpuSeconds(sandbox.child.proc.pid!) - cpu0.sandbox) * 1000) / everything.requests,
+    sandbox: ((cpuSeconds(sandbox.proc.pid!) - cpu0.sandbox) * 1000) / everything.requests,
     client: (clientCpu.user + clientCpu.system) / 1000 / everything.requests,
   };
   const bareRun = await load(() => {
@@ -153,6 +84,5 @@ try {
   console.log(`  hospital hanging: p95 ${fmt(hanging.p95)} ms ≤ deadline ${DEADLINE_MS} + 50 ms: ${check(hanging.p95 <= DEADLINE_MS + 50)}; 5xx = ${fivexx(hanging)}: ${check(fivexx(hanging) === 0 && hanging.errors === 0)}`);
   console.log(`  service RSS: peak over the process's life (VmHWM, includes PGlite start-up) ${fmt(rss)} MiB; before the facade run ${fmt(rssBefore)} MiB; max during it ${fmt(rssUnderLoad)} MiB`);
 } finally {
-  await stopAll();
-  rmSync(dataDir, { recursive: true, force: true });
+  await Promise.all([bare.child.stop(), stack.stop()]);
 }

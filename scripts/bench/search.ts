@@ -9,86 +9,17 @@
  * with the requests the facade makes to them for this search (the filtered type search; the social-care
  * case). Target: facade p95 ≤ 1.10 × slowest source p95 + 10 ms.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys, mintToken } from '../../server/demo-keys.js';
-import { fmt, line, load, startChild, startPolled } from './lib.js';
+import { fmt, line, load } from './lib.js';
+import { CONCURRENCY, pick, startBenchStack } from './stack.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const CONCURRENCY = 16;
-const LATENCY = { gp: 80, hospital: 120, socialCare: 60 };
 const QUERY = 'category=laboratory&_sort=-date&_count=20';
-const synthea = fileURLToPath(new URL('../../../shared/data/synthea', import.meta.url));
 
-interface Manifest {
-  nhsNumber: string;
-  gpPatientId: string;
-  hospitalPatientId?: string;
-  socialCarePersonId?: string;
-}
-
-const dataDir = mkdtempSync(join(tmpdir(), 'ipr-bench-search-'));
-const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
-
-const sandbox = await startChild(
-  'scripts/sandbox/main.ts',
-  {
-    SANDBOX_BUNDLE_DIRS: existsSync(synthea) ? synthea : '',
-    SANDBOX_GENERATE: '200',
-    SANDBOX_GP_PORT: '0',
-    SANDBOX_HOSPITAL_PORT: '0',
-    SANDBOX_SOCIAL_CARE_PORT: '0',
-    SANDBOX_GP_LATENCY_MS: String(LATENCY.gp),
-    SANDBOX_HOSPITAL_LATENCY_MS: String(LATENCY.hospital),
-    SANDBOX_SOCIAL_CARE_LATENCY_MS: String(LATENCY.socialCare),
-    SANDBOX_GP_JITTER_MS: '10',
-    SANDBOX_HOSPITAL_JITTER_MS: '10',
-    SANDBOX_SOCIAL_CARE_JITTER_MS: '10',
-  },
-  (l) => (l.startsWith('{"sandbox"') ? (JSON.parse(l).sandbox as { gp: string; hospital: string; socialCare: string; admin: Record<string, string> }) : undefined),
-);
-const urls = sandbox.value;
-const port = 19000 + Math.floor(Math.random() * 1000);
-const service = await startPolled(
-  'server/main.ts',
-  {
-    GP_FHIR_URL: urls.gp,
-    HOSPITAL_FHIR_URL: urls.hospital,
-    SOCIAL_CARE_URL: urls.socialCare,
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    AUTH_MODE: 'demo',
-    LOG_LEVEL: 'info',
-    SOURCE_DEADLINE_MS: '3000',
-    DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
-  },
-  `http://127.0.0.1:${port}/healthz`,
-  // e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service
-  process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
-).catch(async (e) => {
-  await sandbox.child.stop();
-  throw e;
-});
+const stack = await startBenchStack({ generate: 200, name: 'search' });
+const { urls, base, manifest } = stack;
 
 try {
-  const base = `http://127.0.0.1:${port}`;
-  const keys = await ensureDemoKeys(dataDir);
-  const token = await mintToken(keys.privateJwk, keys.kid, { sub: 'bench', role: 'clinician', org: 'A81001' }, { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE });
-  const manifest = (await (await fetch(`${urls.admin.gp}/__admin/manifest`)).json()) as Manifest[];
-
-  // Index every patient once (the clinician's patient search); each search is then made by a clinician
-  // at the patient's registered practice, so the consent guard permits it.
-  const patients: { id: string; m: Manifest; auth: Record<string, string> }[] = [];
-  for (const m of manifest) {
-    const r = await fetch(`${base}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${m.nhsNumber}`, { headers: { authorization: `Bearer ${token}` } });
-    const b = (await r.json()) as { entry?: { resource: { id: string } }[] };
-    const gp = (await (await fetch(`${urls.gp}/Patient/${m.gpPatientId}`)).json()) as { generalPractitioner?: { identifier?: { value?: string } }[] };
-    const org = gp.generalPractitioner?.[0]?.identifier?.value ?? 'A81001';
-    const t = await mintToken(keys.privateJwk, keys.kid, { sub: `gp-${org}`, role: 'clinician', org }, { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE });
-    if (b.entry?.[0]) patients.push({ id: b.entry[0].resource.id, m, auth: { authorization: `Bearer ${t}` } });
-  }
+  const patients = await stack.indexPatients('clinician');
   const facade = () => {
     const p = pick(patients);
     return { url: `${base}/fhir/Observation?patient=Patient/${p.id}&${QUERY}`, headers: p.auth };
@@ -125,6 +56,5 @@ try {
   console.log('\nTarget');
   console.log(`  facade p95 ${fmt(run.p95)} ms ≤ 1.10 × slowest source p95 (${fmt(slowest)}) + 10 = ${fmt(limit)} ms: ${run.p95 <= limit ? 'PASS' : 'FAIL'}`);
 } finally {
-  await Promise.all([service.stop(), sandbox.child.stop()]);
-  rmSync(dataDir, { recursive: true, force: true });
+  await stack.stop();
 }

@@ -9,99 +9,36 @@
  *  (c) end to end $summary p50/p95/p99 with 16 concurrent clients, against each source's own p95, and
  *      $everything on the same patients as a control (the machine is shared with other work).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import type { Bundle, Resource } from 'fhir/r4.js';
 import { SOURCE_DISPLAY, SOURCE_TAG_SYSTEM } from '../../adapters/merge.js';
 import { categoriesOf } from '../../consent/sensitivity.js';
 import { buildSummary } from '../../fhir/summary.js';
-import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys, mintToken } from '../../server/demo-keys.js';
-import { fmt, line, load, percentile, startChild, startPolled } from './lib.js';
+import { fmt, line, load, percentile } from './lib.js';
+import { CONCURRENCY, pick, startBenchStack, SYNTHEA_DIR } from './stack.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 /** Accept-Encoding of the end-to-end clients (BENCH_ENCODING=identity to compare without compression). */
 const ENCODING = process.env.BENCH_ENCODING ?? 'gzip';
-const CONCURRENCY = 16;
-const LATENCY = { gp: 80, hospital: 120, socialCare: 60 };
-const synthea = fileURLToPath(new URL('../../../shared/data/synthea', import.meta.url));
-const hasShared = existsSync(synthea);
-
-interface Manifest {
-  syntheaPatientId: string;
-  nhsNumber: string;
-  gpPatientId: string;
-  hospitalPatientId?: string;
-  socialCarePersonId?: string;
-}
-
-const dataDir = mkdtempSync(join(tmpdir(), 'ipr-bench-summary-'));
-const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+const hasShared = existsSync(SYNTHEA_DIR);
 const kb = (n: number) => (n / 1024).toFixed(1);
 
-const sandbox = await startChild(
-  'scripts/sandbox/main.ts',
-  {
-    SANDBOX_BUNDLE_DIRS: hasShared ? synthea : '',
-    SANDBOX_GENERATE: '100',
-    SANDBOX_GP_PORT: '0',
-    SANDBOX_HOSPITAL_PORT: '0',
-    SANDBOX_SOCIAL_CARE_PORT: '0',
-    SANDBOX_GP_LATENCY_MS: String(LATENCY.gp),
-    SANDBOX_HOSPITAL_LATENCY_MS: String(LATENCY.hospital),
-    SANDBOX_SOCIAL_CARE_LATENCY_MS: String(LATENCY.socialCare),
-    SANDBOX_GP_JITTER_MS: '10',
-    SANDBOX_HOSPITAL_JITTER_MS: '10',
-    SANDBOX_SOCIAL_CARE_JITTER_MS: '10',
-  },
-  (l) => (l.startsWith('{"sandbox"') ? (JSON.parse(l).sandbox as { gp: string; hospital: string; socialCare: string; admin: Record<string, string> }) : undefined),
-);
-const urls = sandbox.value;
-const port = 19000 + Math.floor(Math.random() * 1000);
-const service = await startPolled(
-  'server/main.ts',
-  {
-    GP_FHIR_URL: urls.gp,
-    HOSPITAL_FHIR_URL: urls.hospital,
-    SOCIAL_CARE_URL: urls.socialCare,
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    AUTH_MODE: 'demo',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
-  },
-  `http://127.0.0.1:${port}/healthz`,
-).catch(async (e) => {
-  await sandbox.child.stop();
-  throw e;
-});
+const stack = await startBenchStack({ generate: 100, name: 'summary' });
+const { urls, base, manifest } = stack;
 
 try {
-  const base = `http://127.0.0.1:${port}`;
-  const keys = await ensureDemoKeys(dataDir);
-  const mint = (sub: string, role: string, org: string) => mintToken(keys.privateJwk, keys.kid, { sub, role, org }, { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE });
-  const searchAuth = { authorization: `Bearer ${await mint('bench', 'clinician', 'A81001')}` };
-  const manifest = (await (await fetch(`${urls.admin.gp}/__admin/manifest`)).json()) as Manifest[];
   const sharedIds = new Set(
     hasShared
-      ? readdirSync(synthea).filter((f) => f.endsWith('.json')).map((f) => (JSON.parse(readFileSync(join(synthea, f), 'utf8')) as Bundle).entry!.find((e) => e.resource!.resourceType === 'Patient')!.resource!.id!)
+      ? readdirSync(SYNTHEA_DIR).filter((f) => f.endsWith('.json')).map((f) => (JSON.parse(readFileSync(join(SYNTHEA_DIR, f), 'utf8')) as Bundle).entry!.find((e) => e.resource!.resourceType === 'Patient')!.resource!.id!)
       : [],
   );
-
-  // Index every patient (the search) and mint a crew token at each patient's registered practice.
-  const patients: { id: string; m: Manifest; auth: Record<string, string> }[] = [];
-  for (const m of manifest) {
-    const r = await fetch(`${base}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${m.nhsNumber}`, { headers: searchAuth });
-    const b = (await r.json()) as { entry?: { resource: { id: string } }[] };
-    const gp = (await (await fetch(`${urls.gp}/Patient/${m.gpPatientId}`)).json()) as { generalPractitioner?: { identifier?: { value?: string } }[] };
-    const org = gp.generalPractitioner?.[0]?.identifier?.value ?? 'A81001';
-    if (b.entry?.[0]) patients.push({ id: b.entry[0].resource.id, m, auth: { authorization: `Bearer ${await mint(`crew-${org}`, 'ambulance-crew', org)}` } });
-  }
+  // Every patient indexed, with a crew token at each patient's registered practice.
+  const patients = await stack.indexPatients('ambulance-crew');
 
   // (a) Sizes over the shared Synthea patients (or every patient when the shared data is absent).
-  const sized = sharedIds.size ? patients.filter((p) => sharedIds.has(p.m.syntheaPatientId)) : patients;
+  const sized = sharedIds.size ? patients.filter((p) => sharedIds.has(p.m.syntheaPatientId ?? '')) : patients;
   const plain: number[] = [];
   const gz: number[] = [];
   const br: number[] = [];
@@ -187,6 +124,5 @@ try {
   console.log(line('facade $everything (control)', control));
   console.log(`  $summary p95 ${fmt(e2e.p95)} ms ≤ 1.10 × slowest source p95 (${fmt(slowestP95)}) + 10 = ${fmt(limit)} ms: ${check(e2e.p95 <= limit)}`);
 } finally {
-  await Promise.all([service.stop(), sandbox.child.stop()]);
-  rmSync(dataDir, { recursive: true, force: true });
+  await stack.stop();
 }
