@@ -58,8 +58,24 @@ export class ConsentGuard {
     const { deps } = this;
     const now = () => (deps.now ? deps.now() : new Date());
 
+    const failure = 'The access could not be recorded in the audit trail, so no data is returned. Try again shortly.';
     const audit = (input: Omit<AuditInput, 'principal' | 'requestId' | 'operation'>) =>
-      deps.audit.record({ ...input, principal, requestId, operation }, 'The access could not be recorded in the audit trail, so no data is returned. Try again shortly.');
+      deps.audit.record({ ...input, principal, requestId, operation }, failure);
+    /**
+     * A permitted read is audited while the sources are queried: its event joins the next shared commit,
+     * and the data is returned only once that commit succeeded (an audit failure is a 503; the fetched
+     * record is dropped).
+     */
+    const auditedWhile = async <T>(input: Omit<AuditInput, 'principal' | 'requestId' | 'operation'>, work: () => Promise<T>): Promise<T> => {
+      const event = deps.audit.defer({ ...input, principal, requestId, operation }, failure);
+      let result: T;
+      try {
+        result = await work();
+      } finally {
+        await event.committed();
+      }
+      return result;
+    };
 
     /** Gathers the context, decides, audits; throws 403 on deny (after the denial is audited). */
     const authorise = async (ref: PatientRef, action: AuditInput['action']) => {
@@ -123,9 +139,7 @@ export class ConsentGuard {
 
       async readPatient(ref: PatientRef, signal?: AbortSignal) {
         const { purpose } = await authorise(ref, 'patient-read');
-        const result = await deps.repo.readPatient(ref, signal);
-        await audit({ action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, resourceTypes: ['Patient'] });
-        return result;
+        return auditedWhile({ action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, resourceTypes: ['Patient'] }, () => deps.repo.readPatient(ref, signal));
       },
 
       /**
@@ -140,10 +154,10 @@ export class ConsentGuard {
         if (consentFiltered && countParam) {
           throw badRequest('count-not-available', 'A count cannot be given for this record: a consent restriction applies, and a count could reveal what was withheld.', [countParam]);
         }
-        const [result] = await Promise.all([
-          deps.repo.search(ref, query, signal),
-          audit({ action: 'patient-query', decision: 'permit', patientId: ref.id, purpose, resourceTypes: [query.type], sources: deps.repo.sourceIds() }),
-        ]);
+        const result = await auditedWhile(
+          { action: 'patient-query', decision: 'permit', patientId: ref.id, purpose, resourceTypes: [query.type], sources: deps.repo.sourceIds() },
+          () => deps.repo.search(ref, query, signal),
+        );
         const shown = result.resources.filter((r) => r.resourceType === 'Patient' || canSee(ctx, compiled, r));
         const withheld = result.resources.length - shown.length;
         if (withheld > 0) {
@@ -154,12 +168,10 @@ export class ConsentGuard {
 
       async everything(ref: PatientRef, signal?: AbortSignal) {
         const { ctx, compiled, consents, purpose } = await authorise(ref, 'patient-read');
-        // The permitted read is audited while the sources are queried; the data is returned only if both
-        // succeed (an audit failure is a 503 and the fetched record is dropped).
-        const [result] = await Promise.all([
-          deps.repo.everything(ref, signal),
-          audit({ action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, sources: deps.repo.sourceIds() }),
-        ]);
+        const result = await auditedWhile(
+          { action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, sources: deps.repo.sourceIds() },
+          () => deps.repo.everything(ref, signal),
+        );
         const shown: Resource[] = [];
         let withheld = 0;
         for (const r of result.resources) {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consent } from 'fhir/r4.js';
 import { OperationOutcomeError, notFound, outcome } from '../fhir/outcomes.js';
 import type { Db } from '../store/db.js';
+import { readCache, type ReadCache } from '../store/embedded-cache.js';
 
 export interface StoredConsent {
   resource: Consent;
@@ -26,7 +27,12 @@ const preconditionFailed = (diagnostics: string) =>
  * two concurrent updates of the same version collide, so exactly one wins and the other gets 412.
  */
 export class ConsentStore {
-  constructor(private readonly db: Db) {}
+  /** The current consents per patient, read on every record request: cached on embedded PGlite only (see store/embedded-cache.ts). */
+  private readonly current: ReadCache<StoredConsent[]>;
+
+  constructor(private readonly db: Db) {
+    this.current = readCache(db, 'consents-by-patient');
+  }
 
   async create(consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
     return this.insert(randomUUID(), 1, consent, patientId, by);
@@ -58,14 +64,19 @@ export class ConsentStore {
     return r.rows.map(toStored);
   }
 
-  /** The current version of every consent of a patient (read fresh on every request: no cache). */
+  /**
+   * The current version of every consent of a patient. Never stale: on PostgreSQL it is read on every
+   * request; on embedded PGlite the write below invalidates it before the write returns.
+   */
   async forPatient(patientId: string): Promise<StoredConsent[]> {
     if (!UUID.test(patientId)) return [];
-    const r = await this.db.query<Row>(
-      `SELECT DISTINCT ON (id) * FROM consent_version WHERE patient_id = $1 ORDER BY id, version DESC`,
-      [patientId],
-    );
-    return r.rows.map(toStored);
+    return this.current.read(patientId.toLowerCase(), async () => {
+      const r = await this.db.query<Row>(
+        `SELECT DISTINCT ON (id) * FROM consent_version WHERE patient_id = $1 ORDER BY id, version DESC`,
+        [patientId],
+      );
+      return r.rows.map(toStored);
+    });
   }
 
   /**
@@ -86,13 +97,15 @@ export class ConsentStore {
   private async insert(id: string, version: number, consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
     const recordedAt = new Date();
     const resource: Consent = { ...consent, id, meta: { ...consent.meta, versionId: String(version), lastUpdated: recordedAt.toISOString() } };
-    const r = await this.db.query<Row>(
-      `INSERT INTO consent_version (id, version, patient_id, status, scope, resource, recorded_at, recorded_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (id, version) DO NOTHING
-       RETURNING *`,
-      [id, version, patientId, consent.status, consent.scope?.coding?.[0]?.code ?? '', JSON.stringify(resource), recordedAt.toISOString(), by],
-    );
+    const r = await this.db
+      .query<Row>(
+        `INSERT INTO consent_version (id, version, patient_id, status, scope, resource, recorded_at, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (id, version) DO NOTHING
+         RETURNING *`,
+        [id, version, patientId, consent.status, consent.scope?.coding?.[0]?.code ?? '', JSON.stringify(resource), recordedAt.toISOString(), by],
+      )
+      .finally(() => this.current.invalidate(patientId.toLowerCase()));
     if (!r.rows[0]) throw preconditionFailed(`Consent/${id} was changed by someone else at the same time: read it again and re-apply your change.`);
     return toStored(r.rows[0]);
   }

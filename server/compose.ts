@@ -96,7 +96,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
     const federation = new Federation(createAdapters(config), new PatientIndex(db), config.providerOrganisations);
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
-    const audit = new AuditLog(db);
+    const audit = new AuditLog(db, config.auditDeferMs);
     const indicators = createIndicatorComputer({
       sources: createAggregateClients(config),
       secret: await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production }),

@@ -11,6 +11,8 @@ export interface Config {
   dataDir: string;
   sources: { gp: string; hospital: string; socialCare: string };
   sourceDeadlineMs: number;
+  /** How long an audit event written while the sources are queried may wait to share a commit (ms). */
+  auditDeferMs: number;
   sourceRetries: number;
   circuitFailureThreshold: number;
   circuitOpenMs: number;
@@ -124,6 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     sourceDeadlineMs: int(env, 'SOURCE_DEADLINE_MS', 3000, 50, 60_000),
     sourceRetries: int(env, 'SOURCE_RETRIES', 1, 0, 3),
+    auditDeferMs: int(env, 'AUDIT_DEFER_MS', 30, 0, 1000),
     circuitFailureThreshold: int(env, 'CIRCUIT_FAILURE_THRESHOLD', 5, 1, 100),
     circuitOpenMs: int(env, 'CIRCUIT_OPEN_MS', 10_000, 100, 600_000),
     auth,

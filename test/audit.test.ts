@@ -437,6 +437,49 @@ describe(`audit trail on ${TEST_ENGINE}`, () => {
     });
   });
 
+  describe('deferred events (written while the sources are queried)', () => {
+    it('share one commit: events deferred together are written by one INSERT, in order, chain intact', async () => {
+      await resetAudit(db);
+      const deferred = new AuditLog(db, 10_000);
+      const events = [1, 2, 3, 4].map((i) => deferred.defer(input({ requestId: `deferred-${i}` })));
+      // Nothing is written before someone needs it (the timer is far away).
+      expect(await seqs(db)).to.deep.equal([]);
+      await events[2]!.committed();
+      const r = await db.query<{ request_id: string; xmin: string }>('SELECT request_id, xmin::text FROM audit_event ORDER BY seq');
+      expect(r.rows.map((x) => x.request_id)).to.deep.equal(['deferred-1', 'deferred-2', 'deferred-3', 'deferred-4']);
+      expect(new Set(r.rows.map((x) => x.xmin)).size, 'one transaction').to.equal(1);
+      for (const e of events) await e.committed();
+      expect(await deferred.verify()).to.deep.equal({ ok: true, count: 4 });
+    });
+
+    it('are written by the timer when nobody asks (none is left behind)', async () => {
+      await resetAudit(db);
+      const deferred = new AuditLog(db, 20);
+      deferred.defer(input({ requestId: 'timer' }));
+      for (let i = 0; i < 50 && (await seqs(db)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await seqs(db)).to.deep.equal([1]);
+    });
+
+    it('an urgent append carries the deferred ones with it', async () => {
+      await resetAudit(db);
+      const deferred = new AuditLog(db, 10_000);
+      const d = deferred.defer(input({ requestId: 'deferred' }));
+      await deferred.append(input({ requestId: 'urgent' }));
+      expect(await seqs(db)).to.deep.equal([1, 2]);
+      await d.committed();
+    });
+
+    it('committed() fails closed with a 503 OperationOutcome when the write fails', async () => {
+      const broken = db.url ? await openDb({ databaseUrl: db.url }) : await openDb({ memory: true });
+      if (!db.url) await migrate(broken);
+      await broken.close();
+      const d = new AuditLog(broken, 10_000).defer(input());
+      let error: unknown;
+      await d.committed().catch((e: unknown) => (error = e));
+      expect(error).to.have.property('status', 503);
+    });
+  });
+
   describe('fails closed', () => {
     it('append rejects when the database cannot be written (closed)', async () => {
       const broken = db.url ? await openDb({ databaseUrl: db.url }) : await openDb({ memory: true });

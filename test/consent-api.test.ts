@@ -261,8 +261,9 @@ describe('consent, emergency access and audit through the HTTP interface', funct
       expect(broken.body.firstBrokenSeq).to.be.a('number');
     });
     it('fails closed: when the audit write fails, no data is returned (503)', async () => {
-      const original = AuditLog.prototype.append;
-      AuditLog.prototype.append = async () => {
+      // The one write path of every audit event (immediate or deferred to a shared commit).
+      const original = AuditLog.prototype.appendMany;
+      AuditLog.prototype.appendMany = async () => {
         throw new Error('disk full');
       };
       try {
@@ -271,7 +272,7 @@ describe('consent, emergency access and audit through the HTTP interface', funct
         expect(issueCodes(r.body)).to.include('audit-unavailable');
         expect(JSON.stringify(r.body)).not.to.include('"resourceType":"Condition"');
       } finally {
-        AuditLog.prototype.append = original;
+        AuditLog.prototype.appendMany = original;
       }
     });
     it('shows the patient who looked at their record, in plain words, and nothing of others', async () => {
