@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { SERVICE_NODE_FLAGS } from '../server/runtime-flags.js';
 
 const tsx = ['--import', 'tsx/esm'];
 const children: ChildProcess[] = [];
@@ -37,7 +38,7 @@ async function startSandbox(): Promise<{ gp: string; hospital: string; socialCar
 
 const urls = await startSandbox();
 const port = process.env.PORT ?? '8080';
-const service = spawn(process.execPath, [...tsx, 'server/main.ts'], {
+const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...tsx, 'server/main.ts'], {
   stdio: 'inherit',
   env: {
     ...process.env,

@@ -89,7 +89,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/docs', helmet({ contentSecurityPolicy: false }));
   app.use(helmet());
   // gzip/br when the client asks (Accept-Encoding): a summary is ~5× smaller on a weak mobile signal.
-  app.use(compression());
+  // Output chunks of 128 KiB instead of zlib's 16 KiB: a large record is then compressed in one or two
+  // trips to the thread pool instead of one per 16 KiB, each waiting for the busy event loop (measured:
+  // $everything p95 ~15 ms lower and ~1 ms less CPU per request under load; README, performance).
+  app.use(compression({ chunkSize: 128 * 1024 }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

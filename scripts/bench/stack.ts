@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys, mintToken } from '../../server/demo-keys.js';
 import type { Role } from '../../server/principal.js';
+import { SERVICE_NODE_FLAGS } from '../../server/runtime-flags.js';
 import { startChild, startPolled, type Child } from './lib.js';
 
 export const CONCURRENCY = 16;
@@ -91,8 +92,8 @@ export async function startBenchStack(opts: { generate: number; name: string; se
       ...opts.serviceEnv,
     },
     `http://127.0.0.1:${port}/healthz`,
-    // e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service
-    process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+    // As in production (server/runtime-flags.ts), plus e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile
+    [...SERVICE_NODE_FLAGS, ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
   ).catch(async (e) => {
     await sandbox.child.stop();
     rmSync(dataDir, { recursive: true, force: true });
