@@ -47,8 +47,9 @@ export const WITHHELD_WARNING: Warning = {
 /**
  * The consent guard sits between the FHIR operations and the federated repository. Route handlers only
  * ever receive `forRequest(...)`'s repository, so no handler can forget the check. For each request it
- * decides before anything is fetched (role, relationship, emergency grant, consents — read fresh, no
- * cache), writes the AuditEvent (permit or deny; if the write fails nothing is returned: 503), then
+ * decides before anything is fetched (role, relationship, emergency grant, consents — never stale: read on
+ * every request, or on embedded PGlite from a cache its writers invalidate), writes the AuditEvent (permit
+ * or deny; if the write fails nothing is returned: 503), then
  * filters resource by resource and says when something was withheld.
  */
 export class ConsentGuard {
