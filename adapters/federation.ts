@@ -104,8 +104,18 @@ export class Federation {
    * The merged record of an integrated patient. Linked sources are fetched directly; a source with no
    * link yet is asked by NHS number in the same parallel round (a record may have appeared since).
    */
-  everything(ref: PatientRef, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: SourceWarning[] }> {
-    return this.fanOutRecords(ref, (adapter, sourcePatientId) => adapter.fetchRecord(sourcePatientId, signal), signal);
+  everything(ref: PatientRef, signal?: AbortSignal, types?: readonly string[]): Promise<{ resources: Resource[]; warnings: SourceWarning[] }> {
+    if (!types) return this.fanOutRecords(ref, (adapter, sourcePatientId) => adapter.fetchRecord(sourcePatientId, signal), signal);
+    // Narrowed before the merge: a source that ignored `_type` costs no merge work for what was not asked.
+    const wanted = new Set(types);
+    return this.fanOutRecords(
+      ref,
+      async (adapter, sourcePatientId) => {
+        const record = await adapter.fetchRecord(sourcePatientId, signal, types);
+        return { ...record, resources: record.resources.filter((r) => wanted.has(r.resourceType)) };
+      },
+      signal,
+    );
   }
 
   /**

@@ -66,8 +66,9 @@ export function createFhirSourceAdapter(opts: FhirSourceOptions): SourceAdapter 
       return { source: id, sourcePatientId, patient: body as Patient };
     },
 
-    async fetchRecord(sourcePatientId: string, signal?: AbortSignal): Promise<SourceRecord> {
-      const url = `Patient/${encodeURIComponent(sourcePatientId)}/$everything`;
+    async fetchRecord(sourcePatientId: string, signal?: AbortSignal, types?: readonly string[]): Promise<SourceRecord> {
+      const typeParam = types ? `?${new URLSearchParams({ _type: types.join(',') })}` : '';
+      const url = `Patient/${encodeURIComponent(sourcePatientId)}/$everything${typeParam}`;
       const bundle = expectBundle(id, 'record fetch', await get('record fetch', url, signal));
       return { source: id, sourcePatientId, resources: entriesOf(bundle) };
     },

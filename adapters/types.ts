@@ -39,7 +39,11 @@ export interface SourceAdapter {
   readonly sourceUri: string;
   findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]>;
   readPatient(sourcePatientId: string, signal?: AbortSignal): Promise<SourcePatient>;
-  fetchRecord(sourcePatientId: string, signal?: AbortSignal): Promise<SourceRecord>;
+  /**
+   * The patient's record. `types`: only these resource types are wanted; a source that can narrow its
+   * answer does (FHIR `$everything?_type=`), and the caller drops any other type a source sends anyway.
+   */
+  fetchRecord(sourcePatientId: string, signal?: AbortSignal, types?: readonly string[]): Promise<SourceRecord>;
   /**
    * The patient's resources of `query.type` with the filters and `_include`s this source supports applied
    * at the source (the rest are applied by the facade), plus what they reference that the source returns.

@@ -167,11 +167,11 @@ export class ConsentGuard {
         return { resources: shown, warnings: withheld > 0 ? [...result.warnings, WITHHELD_WARNING] : result.warnings, consentFiltered };
       },
 
-      async everything(ref: PatientRef, signal?: AbortSignal) {
+      async everything(ref: PatientRef, signal?: AbortSignal, types?: readonly string[]) {
         const { ctx, compiled, consents, purpose } = await authorise(ref, 'patient-read');
         const result = await auditedWhile(
-          { action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, sources: deps.repo.sourceIds() },
-          () => deps.repo.everything(ref, signal),
+          { action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, ...(types ? { resourceTypes: [...types] } : {}), sources: deps.repo.sourceIds() },
+          () => deps.repo.everything(ref, signal, types),
         );
         const shown: Resource[] = [];
         let withheld = 0;

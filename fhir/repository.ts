@@ -20,8 +20,12 @@ export interface RecordRepository {
   findPatients(query: PatientQuery, signal?: AbortSignal): Promise<{ patients: { id: string; patient: Patient }[]; warnings: Warning[] }>;
   resolvePatient(id: string): Promise<PatientRef | undefined>;
   readPatient(ref: PatientRef, signal?: AbortSignal): Promise<{ patient: Patient; warnings: Warning[] }>;
-  /** `consentFiltered`: consent applied to this result, so its size must not be reported (a count can reveal what was hidden). */
-  everything(ref: PatientRef, signal?: AbortSignal): Promise<{ resources: Resource[]; warnings: Warning[]; consentFiltered?: boolean }>;
+  /**
+   * The patient's integrated record; with `types`, only resources of those types (asked of the sources
+   * that can narrow their answer, dropped by the facade from those that cannot).
+   * `consentFiltered`: consent applied to this result, so its size must not be reported (a count can reveal what was hidden).
+   */
+  everything(ref: PatientRef, signal?: AbortSignal, types?: readonly string[]): Promise<{ resources: Resource[]; warnings: Warning[]; consentFiltered?: boolean }>;
   /**
    * Resources of `query.type` for the patient from every source (filters pushed down where a source
    * supports them), merged exactly as `everything`, plus the resources its `_include`s may reach. The

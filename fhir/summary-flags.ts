@@ -95,6 +95,7 @@ export const ALERT_DEFINITIONS: readonly AlertDefinition[] = [
 ];
 
 const BY_KIND = new Map(ALERT_DEFINITIONS.map((d) => [d.kind, d]));
+const WORD_DEFINITIONS = ALERT_DEFINITIONS.filter((d) => d.words);
 const BY_SNOMED = new Map(ALERT_DEFINITIONS.flatMap((d) => d.snomed.map((c) => [c, d] as const)));
 const BY_FLAG_CODE = new Map(ALERT_DEFINITIONS.flatMap((d) => d.flagCodes.map((c) => [c, d] as const)));
 
@@ -138,8 +139,13 @@ export function alertKindsOf(r: Resource, isSafeguarding?: (r: Resource) => bool
     if (c.system === SNOMED && BY_SNOMED.has(c.code)) kinds.add(BY_SNOMED.get(c.code)!.kind);
     if (r.resourceType === 'Flag' && BY_FLAG_CODE.has(c.code)) kinds.add(BY_FLAG_CODE.get(c.code)!.kind);
   }
-  const words = [code?.text, ...(code?.coding ?? []).map((c) => c?.display)].filter((x): x is string => typeof x === 'string').join(' | ');
-  for (const d of ALERT_DEFINITIONS) if (d.words && words && d.words.test(words)) kinds.add(d.kind);
+  // The words of the code's text and displays, each on its own (no phrase spans two of them).
+  if (code) {
+    for (const d of WORD_DEFINITIONS) {
+      if (kinds.has(d.kind)) continue;
+      if ((typeof code.text === 'string' && d.words!.test(code.text)) || code.coding?.some((c) => typeof c?.display === 'string' && d.words!.test(c.display))) kinds.add(d.kind);
+    }
+  }
   if (isSafeguarding && code && isSafeguarding(r)) kinds.add('safeguarding');
   return [...kinds];
 }

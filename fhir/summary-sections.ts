@@ -71,11 +71,19 @@ export interface SectionContext {
 const of = <T extends Resource>(ctx: SectionContext, type: string) => (ctx.byType.get(type) ?? []) as T[];
 const codesOf = (cc: { coding?: { code?: string }[] } | undefined) => (cc?.coding ?? []).map((c) => c?.code).filter((c): c is string => typeof c === 'string');
 const src = (ctx: SectionContext, r: Resource) => sourcesText(r, ctx.sourceTagSystem, ctx.sourceNames);
-/** Newest first; undated last; ties by id so the order is stable. */
-const byDateDesc = <T extends Resource>(date: (r: T) => string | undefined) => (a: T, b: T) => {
-  const da = date(a) ?? '';
-  const db = date(b) ?? '';
-  return da < db ? 1 : da > db ? -1 : (a.id ?? '') < (b.id ?? '') ? -1 : 1;
+/** Newest first; undated last; ties by id so the order is stable. Each date is worked out once per sort. */
+const byDateDesc = <T extends Resource>(date: (r: T) => string | undefined) => {
+  const dates = new Map<T, string>();
+  const dateOf = (r: T) => {
+    let d = dates.get(r);
+    if (d === undefined) dates.set(r, (d = date(r) ?? ''));
+    return d;
+  };
+  return (a: T, b: T) => {
+    const da = dateOf(a);
+    const db = dateOf(b);
+    return da < db ? 1 : da > db ? -1 : (a.id ?? '') < (b.id ?? '') ? -1 : 1;
+  };
 };
 const since = (d: string | undefined) => (d ? `since ${esc(d)}` : undefined);
 

@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry, Composition, CompositionSection, Device, DomainResource, Flag, Patient, Reference, Resource } from 'fhir/r4.js';
+import { hash, randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Composition, CompositionSection, Device, DomainResource, Flag, Meta, Patient, Reference, Resource } from 'fhir/r4.js';
 import { warningOutcome } from './bundle.js';
 import { conceptText, esc, join, narrative, ul } from './narrative.js';
 import type { PatientRef, RecordRepository, Warning } from './repository.js';
@@ -56,19 +56,31 @@ const SUPPORTING_TYPES = new Set(['Medication', 'Practitioner', 'PractitionerRol
 /** Optional links to context the summary leaves out: dropped when they cannot resolve. */
 const DROPPABLE_KEYS = new Set(['encounter', 'context']);
 
+/**
+ * The resource types a summary is built from: what the sections select (fhir/summary-sections.ts), the
+ * types that can evidence an alert or an advance directive (fhir/summary-flags.ts), and the supporting
+ * types entries point to. The sources are asked for these only (`$everything?_type=`): encounters,
+ * claims, diagnostic reports, imaging and the like are a large part of a hospital record and none of
+ * them would reach the document.
+ */
+export const SUMMARY_SOURCE_TYPES: readonly string[] = [
+  'Patient', 'Condition', 'AllergyIntolerance', 'MedicationRequest', 'MedicationStatement', 'Immunization', 'Observation',
+  'Procedure', 'CarePlan', 'CareTeam', 'RelatedPerson', 'Flag', 'Consent', ...SUPPORTING_TYPES,
+];
+
 /** Runs the operation: the guarded repository's record (decided, audited, filtered) → summary document. */
 export async function patientSummary(ctx: { repo: RecordRepository; signal?: AbortSignal }, ref: PatientRef, opts: SummaryOptions): Promise<{ bundle: Bundle; warnings: Warning[] }> {
-  const { resources, warnings } = await ctx.repo.everything(ref, ctx.signal);
+  const { resources, warnings } = await ctx.repo.everything(ref, ctx.signal, SUMMARY_SOURCE_TYPES);
   return { bundle: buildSummary({ ...opts, patientId: ref.id, resources, warnings, now: new Date() }), warnings };
 }
 
 /** Name-based UUID (SHA-1, version 5 layout): the same name always gives the same fullUrl. */
 export function nameUuid(name: string): string {
-  const h = createHash('sha1').update(name).digest();
-  h[6] = (h[6]! & 0x0f) | 0x50;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  // One-shot hash (a third of createHash's cost; one per document entry). The first 128 bits, with the
+  // version nibble set to 5 and the variant bits to 10.
+  const x = hash('sha1', name, 'hex');
+  const variant = ((parseInt(x[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-5${x.slice(13, 16)}-${variant}${x.slice(17, 20)}-${x.slice(20, 32)}`;
 }
 
 const keyOf = (r: Resource) => `${r.resourceType}/${r.id}`;
@@ -226,14 +238,18 @@ export function buildSummary(input: SummaryInput): Bundle {
 export function referencesIn(value: unknown, out: string[] = []): string[] {
   if (Array.isArray(value)) for (const v of value) referencesIn(v, out);
   else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
+    const o = value as Record<string, unknown>;
+    for (const k in o) {
+      const v = o[k];
       if (k === 'reference' && typeof v === 'string') {
-        if (/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(v)) out.push(v);
-      } else if (typeof v === 'object') referencesIn(v, out);
+        if (RELATIVE_REFERENCE.test(v)) out.push(v);
+      } else if (v && typeof v === 'object') referencesIn(v, out);
     }
   }
   return out;
 }
+
+const RELATIVE_REFERENCE = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * A copy of the resource whose references point inside the document: `map` gives the new reference or
@@ -242,37 +258,61 @@ export function referencesIn(value: unknown, out: string[] = []): string[] {
  * display text (or says what it was).
  */
 export function rewriteReferences<T>(value: T, map: (ref: string) => string | undefined): T {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (!v || typeof v !== 'object') return v;
-    const out: Record<string, unknown> = {};
-    for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
-      if (child && typeof child === 'object' && !Array.isArray(child) && typeof (child as Reference).reference === 'string') {
-        const ref = child as Reference;
-        if (ref.reference!.startsWith('#')) {
-          out[k] = walk(child);
-          continue;
-        }
-        const mapped = map(ref.reference!);
-        if (mapped) out[k] = { ...(walk(child) as object), reference: mapped };
-        else if (!DROPPABLE_KEYS.has(k)) out[k] = unresolved(ref);
-        continue;
-      }
-      if (Array.isArray(child)) {
+  return rewriteNode(value, map) as T;
+}
+
+/**
+ * rewriteReferences, copy on write: a subtree without references is returned as it is (shared with the
+ * input, never modified), so only the objects on the way to a reference are copied. Key order is kept.
+ */
+function rewriteNode(v: unknown, map: (ref: string) => string | undefined): unknown {
+  if (!v || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = rewriteNode(v[i], map);
+      if (x !== v[i]) (out ??= v.slice())[i] = x;
+    }
+    return out ?? v;
+  }
+  const o = v as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const k in o) {
+    const child = o[k];
+    if (!child || typeof child !== 'object') continue;
+    let next: unknown;
+    let drop = false;
+    if (Array.isArray(child)) {
+      if (child.some(isLink)) {
         // A list of links (reasonReference, addresses, goal, hasMember …; all 0..* in the resources a
         // summary holds): links to what the summary leaves out are dropped, an emptied list with them.
-        const isLink = (item: unknown): item is Reference => !!item && typeof item === 'object' && typeof (item as Reference).reference === 'string' && !(item as Reference).reference!.startsWith('#');
-        const items = child.filter((item) => !isLink(item) || map(item.reference!) !== undefined);
-        if (items.length === 0 && child.length > 0) continue;
-        out[k] = items.map((item) => (isLink(item) ? { ...(walk(item) as object), reference: map(item.reference!) } : walk(item)));
-        continue;
-      }
-      out[k] = walk(child);
-    }
-    return out;
-  };
-  return walk(value) as T;
+        const items: unknown[] = [];
+        for (const item of child) {
+          if (!isLink(item)) items.push(rewriteNode(item, map));
+          else {
+            const mapped = map(item.reference!);
+            if (mapped !== undefined) items.push({ ...(rewriteNode(item, map) as object), reference: mapped });
+          }
+        }
+        if (items.length === 0) drop = true;
+        else next = items;
+      } else next = rewriteNode(child, map);
+    } else if (typeof (child as Reference).reference === 'string' && !(child as Reference).reference!.startsWith('#')) {
+      const mapped = map((child as Reference).reference!);
+      if (mapped) next = { ...(rewriteNode(child, map) as object), reference: mapped };
+      else if (DROPPABLE_KEYS.has(k)) drop = true;
+      else next = unresolved(child as Reference);
+    } else next = rewriteNode(child, map);
+    if (drop) {
+      out ??= { ...o };
+      delete out[k];
+    } else if (next !== child) (out ??= { ...o })[k] = next;
+  }
+  return out ?? o;
 }
+
+const isLink = (item: unknown): item is Reference =>
+  !!item && typeof item === 'object' && typeof (item as Reference).reference === 'string' && !(item as Reference).reference!.startsWith('#');
 
 /**
  * The entry as the document carries it: the resource's own narrative is left out (the section
@@ -280,19 +320,37 @@ export function rewriteReferences<T>(value: T, map: (ref: string) => string | un
  * and security labels are kept as they are.
  */
 function compact(r: Resource, sourceTagSystem: string): Resource {
-  const out = { ...r } as DomainResource;
-  delete out.text;
-  if (out.meta?.tag) {
-    const meta = { ...out.meta };
+  // Copied key by key (in the source's order): `delete` would leave a slow dictionary-mode object to
+  // serialise, and an object rest over many keys takes V8's slow path.
+  const out: Record<string, unknown> = {};
+  const from = r as unknown as Record<string, unknown>;
+  for (const k in from) {
+    if (k === 'text') continue;
+    if (k !== 'meta') {
+      out[k] = from[k];
+      continue;
+    }
+    const meta = from.meta as Meta | undefined;
+    if (!meta?.tag) {
+      out.meta = meta;
+      continue;
+    }
     // The record-source tag, as a code (its display repeats the code system and the narrative). The
     // recording-organisation tag serves consent decisions inside the service and stays out (size).
-    const tag = meta.tag!.filter((t) => t?.system === sourceTagSystem).map(({ display: _d, ...t }) => t);
-    if (tag.length) meta.tag = tag;
-    else delete meta.tag;
-    if (Object.keys(meta).length) out.meta = meta;
-    else delete out.meta;
+    const kept: Record<string, unknown> = {};
+    for (const m in meta) {
+      if (m !== 'tag') kept[m] = meta[m as keyof Meta];
+      else {
+        const tag = meta.tag.filter((t) => t?.system === sourceTagSystem).map(({ display: _d, ...t }) => t);
+        if (tag.length) kept.tag = tag;
+      }
+    }
+    for (const _ in kept) {
+      out.meta = kept;
+      break;
+    }
   }
-  return out;
+  return out as unknown as Resource;
 }
 
 function unresolved(ref: Reference): Reference {

@@ -119,8 +119,8 @@ export function filterReadable<T extends Resource>(principal: Principal, resourc
 export function scopedRepository(repo: GuardedRepository, principal: Principal): GuardedRepository {
   return {
     ...repo,
-    async everything(ref: PatientRef, signal?: AbortSignal) {
-      const result = await repo.everything(ref, signal);
+    async everything(ref: PatientRef, signal?: AbortSignal, types?: readonly string[]) {
+      const result = await repo.everything(ref, signal, types);
       const { kept, omittedTypes } = filterReadable(principal, result.resources);
       if (omittedTypes.length === 0) return result;
       return { ...result, resources: kept, warnings: [...result.warnings, scopeFilteredWarning(omittedTypes)] };

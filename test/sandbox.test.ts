@@ -165,6 +165,19 @@ describe('sandbox source systems (real HTTP)', function () {
       }
     });
 
+    it('narrows $everything to the types listed in _type', async () => {
+      const m = sb.data.manifest.find((e) => e.hospitalPatientId)!;
+      const all = resourcesOf((await get<Bundle>(`${sb.urls.hospital}/Patient/${m.hospitalPatientId}/$everything`)).body);
+      const { status, body } = await get<Bundle>(`${sb.urls.hospital}/Patient/${m.hospitalPatientId}/$everything?_type=Patient,Encounter`);
+      expect(status).to.equal(200);
+      const narrowed = resourcesOf(body);
+      expect(narrowed.map((r) => `${r.resourceType}/${r.id}`)).to.deep.equal(
+        all.filter((r) => r.resourceType === 'Patient' || r.resourceType === 'Encounter').map((r) => `${r.resourceType}/${r.id}`),
+      );
+      expect(narrowed.some((r) => r.resourceType === 'Encounter')).to.equal(true);
+      expect(narrowed.length).to.be.below(all.length);
+    });
+
     it('searches a type by patient', async () => {
       const m = sb.data.manifest.find((e) => e.hospitalPatientId)!;
       const { body } = await get<Bundle>(`${sb.urls.hospital}/Encounter?patient=${m.hospitalPatientId}`);

@@ -78,6 +78,36 @@ describe('upstream faults injected with nock (HTTP interface)', function () {
     expectValidFhir(r.body);
   });
 
+  it('$everything?_type asks the GP for those types only, and drops other types a source sends anyway', async () => {
+    const withExtra = { ...gpRecord, entry: [...gpRecord.entry, { resource: { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/g1' } } }] };
+    let asked: string | undefined;
+    nock(GP)
+      .get('/fhir/Patient/g1/$everything')
+      .query((q) => ((asked = String(q._type)), true))
+      .reply(200, withExtra, { 'content-type': 'application/fhir+json' }); // a source that ignores _type
+    const r = await request(service.app).get(`/fhir/Patient/${id}/$everything?_type=Patient,AllergyIntolerance`).set('Authorization', `Bearer ${token}`);
+    expect(r.status).to.equal(200);
+    expect(asked).to.equal('Patient,AllergyIntolerance');
+    expect(matches(r.body).map((x) => x.resourceType)).to.deep.equal(['Patient', 'AllergyIntolerance']);
+    expectValidFhir(r.body);
+  });
+
+  it('$summary asks the GP only for the types a summary is built from', async () => {
+    let asked: string[] = [];
+    nock(GP)
+      .get('/fhir/Patient/g1/$everything')
+      .query((q) => ((asked = String(q._type).split(',')), true))
+      .reply(200, gpRecord, { 'content-type': 'application/fhir+json' });
+    const r = await request(service.app).get(`/fhir/Patient/${id}/$summary`).set('Authorization', `Bearer ${token}`);
+    expect(r.status).to.equal(200);
+    expect(asked).to.include.members(['Patient', 'Condition', 'AllergyIntolerance', 'MedicationRequest', 'Observation', 'Flag', 'Consent', 'Medication']);
+    expect(asked).not.to.include('Encounter');
+    expect(asked).not.to.include('Claim');
+    const allergy = (r.body as { entry: { resource: { resourceType: string } }[] }).entry.filter((e) => e.resource.resourceType === 'AllergyIntolerance');
+    expect(allergy).to.have.length(1);
+    expectValidFhir(r.body);
+  });
+
   it('GP slower than its deadline → only a timeout warning, answered within the deadline', async () => {
     gp().delay(2000).reply(200, gpRecord).persist();
     const started = Date.now();

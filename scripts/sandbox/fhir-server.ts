@@ -12,7 +12,7 @@ import { includeReferences, matchesAll } from '../../fhir/type-filter.js';
  *   GET /fhir/Patient?identifier=system|value            (NHS number or MRN)
  *   GET /fhir/Patient?family=&given=&birthdate=&address-postalcode=
  *   GET /fhir/Patient/{id}
- *   GET /fhir/Patient/{id}/$everything                   (compartment + referenced Organization/Practitioner)
+ *   GET /fhir/Patient/{id}/$everything[?_type=A,B]       (compartment + referenced Organization/Practitioner)
  *   GET /fhir/{type}?patient={id}  (also subject=Patient/{id}); for the types of fhir/search-parameters.ts also
  *        its filters (code, category, status, date prefixes, …) and _includes, as the CapabilityStatement lists
  *   GET /fhir/{type}/{id}
@@ -132,7 +132,10 @@ export function createFhirSourceApp(name: string, resources: Resource[], faults:
   app.get('/fhir/Patient/:id/$everything', (req, res) => {
     const everything = store.everything(req.params.id);
     if (!everything) return notFound(res, 'Patient');
-    send(res, 200, searchset(req, everything));
+    // `_type` (FHIR R4 Patient-everything): only resources of the listed types.
+    const types = param(req, '_type')?.split(',').map((t) => t.trim()).filter(Boolean);
+    const wanted = types?.length ? new Set(types) : undefined;
+    send(res, 200, searchset(req, wanted ? everything.filter((r) => wanted.has(r.resourceType)) : everything));
   });
 
   app.get('/fhir/:type', (req, res) => {
