@@ -22,6 +22,7 @@ import { searchRoutes } from './search-routes.js';
 import { indicatorRoutes, isPublicIndicatorRequest, type IndicatorRouteDeps } from './indicator-routes.js';
 import type { Principal } from './principal.js';
 import { pathOnly } from './logger.js';
+import { cacheValidatorRoutePatterns } from './route-pattern-cache.js';
 import { enforceScopes, scopedRepository } from './scope-guard.js';
 import { SMART_CONFIGURATION_PATHS, smartRoutes, type SmartConfiguration } from './smart-routes.js';
 
@@ -115,6 +116,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use(express.json({ type: ['application/json', 'application/fhir+json'], limit: deps.maxBodyBytes }));
   app.use(express.urlencoded({ extended: false, limit: deps.maxBodyBytes, parameterLimit: 50 }));
+  cacheValidatorRoutePatterns();
   app.use(
     OpenApiValidator.middleware({
       apiSpec: spec,
