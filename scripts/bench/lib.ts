@@ -23,9 +23,9 @@ function childOf(proc: ChildProcess): Child {
   };
 }
 
-/** Starts `node --import tsx/esm <script>` and resolves once a stdout line satisfies `ready`. */
-export async function startChild<T>(script: string, env: Record<string, string>, ready: (line: string) => T | undefined): Promise<{ child: Child; value: T }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx/esm', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts `node [nodeArgs] --import tsx/esm <script>` and resolves once a stdout line satisfies `ready`. */
+export async function startChild<T>(script: string, env: Record<string, string>, ready: (line: string) => T | undefined, nodeArgs: string[] = []): Promise<{ child: Child; value: T }> {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx/esm', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const child = childOf(proc);
   const lines = createInterface({ input: proc.stdout! });
   for await (const line of lines) {

@@ -71,6 +71,8 @@ export async function startBenchStack(opts: { generate: number; name: string; se
       SANDBOX_SOCIAL_CARE_JITTER_MS: '10',
     },
     (l) => (l.startsWith('{"sandbox"') ? (JSON.parse(l).sandbox as SandboxUrls) : undefined),
+    // e.g. BENCH_SANDBOX_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof-sandbox" to profile the sources
+    process.env.BENCH_SANDBOX_NODE_ARGS?.split(' ').filter(Boolean),
   );
   const urls = sandbox.value;
   const port = 18000 + Math.floor(Math.random() * 2000);
