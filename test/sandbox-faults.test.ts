@@ -37,6 +37,20 @@ describe('sandbox fault injection', function () {
     expect(await (await fetch(`${sb.admin.gp}/__admin/faults`, { method: 'DELETE' })).json()).to.deep.equal({ mode: 'none', latencyMs: 0, jitterMs: 0 });
   });
 
+  it('a repeated $everything is served from the serialised-answer cache, but never once a fault is set', async () => {
+    const first = await (await fetch(search)).text();
+    const second = await (await fetch(search)).text();
+    expect(second).to.equal(first);
+    expect((JSON.parse(first) as { resourceType: string }).resourceType).to.equal('Bundle');
+    const narrowed = (await (await fetch(`${search}?_type=Patient`)).json()) as { entry: { resource: { resourceType: string } }[] };
+    expect(narrowed.entry.map((e) => e.resource.resourceType)).to.deep.equal(['Patient']); // a different answer, not the cached one
+    await setFault(sb, 'gp', { mode: 'wrong-type' });
+    expect(((await (await fetch(search)).json()) as { resourceType: string }).resourceType).to.equal('Patient');
+    await setFault(sb, 'gp', { mode: 'truncated' });
+    const truncated = await (await fetch(search)).text();
+    expect(truncated.length).to.be.below(first.length);
+  });
+
   it('error: 500 with an OperationOutcome (FHIR) or {error} (social care), also on /health', async () => {
     await setFault(sb, 'gp', { mode: 'error' });
     await setFault(sb, 'socialCare', { mode: 'error' });

@@ -20,6 +20,7 @@ import { includeReferences, matchesAll } from '../../fhir/type-filter.js';
  */
 
 export const FHIR_JSON = 'application/fhir+json';
+const EVERYTHING_CACHE_MAX = 5000;
 
 const outcome = (code: string, diagnostics: string): OperationOutcome => ({
   resourceType: 'OperationOutcome',
@@ -129,13 +130,25 @@ export function createFhirSourceApp(name: string, resources: Resource[], faults:
     send(res, 200, searchset(req, found));
   });
 
+  // The data never changes, so each distinct $everything answer is serialised once (EVERYTHING_CACHE_MAX
+  // answers at most). A real source runs on its own machine; on a benchmark machine the stand-in sources
+  // share the CPU with the service, and re-serialising a large record on every request (~1 ms of CPU
+  // each) would be charged to the service's latency. Faulted answers are never cached.
+  const everythingCache = new Map<string, string>();
   app.get('/fhir/Patient/:id/$everything', (req, res) => {
+    const key = `${req.get('host')}${req.url}`;
+    const hit = res.locals.faultMode ? undefined : everythingCache.get(key);
+    if (hit !== undefined) return void res.status(200).type(FHIR_JSON).send(hit);
     const everything = store.everything(req.params.id);
     if (!everything) return notFound(res, 'Patient');
     // `_type` (FHIR R4 Patient-everything): only resources of the listed types.
     const types = param(req, '_type')?.split(',').map((t) => t.trim()).filter(Boolean);
     const wanted = types?.length ? new Set(types) : undefined;
-    send(res, 200, searchset(req, wanted ? everything.filter((r) => wanted.has(r.resourceType)) : everything));
+    const bundle = searchset(req, wanted ? everything.filter((r) => wanted.has(r.resourceType)) : everything);
+    if (res.locals.faultMode) return send(res, 200, bundle);
+    const text = JSON.stringify(bundle);
+    if (everythingCache.size < EVERYTHING_CACHE_MAX) everythingCache.set(key, text);
+    res.status(200).type(FHIR_JSON).send(text);
   });
 
   app.get('/fhir/:type', (req, res) => {
