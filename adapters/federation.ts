@@ -1,7 +1,7 @@
 import type { Patient, Resource } from 'fhir/r4.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/nhs-number.js';
 import { notFound, serviceUnavailable, type IssueInput } from '../fhir/outcomes.js';
-import type { PatientRef } from '../fhir/repository.js';
+import type { PatientRef, RecordFilter } from '../fhir/repository.js';
 import { resultTypes, type TypeSearch } from '../fhir/type-search.js';
 import type { IndexedPatient, PatientIndex, PatientLink } from '../store/patient-index.js';
 import { demographicsOf, resolveMatch, type Demographics } from './matching.js';
@@ -104,15 +104,17 @@ export class Federation {
    * The merged record of an integrated patient. Linked sources are fetched directly; a source with no
    * link yet is asked by NHS number in the same parallel round (a record may have appeared since).
    */
-  everything(ref: PatientRef, signal?: AbortSignal, types?: readonly string[]): Promise<{ resources: Resource[]; warnings: SourceWarning[] }> {
-    if (!types) return this.fanOutRecords(ref, (adapter, sourcePatientId) => adapter.fetchRecord(sourcePatientId, signal), signal);
-    // Narrowed before the merge: a source that ignored `_type` costs no merge work for what was not asked.
-    const wanted = new Set(types);
+  everything(ref: PatientRef, signal?: AbortSignal, filter?: RecordFilter): Promise<{ resources: Resource[]; warnings: SourceWarning[] }> {
+    if (!filter) return this.fanOutRecords(ref, (adapter, sourcePatientId) => adapter.fetchRecord(sourcePatientId, signal), signal);
+    // Narrowed as each answer arrives, before the merge: a source that ignored `_type` costs no merge
+    // work for what was not asked, and nothing unwanted is held while the slower sources answer.
+    const wanted = new Set(filter.types);
+    const keep = filter.keep;
     return this.fanOutRecords(
       ref,
       async (adapter, sourcePatientId) => {
-        const record = await adapter.fetchRecord(sourcePatientId, signal, types);
-        return { ...record, resources: record.resources.filter((r) => wanted.has(r.resourceType)) };
+        const record = await adapter.fetchRecord(sourcePatientId, signal, filter.types);
+        return { ...record, resources: record.resources.filter((r) => wanted.has(r.resourceType) && (!keep || keep(r))) };
       },
       signal,
     );

@@ -1,7 +1,7 @@
 import type { Consent, Resource } from 'fhir/r4.js';
 import type { PatientQuery } from '../adapters/types.js';
 import { badRequest, forbidden } from '../fhir/outcomes.js';
-import type { PatientRef, RecordRepository, Warning } from '../fhir/repository.js';
+import type { PatientRef, RecordFilter, RecordRepository, Warning } from '../fhir/repository.js';
 import { countRequestedBy, type TypeSearch } from '../fhir/type-search.js';
 import type { Principal } from '../server/principal.js';
 import type { IndexedPatient } from '../store/patient-index.js';
@@ -167,11 +167,11 @@ export class ConsentGuard {
         return { resources: shown, warnings: withheld > 0 ? [...result.warnings, WITHHELD_WARNING] : result.warnings, consentFiltered };
       },
 
-      async everything(ref: PatientRef, signal?: AbortSignal, types?: readonly string[]) {
+      async everything(ref: PatientRef, signal?: AbortSignal, filter?: RecordFilter) {
         const { ctx, compiled, consents, purpose } = await authorise(ref, 'patient-read');
         const result = await auditedWhile(
-          { action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, ...(types ? { resourceTypes: [...types] } : {}), sources: deps.repo.sourceIds() },
-          () => deps.repo.everything(ref, signal, types),
+          { action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, ...(filter ? { resourceTypes: [...filter.types] } : {}), sources: deps.repo.sourceIds() },
+          () => deps.repo.everything(ref, signal, filter),
         );
         const shown: Resource[] = [];
         let withheld = 0;

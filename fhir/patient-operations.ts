@@ -37,7 +37,7 @@ const ordinal = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 /** Patient/$everything over the federated record, paged with `_count`/`_offset` next/previous links. */
 export async function everything(ctx: OperationContext, ref: PatientRef, params: EverythingParams): Promise<Bundle> {
   const { id } = ref;
-  const result = await ctx.repo.everything(ref, ctx.signal, params.types);
+  const result = await ctx.repo.everything(ref, ctx.signal, params.types ? { types: params.types } : undefined);
   const all = result.resources
     .filter((r) => !params.types || params.types.includes(r.resourceType))
     .sort(pageOrder);

@@ -266,9 +266,12 @@ function monthsBefore(d: string, months: number): string {
   return t.toISOString().slice(0, 10);
 }
 
+/** A laboratory result (category `laboratory`), whatever its status: what the Results section selects from. */
+export const isLaboratory = (o: Observation): boolean => (o.category ?? []).some((c) => codesOf(c).includes('laboratory'));
+
 export function results(ctx: SectionContext): SectionContent {
   const labs = of<Observation>(ctx, 'Observation')
-    .filter((o) => o.status !== 'entered-in-error' && o.status !== 'cancelled' && (o.category ?? []).some((c) => codesOf(c).includes('laboratory')))
+    .filter((o) => o.status !== 'entered-in-error' && o.status !== 'cancelled' && isLaboratory(o))
     .sort(byDateDesc(obsDate));
   const latest = labs.map(obsDate).find(Boolean);
   const from = latest ? monthsBefore(latest, RESULTS_MONTHS) : undefined;

@@ -1,9 +1,9 @@
 import { hash, randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry, Composition, CompositionSection, Device, DomainResource, Flag, Meta, Patient, Reference, Resource } from 'fhir/r4.js';
+import type { Bundle, BundleEntry, Composition, CompositionSection, Device, DomainResource, Flag, Meta, Observation, Patient, Reference, Resource } from 'fhir/r4.js';
 import { warningOutcome } from './bundle.js';
 import { conceptText, esc, join, narrative, ul } from './narrative.js';
 import type { PatientRef, RecordRepository, Warning } from './repository.js';
-import { FLAG_DETAIL_URL, pushTo } from './summary-flags.js';
+import { alertKindsOf, FLAG_DETAIL_URL, pushTo } from './summary-flags.js';
 import * as S from './summary-sections.js';
 
 /**
@@ -68,9 +68,25 @@ export const SUMMARY_SOURCE_TYPES: readonly string[] = [
   'Procedure', 'CarePlan', 'CareTeam', 'RelatedPerson', 'Flag', 'Consent', ...SUPPORTING_TYPES,
 ];
 
+/**
+ * Whether a resource of SUMMARY_SOURCE_TYPES can reach the summary. Everything can, except Observations:
+ * only laboratory results (the Results section) and Observations that evidence an alert or an advance
+ * directive (any alert kind, from the same code lists and words as fhir/summary-flags.ts) are used; vital
+ * signs, surveys and other observations — most of a long hospital record — are not. A superset of what
+ * the sections select (status is left to them), so buildSummary gives the same document with or without
+ * this filter (test/summary-builder.test.ts checks it over the shared Synthea patients).
+ */
+export function summaryMayUse(r: Resource, isSafeguarding?: (r: Resource) => boolean): boolean {
+  if (r.resourceType !== 'Observation') return true;
+  return S.isLaboratory(r as Observation) || alertKindsOf(r, isSafeguarding).length > 0;
+}
+
 /** Runs the operation: the guarded repository's record (decided, audited, filtered) → summary document. */
 export async function patientSummary(ctx: { repo: RecordRepository; signal?: AbortSignal }, ref: PatientRef, opts: SummaryOptions): Promise<{ bundle: Bundle; warnings: Warning[] }> {
-  const { resources, warnings } = await ctx.repo.everything(ref, ctx.signal, SUMMARY_SOURCE_TYPES);
+  // Only what the summary can use is kept from each source's answer (as it arrives), so the rest is
+  // neither merged, consent-checked nor held in memory while the slower sources answer.
+  const filter = { types: SUMMARY_SOURCE_TYPES, keep: (r: Resource) => summaryMayUse(r, opts.isSafeguarding) };
+  const { resources, warnings } = await ctx.repo.everything(ref, ctx.signal, filter);
   return { bundle: buildSummary({ ...opts, patientId: ref.id, resources, warnings, now: new Date() }), warnings };
 }
 

@@ -8,7 +8,7 @@ import type { Resource } from 'fhir/r4.js';
 import type { AuditInput, AuditLog } from '../consent/audit.js';
 import type { GuardedRepository } from '../consent/guard.js';
 import { OperationOutcomeError, outcome, unauthorized } from '../fhir/outcomes.js';
-import type { PatientRef } from '../fhir/repository.js';
+import type { PatientRef, RecordFilter } from '../fhir/repository.js';
 import type { Principal } from './principal.js';
 import { InsufficientScope, requireScope, scopeAllows, scopeRuleFor, scopesOf, ScopeSyntaxError, type ScopeNeed } from './scopes.js';
 
@@ -119,8 +119,8 @@ export function filterReadable<T extends Resource>(principal: Principal, resourc
 export function scopedRepository(repo: GuardedRepository, principal: Principal): GuardedRepository {
   return {
     ...repo,
-    async everything(ref: PatientRef, signal?: AbortSignal, types?: readonly string[]) {
-      const result = await repo.everything(ref, signal, types);
+    async everything(ref: PatientRef, signal?: AbortSignal, filter?: RecordFilter) {
+      const result = await repo.everything(ref, signal, filter);
       const { kept, omittedTypes } = filterReadable(principal, result.resources);
       if (omittedTypes.length === 0) return result;
       return { ...result, resources: kept, warnings: [...result.warnings, scopeFilteredWarning(omittedTypes)] };

@@ -1,13 +1,14 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Bundle, Composition, Flag, Resource } from 'fhir/r4.js';
-import { buildSummary, type SummaryInput } from '../fhir/summary.js';
+import { buildSummary, SUMMARY_SOURCE_TYPES, summaryMayUse, type SummaryInput } from '../fhir/summary.js';
 import { ALERT_SYSTEM, FLAG_DETAIL_URL } from '../fhir/summary-flags.js';
 import { esc } from '../fhir/narrative.js';
 import { categoriesOf } from '../consent/sensitivity.js';
 import { expectValidFhir, requireShared, SHARED_DIR } from './helpers/fhir-validator.js';
 import { ipsProblems, section, sectionResources, textOf, xhtmlProblems } from './helpers/ips-shape.js';
+import { SYNTHEA_DIR } from './helpers/harness.js';
 
 const TAG = 'https://integrated-record.example.nhs.uk/CodeSystem/record-source';
 const PID = 'p-1';
@@ -192,5 +193,44 @@ describe('patient summary builder (pure, sparse and hostile data)', () => {
       expect(ours.entry!.every((e) => /^urn:uuid:[0-9a-f-]{36}$/.test(e.fullUrl!))).to.equal(true);
       expect(ours.entry![0]!.fullUrl).to.equal(`urn:uuid:${ourComp.id}`);
     }
+  });
+
+  describe('what the sources are asked for ($everything?_type and the summary filter) changes nothing in the document', () => {
+    const narrowed = (resources: Resource[]) => resources.filter((r) => SUMMARY_SOURCE_TYPES.includes(r.resourceType) && summaryMayUse(r, (x) => categoriesOf(x).has('safeguarding')));
+    const same = (resources: Resource[], label: string) => {
+      const input = { documentId: '00000000-0000-4000-8000-000000000001' };
+      const strip = (b: Bundle) => ({ ...b, id: undefined, identifier: undefined });
+      expect(strip(buildSummary(opts(narrowed(resources), input))), label).to.deep.equal(strip(buildSummary(opts(resources, input))));
+    };
+    const obs = (id: string, category: string, code: { coding: { system: string; code: string; display?: string }[]; text?: string }, extra: object = {}) =>
+      ({ resourceType: 'Observation', id, status: 'final', subject, category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: category }] }], code, effectiveDateTime: '2026-10-01', ...tag('gp'), ...extra }) as Resource;
+
+    it('keeps laboratory results and every Observation that evidences an alert; drops vital signs and surveys', () => {
+      const lab = obs('lab', 'laboratory', { coding: [{ system: 'http://loinc.org', code: '718-7', display: 'Hemoglobin' }] }, { valueQuantity: { value: 13, unit: 'g/dL' } });
+      const vital = obs('bp', 'vital-signs', { coding: [{ system: 'http://loinc.org', code: '85354-9', display: 'Blood pressure' }] });
+      const survey = obs('phq', 'survey', { coding: [{ system: 'http://loinc.org', code: '44249-1', display: 'PHQ-9' }] });
+      const livesAlone = obs('alone', 'social-history', sct('105529008', 'Lives alone'));
+      const dnacprText = obs('dnacpr', 'exam', { coding: [{ system: 'http://example.org/local', code: 'X1' }], text: 'DNACPR decision recorded' });
+      const safeguarding = obs('sg', 'social-history', sct('766561000000109', 'Adult safeguarding concern'));
+      const record = [patient, lab, vital, survey, livesAlone, dnacprText, safeguarding];
+      expect(narrowed(record).map((r) => r.id)).to.deep.equal([PID, 'lab', 'alone', 'dnacpr', 'sg']);
+      same(record, 'hand-made record');
+    });
+
+    it('over every shared Synthea patient: the same document from the narrowed record, and much less to merge', function () {
+      requireShared(this, 'the shared Synthea patients');
+      let all = 0;
+      let kept = 0;
+      for (const file of readdirSync(SYNTHEA_DIR).filter((f) => f.endsWith('.json'))) {
+        const resources = (JSON.parse(readFileSync(path.join(SYNTHEA_DIR, file), 'utf8')) as Bundle).entry!.map((e) => e.resource!);
+        const pid = resources.find((r) => r.resourceType === 'Patient')!.id!;
+        const input = { patientId: pid, documentId: '00000000-0000-4000-8000-000000000001' };
+        const strip = (b: Bundle) => ({ ...b, id: undefined, identifier: undefined });
+        expect(strip(buildSummary(opts(narrowed(resources), input))), file).to.deep.equal(strip(buildSummary(opts(resources, input))));
+        all += resources.length;
+        kept += narrowed(resources).length;
+      }
+      expect(kept / all).to.be.below(0.5);
+    });
   });
 });
