@@ -102,18 +102,29 @@ function mergedId(source: SourceId, localId: string): string {
   return id.length <= 64 ? id : id.slice(0, 64);
 }
 
+/** The source tags, one frozen object each, shared by every resource (a record has thousands). */
+const SOURCE_TAG: Readonly<Record<SourceId, Coding>> = Object.freeze({
+  gp: Object.freeze({ system: SOURCE_TAG_SYSTEM, code: 'gp', display: SOURCE_DISPLAY.gp }),
+  hospital: Object.freeze({ system: SOURCE_TAG_SYSTEM, code: 'hospital', display: SOURCE_DISPLAY.hospital }),
+  'social-care': Object.freeze({ system: SOURCE_TAG_SYSTEM, code: 'social-care', display: SOURCE_DISPLAY['social-care'] }),
+});
+const recorderTags = new Map<string, Coding>();
+const recorderTag = (code: string): Coding => {
+  let tag = recorderTags.get(code);
+  if (!tag) {
+    tag = Object.freeze({ system: RECORDER_TAG_SYSTEM, code });
+    if (recorderTags.size < 10_000) recorderTags.set(code, tag); // one per organisation
+  }
+  return tag;
+};
+
 function stampProvenance(r: Resource, sources: SourceId[], uris: Record<SourceId, string>, recorder?: string): void {
-  const tags = (r.meta?.tag ?? []).filter((t) => t.system !== SOURCE_TAG_SYSTEM && t.system !== RECORDER_TAG_SYSTEM);
-  r.meta = {
-    ...r.meta,
-    source: uris[sources[0]!],
-    tag: [
-      ...tags,
-      ...sources.map((s): Coding => ({ system: SOURCE_TAG_SYSTEM, code: s, display: SOURCE_DISPLAY[s] })),
-      ...(recorder ? [{ system: RECORDER_TAG_SYSTEM, code: recorder }] : []),
-    ],
-  };
-  delete r.meta.versionId;
+  const own = r.meta?.tag;
+  const tag: Coding[] = own ? own.filter((t) => t.system !== SOURCE_TAG_SYSTEM && t.system !== RECORDER_TAG_SYSTEM) : [];
+  for (const s of sources) tag.push(SOURCE_TAG[s]);
+  if (recorder) tag.push(recorderTag(recorder));
+  const { versionId: _versionId, ...meta } = r.meta ?? {};
+  r.meta = { ...meta, source: uris[sources[0]!], tag };
 }
 
 function mergePatients(id: string, patients: { source: SourceId; patient: Patient }[], uris: Record<SourceId, string>): Patient {
