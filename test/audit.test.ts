@@ -156,6 +156,23 @@ describe(`audit trail on ${TEST_ENGINE}`, () => {
       expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: 'x' } })).to.equal('{"a":{"c":"x","d":[1,{"y":2,"z":1}]},"b":1}');
       expect(canonicalJson({ a: 1, b: 2 })).to.equal(canonicalJson({ b: 2, a: 1 }));
     });
+
+    it('canonical JSON: the exact text the stored chains were hashed with (edge cases, and real AuditEvents against an independent sort-then-stringify)', () => {
+      expect(canonicalJson({ z: undefined, y: [undefined, null, 'é"\\'], '10': true, '2': false, Ä: {}, a: [] })).to.equal(
+        '{"10":true,"2":false,"a":[],"y":[null,null,"é\\"\\\\"],"Ä":{}}',
+      );
+      expect(canonicalJson({ when: new Date('2026-01-02T03:04:05.000Z') })).to.equal('{"when":"2026-01-02T03:04:05.000Z"}');
+      expect(canonicalJson([])).to.equal('[]');
+      expect(canonicalJson('x')).to.equal('"x"');
+      expect(() => canonicalJson({ n: Infinity })).to.throw(TypeError);
+      // Oracle: sort keys recursively, then JSON.stringify (same text for plain JSON values).
+      const sorted = (v: unknown): unknown =>
+        Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+      for (const over of [{}, { action: 'patient-query', operation: 'POST /fhir/Patient/_search' }, { decision: 'deny', outcomeDescription: 'consent withheld' }] as Partial<AuditInput>[]) {
+        const event = buildAuditEvent(input(over), 'e1', new Date('2026-05-01T10:00:00Z'));
+        expect(canonicalJson(event)).to.equal(JSON.stringify(sorted(JSON.parse(JSON.stringify(event)))));
+      }
+    });
   });
 
   describe('the hash chain', () => {
