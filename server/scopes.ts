@@ -30,6 +30,7 @@
  *  - Any other scope token is malformed → the token is refused (401).
  *  - A token with no scope claim at all grants nothing (every data route answers 403).
  */
+import { SUMMARY_SOURCE_TYPES } from '../fhir/summary.js';
 import type { Principal, Role } from './principal.js';
 
 export type ScopeContext = 'patient' | 'user' | 'system';
@@ -190,12 +191,11 @@ export type ScopeRule =
   /** No scope needed (public or aggregate, non-patient data). */
   | { kind: 'none' };
 
-/** Resource types a `$summary` (IPS) Bundle may contain besides Composition: read on all of them is required. */
-export const SUMMARY_TYPES: readonly string[] = [
-  'Patient', 'Condition', 'AllergyIntolerance', 'MedicationRequest', 'MedicationStatement', 'Medication', 'Immunization',
-  'Observation', 'DiagnosticReport', 'Procedure', 'Flag', 'Consent', 'CarePlan', 'CareTeam', 'RelatedPerson',
-  'Practitioner', 'Organization', 'Device', 'Encounter', 'DocumentReference', 'Composition',
-];
+/**
+ * Resource types a `$summary` (IPS) Bundle may contain: the Composition, its author Device, and the types
+ * the summary is built from (fhir/summary.ts, one list for both). Read on all of them is required.
+ */
+export const SUMMARY_TYPES: readonly string[] = ['Composition', 'Device', ...SUMMARY_SOURCE_TYPES];
 
 const FIXED: Record<string, ScopeRule> = {
   'POST /emergency-access': { kind: 'require', needs: [{ resourceType: 'Patient', permission: 'r' }], patientData: true },
