@@ -182,6 +182,11 @@ export function categoryMask(resource: Resource): number {
 }
 
 /** The sensitive categories a resource falls into (empty set = none). */
+/** Whether a resource is of one sensitive category (allocation-free; for per-resource checks on hot paths). */
+export function hasCategory(resource: Resource, category: Category): boolean {
+  return (categoryMask(resource) & CATEGORY_BIT[category]) !== 0;
+}
+
 export function categoriesOf(resource: Resource): Set<Category> {
   const m = categoryMask(resource);
   const out = new Set<Category>();

@@ -1,4 +1,4 @@
-import type { CodeableConcept, Condition, Consent, Extension, Flag, Observation, Procedure, Resource } from 'fhir/r4.js';
+import type { CodeableConcept, Coding, Condition, Consent, Extension, Flag, Observation, Procedure, Resource } from 'fhir/r4.js';
 import { conceptText, day } from './narrative.js';
 
 /**
@@ -131,24 +131,34 @@ function current(r: Resource): boolean {
 }
 
 /** Which alerts a resource evidences (several are possible; none for most). */
-export function alertKindsOf(r: Resource, isSafeguarding?: (r: Resource) => boolean): AlertKind[] {
-  const kinds = new Set<AlertKind>();
+export function alertKindsOf(r: Resource, isSafeguarding?: (r: Resource) => boolean): readonly AlertKind[] {
+  // Most resources evidence nothing: they are answered without allocating (this runs on every
+  // Observation a source sends for a summary). The list is made only once a first kind is found.
+  let kinds: AlertKind[] | undefined;
   const code = mainCode(r);
-  for (const c of code?.coding ?? []) {
+  for (const c of code?.coding ?? NO_CODINGS) {
     if (!c || typeof c.code !== 'string') continue;
-    if (c.system === SNOMED && BY_SNOMED.has(c.code)) kinds.add(BY_SNOMED.get(c.code)!.kind);
-    if (r.resourceType === 'Flag' && BY_FLAG_CODE.has(c.code)) kinds.add(BY_FLAG_CODE.get(c.code)!.kind);
+    if (c.system === SNOMED && BY_SNOMED.has(c.code)) kinds = withKind(kinds, BY_SNOMED.get(c.code)!.kind);
+    if (r.resourceType === 'Flag' && BY_FLAG_CODE.has(c.code)) kinds = withKind(kinds, BY_FLAG_CODE.get(c.code)!.kind);
   }
   // The words of the code's text and displays, each on its own (no phrase spans two of them).
   if (code) {
     for (const d of WORD_DEFINITIONS) {
-      if (kinds.has(d.kind)) continue;
-      if ((typeof code.text === 'string' && d.words!.test(code.text)) || code.coding?.some((c) => typeof c?.display === 'string' && d.words!.test(c.display))) kinds.add(d.kind);
+      if (kinds?.includes(d.kind)) continue;
+      if ((typeof code.text === 'string' && d.words!.test(code.text)) || code.coding?.some((c) => typeof c?.display === 'string' && d.words!.test(c.display))) kinds = withKind(kinds, d.kind);
     }
   }
-  if (isSafeguarding && code && isSafeguarding(r)) kinds.add('safeguarding');
-  return [...kinds];
+  if (isSafeguarding && code && isSafeguarding(r)) kinds = withKind(kinds, 'safeguarding');
+  return kinds ?? NO_KINDS;
 }
+
+function withKind(kinds: AlertKind[] | undefined, kind: AlertKind): AlertKind[] {
+  if (!kinds) return [kind];
+  if (!kinds.includes(kind)) kinds.push(kind);
+  return kinds;
+}
+const NO_CODINGS: readonly Coding[] = Object.freeze([]);
+const NO_KINDS: readonly AlertKind[] = Object.freeze([]);
 
 /** An advance directive: a Consent with scope `adr`, or a record of a DNACPR / ReSPECT decision. */
 export function isAdvanceDirective(r: Resource): boolean {

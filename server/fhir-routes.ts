@@ -8,7 +8,7 @@ import type { PatientRef, RecordRepository } from '../fhir/repository.js';
 import type { Principal } from './principal.js';
 import { patientSummary } from '../fhir/summary.js';
 import { SOURCE_DISPLAY, SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
-import { categoriesOf } from '../consent/sensitivity.js';
+import { hasCategory } from '../consent/sensitivity.js';
 
 export interface FhirRouteDeps {
   /** The consent-guarded repository for this request: handlers never see an unguarded one. */
@@ -74,7 +74,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
       sourceNames: { ...SOURCE_DISPLAY, consent: 'Consent' },
       sourceLabels: { gp: 'GP', hospital: 'Hospital', 'social-care': 'Social care' },
       software: deps.software,
-      isSafeguarding: (r) => categoriesOf(r).has('safeguarding'),
+      isSafeguarding: (r) => hasCategory(r, 'safeguarding'),
     });
     const missing = [...new Set(warnings.filter((w) => w.source !== 'consent').map((w) => w.source))];
     if (missing.length > 0) res.setHeader('X-Incomplete-Sources', missing.join(', '));

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import type { Bundle, Resource } from 'fhir/r4.js';
 import { SOURCE_DISPLAY, SOURCE_TAG_SYSTEM } from '../../adapters/merge.js';
-import { categoriesOf } from '../../consent/sensitivity.js';
+import { hasCategory } from '../../consent/sensitivity.js';
 import { buildSummary } from '../../fhir/summary.js';
 import { fmt, line, load, percentile } from './lib.js';
 import { CONCURRENCY, pick, startBenchStack, SYNTHEA_DIR } from './stack.js';
@@ -71,7 +71,7 @@ try {
     sourceTagSystem: SOURCE_TAG_SYSTEM,
     sourceNames: SOURCE_DISPLAY,
     software: { name: 'integrated-patient-record', version: 'bench' },
-    isSafeguarding: (r: Resource) => categoriesOf(r).has('safeguarding'),
+    isSafeguarding: (r: Resource) => hasCategory(r, 'safeguarding'),
   };
   for (let i = 0; i < 200; i++) buildSummary({ ...opts, now: new Date() }); // warm-up (JIT)
   // Wall time, and CPU time of this process (process.cpuUsage: not inflated when the shared machine
