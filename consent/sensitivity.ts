@@ -181,12 +181,12 @@ export function categoryMask(resource: Resource): number {
   return m;
 }
 
-/** The sensitive categories a resource falls into (empty set = none). */
 /** Whether a resource is of one sensitive category (allocation-free; for per-resource checks on hot paths). */
 export function hasCategory(resource: Resource, category: Category): boolean {
   return (categoryMask(resource) & CATEGORY_BIT[category]) !== 0;
 }
 
+/** The sensitive categories a resource falls into (empty set = none). */
 export function categoriesOf(resource: Resource): Set<Category> {
   const m = categoryMask(resource);
   const out = new Set<Category>();

@@ -73,7 +73,6 @@ export function compression(opts: CompressionOptions = {}) {
   const syncLimit = opts.syncLimitBytes ?? 256 * 1024;
 
   return (req: Request, res: Response, next: NextFunction) => {
-    const write = res.write.bind(res) as (chunk: unknown, encoding?: BufferEncoding, cb?: Callback) => boolean;
     const end = res.end.bind(res) as (chunk?: unknown, encoding?: BufferEncoding | Callback, cb?: Callback) => Response;
     const chunks: Buffer[] = [];
     let ended = false;
@@ -145,7 +144,8 @@ function codingFor(req: Request, res: Response, length: number, threshold: numbe
   res.vary('Accept-Encoding');
   if (req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) return undefined;
   if (length < threshold) return undefined;
-  if (res.getHeader('Content-Encoding') && res.getHeader('Content-Encoding') !== 'identity') return undefined;
+  const already = res.getHeader('Content-Encoding');
+  if (already && already !== 'identity') return undefined;
   if (/(?:^|,)\s*no-transform\s*(?:,|$)/i.test(String(res.getHeader('Cache-Control') ?? ''))) return undefined;
   return negotiateEncoding(req.header('accept-encoding'));
 }
