@@ -1,4 +1,5 @@
 import { serviceUnavailable } from '../fhir/outcomes.js';
+import { DatabaseUnavailableError } from '../store/unavailable.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from 'fhir/r4.js';
 import type { Principal } from '../server/principal.js';
@@ -489,7 +490,8 @@ export class AuditLog {
         if (this.queue.includes(queued.entry)) this.startFlush();
         try {
           await queued.written;
-        } catch {
+        } catch (e) {
+          if (e instanceof DatabaseUnavailableError) throw e; // 503 database-unavailable, with Retry-After
           throw serviceUnavailable('audit-unavailable', failure);
         }
       },
@@ -503,7 +505,8 @@ export class AuditLog {
   async record(input: AuditInput, failure = 'The access could not be recorded in the audit trail, so it was not carried out. Try again shortly.'): Promise<void> {
     try {
       await this.append(input);
-    } catch {
+    } catch (e) {
+      if (e instanceof DatabaseUnavailableError) throw e; // 503 database-unavailable, with Retry-After
       throw serviceUnavailable('audit-unavailable', failure);
     }
   }

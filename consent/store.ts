@@ -40,7 +40,7 @@ export class ConsentStore {
 
   async update(id: string, expectedVersion: number, consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
     const current = await this.read(id);
-    if (!current) throw notFound(`Consent/${id} does not exist.`);
+    if (!current) throw notFound('This Consent does not exist.');
     if (current.patientId !== patientId) {
       throw new OperationOutcomeError(422, outcome(422, [{ code: 'processing', errorCode: 'patient-changed', diagnostics: 'A Consent cannot be moved to another patient.', expression: ['Consent.patient'] }]));
     }

@@ -8,13 +8,15 @@ export type RawParams = Record<string, unknown>;
 const PATIENT_PARAMS = ['identifier', 'family', 'given', 'birthdate', 'address-postalcode'] as const;
 const EVERYTHING_PARAMS = ['_count', '_offset', '_type'] as const;
 export const MAX_COUNT = 1000;
+/** Parameter names echoed in messages only when they look like parameter names (never patient data). */
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_\-.:]{0,63}$/;
 
 /** Rejects parameters this endpoint does not support (never silently ignored) and repeated ones. */
 function single(params: RawParams, allowed: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) {
     if (!allowed.includes(name)) {
-      throw badRequest('unknown-parameter', `Search parameter '${name}' is not supported here; supported: ${allowed.join(', ')}.`, [name]);
+      throw badRequest('unknown-parameter', `Search parameter ${PARAM_NAME.test(name) ? `'${name}'` : '(unrecognised name)'} is not supported here; supported: ${allowed.join(', ')}.`, PARAM_NAME.test(name) ? [name] : undefined);
     }
     // The OpenAPI layer may already have coerced a number; arrays mean the parameter was repeated.
     if (typeof value === 'number') out[name] = String(value);
@@ -65,22 +67,33 @@ export interface EverythingParams {
   types?: string[];
 }
 
+/** The largest `_offset` any listing accepts (paging beyond it is not a real use). */
+export const MAX_OFFSET = 10_000_000;
+
+/**
+ * A whole-number parameter (`_count`, `_offset`): decimal digits only, within [min, max]; absent → dflt.
+ * `1e21`, `Infinity`, `-1`, `9223372036854775807` → 400 naming the parameter. Accepts what the OpenAPI
+ * layer may already have coerced to a number.
+ */
+export function integerParam(name: string, v: unknown, min: number, max: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  const text = typeof v === 'number' ? String(v) : v;
+  if (typeof text !== 'string' || !/^\d{1,15}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw badRequest('invalid-parameter', `'${name}' must be an integer from ${min} to ${max}.`, [name]);
+  }
+  return Number(text);
+}
+
 export function parseEverything(raw: RawParams, defaultCount: number): EverythingParams {
   const p = single(raw, EVERYTHING_PARAMS);
-  const int = (name: string, v: string | undefined, min: number, max: number, dflt: number) => {
-    if (v === undefined) return dflt;
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-      throw badRequest('invalid-parameter', `'${name}' must be an integer from ${min} to ${max}.`, [name]);
-    }
-    return Number(v);
-  };
+  const int = integerParam;
   const types = p._type?.split(',').map((t) => t.trim());
   if (types?.some((t) => !/^[A-Z][A-Za-z]+$/.test(t))) {
     throw badRequest('invalid-parameter', "'_type' must be a comma-separated list of resource types.", ['_type']);
   }
   return {
     count: int('_count', p._count, 1, MAX_COUNT, defaultCount),
-    offset: int('_offset', p._offset, 0, 10_000_000, 0),
+    offset: int('_offset', p._offset, 0, MAX_OFFSET, 0),
     ...(types ? { types } : {}),
   };
 }

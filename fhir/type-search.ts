@@ -1,4 +1,5 @@
 import { badRequest } from './outcomes.js';
+import { integerParam } from './search.js';
 import { DEFAULT_COUNT, MAX_COUNT, RESULT_PARAMS, searchDef, type IncludeDef, type TypeSearchDef } from './search-parameters.js';
 import { DATE_PREFIXES, parseDateRange, type DatePrefix, type Filter, type SortKey, type TokenValue } from './type-filter.js';
 
@@ -58,12 +59,7 @@ function once(name: string, values: string[]): string {
   return values[0]!;
 }
 
-function int(name: string, v: string, min: number, max: number): number {
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw badRequest('invalid-parameter', `'${name}' must be an integer from ${min} to ${max}.`, [name]);
-  }
-  return Number(v);
-}
+const int = (name: string, v: string, min: number, max: number): number => integerParam(name, v, min, max, min);
 
 function parseToken(name: string, value: string): Filter {
   const values: TokenValue[] = value.split(',').map((part) => {
@@ -79,7 +75,7 @@ function parseToken(name: string, value: string): Filter {
 }
 
 function parseDate(name: string, value: string): Filter {
-  const m = /^([a-z]{2})?(.*)$/.exec(value)!;
+  const m = /^([a-z]{2})?([\s\S]*)$/.exec(value)!;
   const prefix = (m[1] ?? 'eq') as DatePrefix;
   if (m[1] && !DATE_PREFIXES.includes(prefix)) {
     throw badRequest('unsupported-prefix', `'${name}' supports the prefixes ${DATE_PREFIXES.join(', ')}.`, [name]);

@@ -107,7 +107,7 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
     if (!validDate(period?.end)) throw badRequest('invalid-period', 'period end must be a date YYYY-MM-DD', ['period.end']);
     if (period.start > period.end) throw badRequest('invalid-period', 'period start must not be after its end', ['period.start']);
     const unknown = (indicatorIds ?? []).filter((id) => !byId.has(id));
-    if (unknown.length) throw badRequest('unknown-indicator', `unknown indicator: ${unknown.join(', ')}`, ['indicatorIds']);
+    if (unknown.length) throw badRequest('unknown-indicator', `unknown indicator (${unknown.length} of the ids asked for)`, ['indicatorIds']);
     const defs = indicatorIds ? [...new Set(indicatorIds)].map((id) => byId.get(id)!) : [...catalogue];
 
     const startedAt = now();

@@ -10,7 +10,7 @@ import { AuditLog } from '../consent/audit.js';
 import { EmergencyAccess } from '../consent/emergency.js';
 import { ConsentGuard } from '../consent/guard.js';
 import { ConsentStore } from '../consent/store.js';
-import { openDb, type Db } from '../store/db.js';
+import { openDb, withUnavailable, type Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { PatientIndex } from '../store/patient-index.js';
 import { createIndicatorComputer, type IndicatorComputer } from '../indicators/compute.js';
@@ -74,12 +74,14 @@ export function createAggregateClients(
 }
 
 export async function createVerifier(config: Config): Promise<TokenVerifier> {
+  const policy = { maxLifetimeSec: config.tokens.maxLifetimeSec, clockToleranceSec: config.tokens.clockSkewSec };
   if (config.auth.mode === 'demo') {
     const keys = await ensureDemoKeys(config.dataDir);
-    return createTokenVerifier({ issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE, jwks: keys.publicJwks });
+    return createTokenVerifier({ issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE, jwks: keys.publicJwks, ...policy });
   }
   const { issuer, audience, jwksUrl, jwksFile, algorithms } = config.auth;
   return createTokenVerifier({
+    ...policy,
     issuer,
     audience,
     ...(algorithms ? { algorithms } : {}),
@@ -90,7 +92,8 @@ export async function createVerifier(config: Config): Promise<TokenVerifier> {
 /** Wires configuration into a ready application: database (migrated), adapters, federation, auth. */
 export async function createService(config: Config, logger: Logger, given: { db?: Db; verifier?: TokenVerifier } = {}): Promise<Service> {
   const verifier = given.verifier;
-  const db = given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` }));
+  // A lost database connection surfaces as DatabaseUnavailableError (→ 503 database-unavailable), also for a given Db.
+  const db = withUnavailable(given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` })));
   try {
     await migrate(db);
     const federation = new Federation(createAdapters(config), new PatientIndex(db), config.providerOrganisations);

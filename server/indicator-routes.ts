@@ -3,6 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import type { AuditLog } from '../consent/audit.js';
 import { organisationSystem } from '../fhir/measure.js';
 import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcomes.js';
+import { integerParam, MAX_OFFSET } from '../fhir/search.js';
 import { catalogueCsv, figuresCsv } from '../indicators/csv.js';
 import { FEEDBACK_MAX_CHARS, RateLimiter, type FeedbackStore } from '../indicators/feedback.js';
 import { publishRun } from '../indicators/publish.js';
@@ -118,7 +119,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
 
   const definition = (id: string): IndicatorDefinition => {
     const def = byId.get(id);
-    if (!def) throw notFound(`There is no indicator '${id}'. GET /indicators lists them.`, 'unknown-indicator');
+    if (!def) throw notFound('There is no such indicator. GET /indicators lists them.', 'unknown-indicator');
     return def;
   };
 
@@ -154,7 +155,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     let pub: PublishedSnapshot | null;
     if (q.snapshot !== undefined) {
       pub = await deps.snapshots.figures(q.snapshot, def.id);
-      if (!pub) throw notFound(`Snapshot ${q.snapshot} does not hold indicator '${def.id}'.`, 'no-snapshot');
+      if (!pub) throw notFound(`The snapshot asked for does not hold indicator '${def.id}'.`, 'no-snapshot');
       if (period && (pub.meta.period.start !== period.start || pub.meta.period.end !== period.end)) {
         throw badRequest('invalid-period', "'period' does not match the snapshot's period.", ['period']);
       }
@@ -185,7 +186,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     const series = history
       .map((h) => ({ h, org: h.figures.organisations.find((o) => o.code === code) }))
       .filter((x) => x.org !== undefined);
-    if (series.length === 0) throw notFound(`Organisation ${code} has no published figures for indicator '${def.id}'.`, 'unknown-organisation');
+    if (series.length === 0) throw notFound(`This organisation has no published figures for indicator '${def.id}'.`, 'unknown-organisation');
     if (wantsCsv(req)) return sendCsv(res, `${def.id}_${code}`, figuresCsv(series.map(({ h, org }) => ({ meta: h.meta, figures: h.figures, org: org! }))));
     res.json({
       indicator: catalogueEntry(def),
@@ -219,7 +220,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     if (start > end) throw unprocessable('invalid-period', "'period.start' must not be after 'period.end'.", ['period.start']);
     const ids = body.indicators;
     ids?.forEach((id, i) => {
-      if (!byId.has(id)) throw unprocessable('unknown-indicator', `There is no indicator '${id}'.`, [`indicators[${i}]`]);
+      if (!byId.has(id)) throw unprocessable('unknown-indicator', 'There is no such indicator.', [`indicators[${i}]`]);
     });
     const period = { start, end };
     const run = await deps.computer.compute(period, ids);
@@ -276,7 +277,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     if (principalOf(res).role !== 'analyst') throw forbidden('role-not-permitted', 'Only an analyst may read indicator feedback.');
     const def = definition(req.params.id);
     const q = req.query as Record<string, string | undefined>;
-    const feedback = await deps.feedback.list(def.id, q._count ? Number(q._count) : 100, q._offset ? Number(q._offset) : 0);
+    const feedback = await deps.feedback.list(def.id, integerParam('_count', q._count, 1, 1000, 100), integerParam('_offset', q._offset, 0, MAX_OFFSET, 0));
     res.json({ indicatorId: def.id, feedback });
   });
 

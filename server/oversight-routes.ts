@@ -4,6 +4,7 @@ import type { AuditInput, AuditLog, AuditSearch } from '../consent/audit.js';
 import type { EmergencyAccess, GrantRecord } from '../consent/emergency.js';
 import type { GuardedRepository } from '../consent/guard.js';
 import { badRequest, forbidden, notFound } from '../fhir/outcomes.js';
+import { integerParam, MAX_OFFSET } from '../fhir/search.js';
 import { FHIR_JSON } from './fhir-routes.js';
 import type { Principal } from './principal.js';
 
@@ -15,6 +16,8 @@ export interface OversightRouteDeps {
 }
 
 const principalOf = (res: Response) => res.locals.principal as Principal;
+/** The integrated patient id: a UUID (store/patient-index.ts). */
+const INTEGRATED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function requireRole(res: Response, roles: Principal['role'][], what: string): Principal {
   const p = principalOf(res);
@@ -45,9 +48,19 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
   router.post('/emergency-access', async (req: Request, res: Response) => {
     const p = requireRole(res, ['ambulance-crew', 'clinician'], 'request emergency access');
     const body = (req.body ?? {}) as { patient?: unknown; reason?: unknown; note?: unknown };
+    // Only the integrated id (a random UUID the audited Patient search gives out) names the patient here:
+    // never an NHS number or a name, so this endpoint cannot be used to find out whether someone is known.
     const patientId = typeof body.patient === 'string' ? body.patient.replace(/^Patient\//, '') : '';
+    if (!INTEGRATED_ID.test(patientId)) {
+      throw badRequest('invalid-reference', "'patient' must be the integrated patient id (Patient/<id>) from a Patient search.", ['patient']);
+    }
     const ref = await deps.repoFor(res, 'POST /emergency-access').resolvePatient(patientId);
-    if (!ref) throw notFound('The patient is not known to this service: find them first (Patient search).');
+    if (!ref) {
+      // An id that matches no one: answered 404 (a crew must be told no access was granted) and audited,
+      // so repeated attempts are visible to privacy officers (docs/operations-hardening.md, item 18).
+      await audit(res, { action: 'emergency-access', decision: 'deny', patientId: null, purpose: 'BTG', operation: 'POST /emergency-access', reason: 'no patient has this integrated id' });
+      throw notFound('This patient is not known to this service: find them first (Patient search).');
+    }
     const grant = await deps.emergency.grant(p, ref.id, String(body.reason ?? ''), String(body.note ?? ''));
     await audit(res, { action: 'emergency-access', decision: 'permit', patientId: ref.id, purpose: 'BTG', operation: 'POST /emergency-access', reason: grant.reason });
     res.status(201).json(grantJson(grant));
@@ -73,7 +86,7 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
       const v = q[name];
       if (v === undefined) return undefined;
       const d = new Date(v);
-      if (Number.isNaN(d.getTime())) throw badRequest('invalid-date', `'${name}' must be an ISO 8601 date or date-time.`, [name]);
+      if (!/^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) || Number.isNaN(d.getTime())) throw badRequest('invalid-date', `'${name}' must be an ISO 8601 date or date-time.`, [name]);
       return d;
     };
     const filter: AuditSearch = {
@@ -83,8 +96,8 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
       ...(q.decision ? { decision: q.decision as AuditSearch['decision'] } : {}),
       ...(date('from') ? { from: date('from') } : {}),
       ...(date('to') ? { to: date('to') } : {}),
-      count: q._count ? Number(q._count) : 100,
-      offset: q._offset ? Number(q._offset) : 0,
+      count: integerParam('_count', q._count, 1, 1000, 100),
+      offset: integerParam('_offset', q._offset, 0, MAX_OFFSET, 0),
     };
     const events = await deps.audit.search(filter);
     const bundle: Bundle = {

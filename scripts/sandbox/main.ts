@@ -42,6 +42,10 @@ const sandbox = await startSandbox({
     prebuilt: env.SANDBOX_EXTRACT_PREBUILT === '1' || env.SANDBOX_EXTRACT_PREBUILT === 'true',
   },
   ports: { gp: intEnv('SANDBOX_GP_PORT', 7001), hospital: intEnv('SANDBOX_HOSPITAL_PORT', 7002), socialCare: intEnv('SANDBOX_SOCIAL_CARE_PORT', 7003) },
+}).catch((e: Error) => {
+  // One line, no stack trace: a busy port names the variable to change (PortUnavailableError).
+  process.stderr.write(`sandbox start-up failed: ${e.message}\n`);
+  process.exit(1);
 });
 const counts = { patients: sandbox.data.manifest.length, gp: sandbox.data.gp.length, hospital: sandbox.data.hospital.length, socialCare: sandbox.data.socialCare.length };
 console.log(JSON.stringify({ sandbox: { ...sandbox.urls, admin: sandbox.admin, counts } }));
