@@ -132,6 +132,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(express.json({ type: ['application/json', 'application/fhir+json'], limit: deps.maxBodyBytes }));
   app.use(express.urlencoded({ extended: false, limit: deps.maxBodyBytes, parameterLimit: 50 }));
   app.use((req, _res, next) => {
+    // PostgreSQL cannot store NUL in text or jsonb: refuse it in any body string up front (400, not 500).
+    const nulAt = nulPath(req.body);
+    if (nulAt !== undefined) {
+      throw badRequest('invalid-character', 'The request body contains a NUL character, which no field may hold.', PARAM_NAME.test(nulAt) ? [nulAt] : undefined);
+    }
     for (const [name, value] of Object.entries(req.query as Record<string, unknown>)) {
       const values = Array.isArray(value) ? value : [value];
       if (CONTROL_CHARS.test(name) || values.some((v) => typeof v === 'string' && CONTROL_CHARS.test(v))) {
@@ -182,6 +187,17 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(err.status).type(FHIR_JSON).json(err.outcome);
   });
   return app;
+}
+
+/** The dotted path of the first string (or key) holding NUL in a parsed body, '' at the top; undefined if none. */
+function nulPath(v: unknown, path = '', depth = 0): string | undefined {
+  if (typeof v === 'string') return v.includes('\u0000') ? path : undefined;
+  if (!v || typeof v !== 'object' || depth > 32) return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const at = k.includes('\u0000') ? path : nulPath(x, path ? `${path}.${k}` : k, depth + 1);
+    if (at !== undefined) return at;
+  }
+  return undefined;
 }
 
 /** The path of a URL without its query string. */
