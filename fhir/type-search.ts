@@ -1,5 +1,5 @@
 import { badRequest } from './outcomes.js';
-import { integerParam } from './search.js';
+import { integerParam, PARAM_NAME } from './parameters.js';
 import { DEFAULT_COUNT, MAX_COUNT, RESULT_PARAMS, searchDef, type IncludeDef, type TypeSearchDef } from './search-parameters.js';
 import { DATE_PREFIXES, parseDateRange, type DatePrefix, type Filter, type SortKey, type TokenValue } from './type-filter.js';
 
@@ -34,8 +34,6 @@ export interface TypeSearch {
 }
 
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
-/** Names echoed in messages only when they look like parameter names (never patient data). */
-const NAME_RE = /^[A-Za-z_][A-Za-z0-9_\-.:]{0,63}$/;
 
 /** `Prefer: handling=strict` (anything else, or no header, is lenient). */
 export function preferStrict(prefer: string | undefined): boolean {
@@ -51,8 +49,8 @@ function valuesOf(name: string, v: unknown): string[] {
   });
 }
 
-const safeName = (name: string) => (NAME_RE.test(name) ? name : '(unrecognised name)');
-const expr = (name: string) => (NAME_RE.test(name) ? [name] : undefined);
+const safeName = (name: string) => (PARAM_NAME.test(name) ? name : '(unrecognised name)');
+const expr = (name: string) => (PARAM_NAME.test(name) ? [name] : undefined);
 
 function once(name: string, values: string[]): string {
   if (values.length !== 1) throw badRequest('repeated-parameter', `Parameter '${name}' must be given once.`, [name]);
@@ -131,7 +129,7 @@ export function parseTypeSearch(type: string, raw: Record<string, unknown>, opts
       for (const value of values) {
         const inc = includeOf(def, value);
         if (inc) q.include.push(value);
-        else unsupported(`_include=${NAME_RE.test(value) ? value : '…'}`, 'include');
+        else unsupported(`_include=${PARAM_NAME.test(value) ? value : '…'}`, 'include');
       }
       continue;
     }

@@ -9,8 +9,9 @@ import type { Logger } from 'pino';
 import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
 import { badRequest, normalizeError, notAcceptable, notFound } from '../fhir/outcomes.js';
+import { PARAM_NAME } from '../fhir/parameters.js';
 import type { TokenVerifier } from './auth.js';
-import type { AuditLog } from '../consent/audit.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { EmergencyAccess } from '../consent/emergency.js';
 import type { ConsentGuard } from '../consent/guard.js';
 import type { ConsentStore } from '../consent/store.js';
@@ -19,7 +20,7 @@ import { FHIR_JSON, fhirRoutes } from './fhir-routes.js';
 import { oversightRoutes } from './oversight-routes.js';
 import { searchRoutes } from './search-routes.js';
 import { indicatorRoutes, isPublicIndicatorRequest, type IndicatorRouteDeps } from './indicator-routes.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../identity/principal.js';
 import { compression } from './compression.js';
 import { routePatternMatcher } from './route-patterns.js';
 import { cacheValidatorRoutePatterns } from './route-pattern-cache.js';
@@ -60,8 +61,6 @@ const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.yaml', '/fhir/met
 const CACHEABLE_PATHS = new Set(['/openapi.yaml', '/fhir/metadata', ...SMART_CONFIGURATION_PATHS]);
 /** C0 control characters and DEL: never part of a legitimate query parameter name or value here. */
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
-/** Parameter names echoed in messages only when they look like parameter names (never patient data). */
-const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_\-.:]{0,63}$/;
 
 /**
  * `Cache-Control: no-store` on every response (patient data, audit data, errors that could tell whether a
@@ -165,7 +164,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.locals.principal = await deps.verifyToken(req.header('authorization'));
     next();
   });
-  // SMART scopes, keyed by OpenAPI route (server/scopes.ts scopeRuleFor): deny by default for /fhir routes.
+  // SMART scopes, keyed by OpenAPI route (server/scope-rules.ts scopeRuleFor): deny by default for /fhir routes.
   app.use(enforceScopes({ audit: deps.audit }));
   app.use(smartRoutes(deps.smart));
   const repoFor = (res: Response, operation: string) =>

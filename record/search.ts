@@ -1,6 +1,7 @@
 import type { PatientQuery } from '../adapters/types.js';
-import { NHS_NUMBER_SYSTEM, isValidNhsNumber } from './nhs-number.js';
-import { badRequest } from './outcomes.js';
+import { NHS_NUMBER_SYSTEM, isValidNhsNumber } from '../fhir/nhs-number.js';
+import { badRequest } from '../fhir/outcomes.js';
+import { integerParam, MAX_OFFSET, PARAM_NAME } from '../fhir/parameters.js';
 
 /** Query parameters as Express gives them (a repeated parameter arrives as an array). */
 export type RawParams = Record<string, unknown>;
@@ -8,8 +9,6 @@ export type RawParams = Record<string, unknown>;
 const PATIENT_PARAMS = ['identifier', 'family', 'given', 'birthdate', 'address-postalcode'] as const;
 const EVERYTHING_PARAMS = ['_count', '_offset', '_type'] as const;
 export const MAX_COUNT = 1000;
-/** Parameter names echoed in messages only when they look like parameter names (never patient data). */
-const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_\-.:]{0,63}$/;
 
 /** Rejects parameters this endpoint does not support (never silently ignored) and repeated ones. */
 function single(params: RawParams, allowed: readonly string[]): Record<string, string> {
@@ -65,23 +64,6 @@ export interface EverythingParams {
   count: number;
   offset: number;
   types?: string[];
-}
-
-/** The largest `_offset` any listing accepts (paging beyond it is not a real use). */
-export const MAX_OFFSET = 10_000_000;
-
-/**
- * A whole-number parameter (`_count`, `_offset`): decimal digits only, within [min, max]; absent → dflt.
- * `1e21`, `Infinity`, `-1`, `9223372036854775807` → 400 naming the parameter. Accepts what the OpenAPI
- * layer may already have coerced to a number.
- */
-export function integerParam(name: string, v: unknown, min: number, max: number, dflt: number): number {
-  if (v === undefined) return dflt;
-  const text = typeof v === 'number' ? String(v) : v;
-  if (typeof text !== 'string' || !/^\d{1,15}$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw badRequest('invalid-parameter', `'${name}' must be an integer from ${min} to ${max}.`, [name]);
-  }
-  return Number(text);
 }
 
 export function parseEverything(raw: RawParams, defaultCount: number): EverythingParams {
