@@ -22,7 +22,10 @@ const intEnv = (name: string, fallback: number): number => {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0) {
+    process.stderr.write(`Invalid configuration: ${name} must be a non-negative integer\n`);
+    process.exit(2);
+  }
   return n;
 };
 
