@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { openDb, type Db } from '../../../store/db.js';
+import { packageFile } from '../../../store/package-files.js';
 
 /** Rows of a source's analytic extract (schema.sql), as loaded into PGlite or PostgreSQL. */
 
@@ -39,7 +40,7 @@ export interface ExtractRows {
   version?: string;
 }
 
-const SCHEMA_SQL = readFileSync(new URL('./schema.sql', import.meta.url), 'utf8');
+const SCHEMA_SQL = readFileSync(packageFile('scripts', 'sandbox', 'extract', 'schema.sql'), 'utf8');
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
