@@ -91,7 +91,11 @@ interface Sample {
   initdbChildMiB: number;
 }
 
-/** Starts the service, polls /readyz, waits 1 s (warm-up requests settle), reads its peak, stops it. */
+/**
+ * Starts the service, waits for its "listening" log line and then the first /readyz 200, waits 1 s (warm-up
+ * requests settle), reads its peak, stops it. Waiting for the log line first matters on a shared machine: a
+ * first start can take minutes there, and another process may take the free port meanwhile and answer.
+ */
 async function startService(runtime: Runtime, sandbox: Sandbox, env: Record<string, string>): Promise<Sample> {
   const port = await freePort();
   const t0 = performance.now();
@@ -100,14 +104,18 @@ async function startService(runtime: Runtime, sandbox: Sandbox, env: Record<stri
       ...process.env,
       PORT: String(port),
       AUTH_MODE: 'demo',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
       DATABASE_URL: '',
       GP_FHIR_URL: sandbox.urls.gp,
       HOSPITAL_FHIR_URL: sandbox.urls.hospital,
       SOCIAL_CARE_URL: sandbox.urls.socialCare,
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let listening = false;
+  createInterface({ input: proc.stdout! }).on('line', (l) => {
+    if (l.includes('integrated record service listening')) listening = true;
   });
   let initdbChildMiB = 0;
   const sampler = setInterval(() => {
@@ -116,8 +124,8 @@ async function startService(runtime: Runtime, sandbox: Sandbox, env: Record<stri
   try {
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}`);
-      if (performance.now() - t0 > 180_000) throw new Error('service not ready within 180 s');
-      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+      if (performance.now() - t0 > 600_000) throw new Error('service not ready within 600 s');
+      const ok = listening && (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false));
       if (ok) break;
       await new Promise((r) => setTimeout(r, 20));
     }
