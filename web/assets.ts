@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Router, type Response } from 'express';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { Router, type Request, type Response } from 'express';
 import { SUBSET_CSS_PATH } from './css-build.js';
 
 const require = createRequire(import.meta.url);
@@ -20,6 +21,9 @@ interface Asset {
   url: string;
   type: string;
   body: Buffer;
+  /** Compressed once at start-up (the compression middleware skips an encoded response). */
+  br: Buffer;
+  gzip: Buffer;
 }
 
 /** The hashed URLs the layout links to. */
@@ -32,7 +36,13 @@ export interface AssetUrls {
 const hash = (body: Buffer) => createHash('sha256').update(body).digest('hex').slice(0, 12);
 
 function asset(name: string, ext: string, type: string, body: Buffer): Asset {
-  return { url: `/assets/${name}.${hash(body)}.${ext}`, type, body };
+  return {
+    url: `/assets/${name}.${hash(body)}.${ext}`,
+    type,
+    body,
+    br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+    gzip: gzipSync(body, { level: 9 }),
+  };
 }
 
 /** Loads and hashes every asset once (at start-up). */
@@ -54,7 +64,7 @@ export function loadAssets(): { urls: AssetUrls; router: Router } {
   router.get(/^\/assets\/[a-z-]+\.[0-9a-f]{12}\.(css|js|svg)$/, (req, res, next) => {
     const a = all.get(req.path);
     if (!a) return next();
-    send(res, a.type, a.body, 'public, max-age=31536000, immutable');
+    sendEncoded(req, res, a);
   });
   router.get(/^\/assets\/images\/nhsuk-icon-[a-z-]+\.svg$/, (req, res, next) => {
     let body: Buffer;
@@ -69,6 +79,15 @@ export function loadAssets(): { urls: AssetUrls; router: Router } {
     res.redirect(301, favicon.url);
   });
   return { urls: { css: [designCss.url, serviceCss.url], js: initJs.url, favicon: favicon.url }, router };
+}
+
+/** The best precompressed form the client accepts (br, then gzip), else the plain bytes. */
+function sendEncoded(req: Request, res: Response, a: Asset): void {
+  const accepted = String(req.headers['accept-encoding'] ?? '');
+  const coding = /\bbr\b/.test(accepted) ? 'br' : /\bgzip\b/.test(accepted) ? 'gzip' : undefined;
+  res.setHeader('Vary', 'Accept-Encoding');
+  if (coding) res.setHeader('Content-Encoding', coding);
+  send(res, a.type, coding ? a[coding] : a.body, 'public, max-age=31536000, immutable');
 }
 
 function send(res: Response, type: string, body: Buffer, cacheControl: string): void {
