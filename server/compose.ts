@@ -25,6 +25,9 @@ import { smartConfiguration } from './smart-routes.js';
 import type { Config } from './config.js';
 import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys } from './demo-keys.js';
 import { createWeb } from '../web/app.js';
+import { staffPages } from '../web/staff/index.js';
+
+const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
 
 export interface Service {
   app: ReturnType<typeof createApp>;
@@ -110,7 +113,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       config: config.web,
       baseUrl: config.publicBaseUrl,
       providerOrganisations: config.providerOrganisations,
-      pageSets: [],
+      pageSets: [staffPages({ guard, emergency, audit, software: SOFTWARE, fhirBaseUrl: `${config.publicBaseUrl}/fhir`, grantMinutes: config.emergencyGrantMinutes })],
     });
     const app = createApp({
       guard,

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { loadConfig } from '../server/config.js';
+import { ClaimsRefused, principalFromClaims } from '../web/claims.js';
 import { loadWebConfig } from '../web/config.js';
 import { PageClient } from './helpers/page-client.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -164,6 +165,16 @@ describe('web foundation (issue 16)', function () {
       const ok = loadConfig({ ...SANDBOX_ENV, WEB_SIGN_IN: 'oidc', OIDC_ISSUER: 'https://idp.example.org', OIDC_CLIENT_ID: 'x', OIDC_CLIENT_SECRET: 'y'.repeat(20), OIDC_CLAIM_ROLE: 'nhs_role', OIDC_ROLE_VALUES: 'R8000=clinician' });
       expect(ok.web.signIn).to.include({ mode: 'oidc', issuer: 'https://idp.example.org' });
       expect(ok.web.claims).to.deep.include({ role: 'nhs_role', roleValues: { R8000: 'clinician' } });
+    });
+
+    it('maps ID-token claims to the same Principal as a bearer token, by configured claim names and role values', () => {
+      const map = { role: 'nhs_role', organisation: 'ods', nhsNumber: 'nhs', roleValues: { R8000: 'clinician' as const } };
+      expect(principalFromClaims({ sub: 'u1', nhs_role: 'R8000', ods: 'A81001' }, map)).to.deep.equal({ sub: 'u1', role: 'clinician', organisation: 'A81001' });
+      expect(principalFromClaims({ sub: 'p1', role: 'patient', nhs_number: '943 476 5919' }, { role: 'role', organisation: 'org', nhsNumber: 'nhs_number' })).to.deep.equal({ sub: 'p1', role: 'patient', nhsNumber: '9434765919' });
+      expect(() => principalFromClaims({ sub: 'u1', nhs_role: 'R9999', ods: 'A81001' }, map)).to.throw(ClaimsRefused, /role/);
+      expect(() => principalFromClaims({ sub: 'u1', nhs_role: 'R8000' }, map)).to.throw(ClaimsRefused, /organisation/);
+      expect(() => principalFromClaims({ sub: 'u1', nhs_role: 'R8000', ods: 'A81001', nhs: '9434765919' }, map)).to.throw(ClaimsRefused, /must not carry an NHS number/);
+      expect(() => principalFromClaims({ sub: 'p1', role: 'patient', nhs_number: '9434765918' }, { role: 'role', organisation: 'org', nhsNumber: 'nhs_number' })).to.throw(ClaimsRefused, /NHS number/);
     });
 
     it('marks cookies Secure everywhere but plain http on loopback', () => {
