@@ -143,7 +143,7 @@ describe('staff pages in a real browser (issue 16)', function () {
     expect(main).to.match(/Emergency access in force until \d\d:\d\d/);
     const order = await page.evaluate(() => [...document.querySelectorAll('main h2:not(.nhsuk-notification-banner__title), main #sources')].map((e) => e.id || e.textContent!.trim()));
     expect(order[0], 'sources first').to.equal('sources');
-    expect(order[1], 'then alerts').to.match(/Alerts/);
+    expect(order[1], 'then alerts').to.equal('alerts-heading');
     expect(await page.textContent('#alerts')).to.match(/dementia/i);
     const tel = await page.getAttribute('#contacts a[href^="tel:"]', 'href');
     expect(tel).to.equal(`tel:${dementia.carerPhone.replace(/[^+0-9]/g, '')}`);

@@ -3,18 +3,11 @@
  * external one), session lifetimes and cookie security. Read once from the environment and validated
  * at start-up; a bad value fails fast naming the setting.
  */
-import { isValidRole, type Role } from './principal-types.js';
+import { isRole, type ClaimNames } from '../identity/claims.js';
+import type { Role } from '../identity/principal.js';
 
-export interface ClaimMapping {
-  /** Claim holding the role (value mapped through `roleValues` when given). */
-  role: string;
-  /** Claim holding the ODS organisation code (staff). */
-  organisation: string;
-  /** Claim holding the NHS number (patients). */
-  nhsNumber: string;
-  /** External role value → our role, e.g. {"R8000": "clinician"}; absent = values are our role names. */
-  roleValues?: Record<string, Role>;
-}
+/** Claim names and role values of the configured identity service (identity/claims.ts). */
+export type ClaimMapping = ClaimNames;
 
 export type SignIn =
   | { mode: 'demo' }
@@ -63,7 +56,7 @@ function roleValues(env: Env): Record<string, Role> | undefined {
   const out: Record<string, Role> = {};
   for (const pair of raw.split(',')) {
     const [external, ours] = pair.split('=').map((s) => s.trim());
-    if (!external || !ours || !isValidRole(ours)) throw new WebConfigError('OIDC_ROLE_VALUES', 'must be a list of external=role pairs (roles: ambulance-crew, clinician, patient, analyst, privacy-officer)');
+    if (!external || !ours || !isRole(ours)) throw new WebConfigError('OIDC_ROLE_VALUES', 'must be a list of external=role pairs (roles: ambulance-crew, clinician, patient, analyst, privacy-officer)');
     out[external] = ours;
   }
   return out;

@@ -4,7 +4,7 @@
  * NODE_ENV=production (web/config.ts refuses WEB_SIGN_IN=demo there).
  */
 import { createHash } from 'node:crypto';
-import type { Role } from './principal-types.js';
+import type { Role } from '../identity/principal.js';
 
 export interface DemoUser {
   id: string;

@@ -5,7 +5,7 @@
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { forbidden } from '../fhir/outcomes.js';
-import type { Principal, Role } from './principal-types.js';
+import type { Principal, Role } from '../identity/principal.js';
 import type { Renderer } from './render.js';
 import type { Sessions } from './sessions.js';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Response } from 'express';
 import nunjucks from 'nunjucks';
 import type { AssetUrls } from './assets.js';
-import type { Principal } from './principal-types.js';
+import type { Principal } from '../identity/principal.js';
 
 const require = createRequire(import.meta.url);
 const NHSUK_ROOT = join(dirname(require.resolve('nhsuk-frontend/package.json')), 'dist');

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../store/db.js';
-import type { Principal } from './principal-types.js';
+import type { Principal } from '../identity/principal.js';
 
 /** What a session holds. Never patient identifiers other than a patient's own NHS number in `principal`. */
 export interface SessionData {
