@@ -11,6 +11,7 @@ import type { AuditLog } from '../../audit/audit-log.js';
 import type { AuditSearch } from '../../audit/types.js';
 import type { EmergencyAccess, GrantRecord } from '../../consent/emergency.js';
 import type { ConsentGuard, GuardedRepository } from '../../consent/guard.js';
+import { openEmergencyAlerts, requestEmergencyAccess, reviewEmergencyAccess, searchAuditTrail, verifyAuditTrail } from '../../consent/oversight.js';
 import { hasCategory } from '../../consent/sensitivity.js';
 import { notFound } from '../../fhir/outcomes.js';
 import type { PatientRef, RecordFilter, Warning } from '../../adapters/record-repository.js';
@@ -41,6 +42,7 @@ export function operationsFor(deps: StaffDeps, res: Response, operation: string)
   const requestId = res.locals.requestId as string;
   const repo: GuardedRepository = deps.guard.forRequest(principal, requestId, operation);
   const signal = abortOnClose(res);
+  const caller = { principal, requestId, operation };
 
   /** The patient by integrated id, with the sources it is linked to (404 page when unknown). */
   const resolve = async (id: string): Promise<PatientRef & { sources: string[] }> => {
@@ -67,22 +69,14 @@ export function operationsFor(deps: StaffDeps, res: Response, operation: string)
     record: (ref: PatientRef, filter?: RecordFilter) => repo.everything(ref, signal, filter),
     /** Type-level search exactly as GET /fhir/{type}?patient= runs it (filters, sort, paging), decided and audited by the guard. */
     search: (ref: PatientRef, query: TypeSearch): Promise<Bundle> => searchType({ repo, baseUrl: deps.fhirBaseUrl, signal }, ref, query),
-    /** Break-glass: a grant for this person and patient, audited as the API's POST /emergency-access is. */
-    async breakGlass(ref: PatientRef, reason: string, note: string): Promise<GrantRecord> {
-      const grant = await deps.emergency.grant(principal, ref.id, reason, note);
-      await deps.audit.record({ action: 'emergency-access', decision: 'permit', principal, requestId, patientId: ref.id, purpose: 'BTG', operation, reason: grant.reason });
-      return grant;
-    },
+    /** Break glass: the same operation as the API's POST /emergency-access (role check, grant, audit). */
+    breakGlass: (ref: PatientRef, reason: string, note: string): Promise<GrantRecord> => requestEmergencyAccess(deps, caller, ref.id, reason, note),
     activeGrant: (ref: PatientRef) => deps.emergency.active(principal.sub, ref.id),
-    openAlerts: () => deps.emergency.openAlerts(),
-    /** A privacy officer's review, audited as the API's POST /review/alerts/{id} is. */
-    async review(id: string, outcome: string, note: string): Promise<GrantRecord> {
-      const reviewed = await deps.emergency.review(id, principal.sub, outcome, note);
-      await deps.audit.record({ action: 'emergency-review', decision: 'permit', principal, requestId, patientId: reviewed.patientId, purpose: 'HOPERAT', operation, outcomeDescription: `emergency access reviewed: ${reviewed.reviewOutcome}` });
-      return reviewed;
-    },
-    auditSearch: (filter: AuditSearch) => deps.audit.search(filter),
-    verifyAudit: () => deps.audit.verify(),
+    openAlerts: () => openEmergencyAlerts(deps, caller),
+    /** A privacy officer's review: the same operation as the API's POST /review/alerts/{id}. */
+    review: (id: string, outcome: string, note: string): Promise<GrantRecord> => reviewEmergencyAccess(deps, caller, id, outcome, note),
+    auditSearch: (filter: AuditSearch) => searchAuditTrail(deps, caller, filter),
+    verifyAudit: () => verifyAuditTrail(deps, caller),
     patientIdForNhsNumber: (nhs: string) => repo.patientIdForNhsNumber(nhs),
   };
 }
