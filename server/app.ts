@@ -97,7 +97,11 @@ export function createApp(deps: AppDeps): express.Express {
   // The whole body in one step, synchronously when small (server/compression.ts says why).
   app.use(compression());
   // The pages (their own CSP, sessions, CSRF and error pages) before the API's parsers and validator.
-  if (deps.web) app.use(deps.web.router);
+  // Mounted through a named function: HTML pages are not API routes (openapi.yaml describes the API).
+  const web = deps.web?.router;
+  if (web) app.use(function webPages(req: Request, res: Response, next: NextFunction) {
+    web(req, res, next);
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
