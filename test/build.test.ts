@@ -33,7 +33,7 @@ function runtimeImports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const names: string[] = [];
   for (const m of text.matchAll(/^\s*(?:import|export)\s+(?!type\s)(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]/gm)) names.push(m[1]!);
-  for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) names.push(m[1]!);
+  for (const m of text.matchAll(/(?<!typeof\s+)\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) names.push(m[1]!); // not `typeof import('x')` (a type)
   return names
     .filter((s) => !s.startsWith('.') && !s.startsWith('node:'))
     .map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!));
