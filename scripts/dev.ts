@@ -1,15 +1,21 @@
 /**
  * `npm start`: starts the sandbox source systems (GP, hospital, social care) and the service on the
  * embedded default (PGlite in DATA_DIR, demo tokens), each in its own process, and once the service
- * answers prints the URLs and how to mint a demo token. Ctrl-C stops both (exit 0). If either fails to
- * start or stops by itself (e.g. a busy port: its one-line reason is on stderr), the other is stopped and
- * this exits non-zero, without the banner.
+ * says it is listening prints the URLs and how to mint a demo token. Ctrl-C stops both (exit 0). If either
+ * fails to start or stops by itself (e.g. a busy port: its one-line reason is on stderr), the other is
+ * stopped and this exits non-zero, without the banner.
+ *
+ * Run compiled (`npm start`: dist/scripts/dev.js) it starts the compiled sandbox and service beside it in
+ * dist/; run from source (`npm run dev`: tsx) it starts their sources under tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { SERVICE_NODE_FLAGS } from '../server/runtime-flags.js';
 
-const tsx = ['--import', 'tsx/esm'];
+const compiled = import.meta.url.endsWith('.js');
+const loader = compiled ? [] : ['--import', 'tsx/esm'];
+const entry = (path: string): string => fileURLToPath(new URL(`${path}${compiled ? '.js' : '.ts'}`, import.meta.url));
 const children: ChildProcess[] = [];
 let stopping = false;
 
@@ -29,7 +35,7 @@ process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
 async function startSandbox(): Promise<{ gp: string; hospital: string; socialCare: string }> {
-  const child = spawn(process.execPath, [...tsx, 'scripts/sandbox/main.ts'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  const child = spawn(process.execPath, [...loader, entry('./sandbox/main')], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   children.push(child);
   child.on('exit', (code) => {
     if (!stopping) process.stderr.write(`sandbox stopped (exit code ${code}); stopping\n`);
@@ -53,7 +59,7 @@ const urls = await startSandbox().catch((e: Error) => {
   return new Promise<never>(() => undefined); // exiting
 });
 const port = process.env.PORT ?? '8080';
-const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...tsx, 'server/main.ts'], {
+const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...loader, entry('../server/main')], {
   stdio: ['ignore', 'pipe', 'inherit'],
   env: {
     ...process.env,

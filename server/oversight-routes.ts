@@ -1,9 +1,10 @@
 import { Router, type Request, type Response } from 'express';
 import type { Bundle } from 'fhir/r4.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { AuditInput, AuditSearch } from '../audit/types.js';
+import type { AuditSearch } from '../audit/types.js';
 import type { EmergencyAccess, GrantRecord } from '../consent/emergency.js';
 import type { GuardedRepository } from '../consent/guard.js';
+import { checkMayRequestEmergencyAccess, openEmergencyAlerts, requestEmergencyAccess, reviewEmergencyAccess, searchAuditTrail, verifyAuditTrail } from '../consent/oversight.js';
 import { badRequest, forbidden, notFound } from '../fhir/outcomes.js';
 import { integerParam, MAX_OFFSET } from '../fhir/parameters.js';
 import { FHIR_JSON } from './fhir-routes.js';
@@ -43,11 +44,10 @@ const grantJson = (g: GrantRecord) => ({
 /** Emergency (break-glass) access, the privacy officers' review queue and audit, and the patient's access log. */
 export function oversightRoutes(deps: OversightRouteDeps): Router {
   const router = Router();
-  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) =>
-    deps.audit.record({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+  const caller = (res: Response, operation: string) => ({ principal: principalOf(res), requestId: res.locals.requestId as string, operation });
 
   router.post('/emergency-access', async (req: Request, res: Response) => {
-    const p = requireRole(res, ['ambulance-crew', 'clinician'], 'request emergency access');
+    checkMayRequestEmergencyAccess(principalOf(res));
     const body = (req.body ?? {}) as { patient?: unknown; reason?: unknown; note?: unknown };
     // Only the integrated id (a random UUID the audited Patient search gives out) names the patient here:
     // never an NHS number or a name, so this endpoint cannot be used to find out whether someone is known.
@@ -59,28 +59,25 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
     if (!ref) {
       // An id that matches no one: answered 404 (a crew must be told no access was granted) and audited,
       // so repeated attempts are visible to privacy officers (docs/operations-hardening.md, item 18).
-      await audit(res, { action: 'emergency-access', decision: 'deny', patientId: null, purpose: 'BTG', operation: 'POST /emergency-access', reason: 'no patient has this integrated id' });
+      await deps.audit.record({ ...caller(res, 'POST /emergency-access'), action: 'emergency-access', decision: 'deny', patientId: null, purpose: 'BTG', reason: 'no patient has this integrated id' });
       throw notFound('This patient is not known to this service: find them first (Patient search).');
     }
-    const grant = await deps.emergency.grant(p, ref.id, String(body.reason ?? ''), String(body.note ?? ''));
-    await audit(res, { action: 'emergency-access', decision: 'permit', patientId: ref.id, purpose: 'BTG', operation: 'POST /emergency-access', reason: grant.reason });
+    const grant = await requestEmergencyAccess(deps, caller(res, 'POST /emergency-access'), ref.id, String(body.reason ?? ''), String(body.note ?? ''));
     res.status(201).json(grantJson(grant));
   });
 
   router.get('/review/alerts', async (_req: Request, res: Response) => {
-    requireRole(res, ['privacy-officer'], 'see the review queue');
-    res.json({ alerts: (await deps.emergency.openAlerts()).map(grantJson) });
+    res.json({ alerts: (await openEmergencyAlerts(deps, caller(res, 'GET /review/alerts'))).map(grantJson) });
   });
 
   router.post('/review/alerts/:id', async (req: Request<{ id: string }>, res: Response) => {
-    const p = requireRole(res, ['privacy-officer'], 'review emergency access');
     const body = (req.body ?? {}) as { outcome?: unknown; note?: unknown };
-    const reviewed = await deps.emergency.review(req.params.id, p.sub, String(body.outcome ?? ''), String(body.note ?? ''));
-    await audit(res, { action: 'emergency-review', decision: 'permit', patientId: reviewed.patientId, purpose: 'HOPERAT', operation: 'POST /review/alerts/{id}', outcomeDescription: `emergency access reviewed: ${reviewed.reviewOutcome}` });
+    const reviewed = await reviewEmergencyAccess(deps, caller(res, 'POST /review/alerts/{id}'), req.params.id, String(body.outcome ?? ''), String(body.note ?? ''));
     res.json(grantJson(reviewed));
   });
 
   router.get('/audit', async (req: Request, res: Response) => {
+    const c = caller(res, 'GET /audit');
     requireRole(res, ['privacy-officer'], 'search the audit trail');
     const q = req.query as Record<string, string | undefined>;
     const date = (name: string) => {
@@ -100,7 +97,7 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
       count: integerParam('_count', q._count, 1, 1000, 100),
       offset: integerParam('_offset', q._offset, 0, MAX_OFFSET, 0),
     };
-    const events = await deps.audit.search(filter);
+    const events = await searchAuditTrail(deps, c, filter);
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'searchset',
@@ -111,8 +108,7 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
   });
 
   router.get('/audit/verify', async (_req: Request, res: Response) => {
-    requireRole(res, ['privacy-officer'], 'verify the audit trail');
-    res.json(await deps.audit.verify());
+    res.json(await verifyAuditTrail(deps, caller(res, 'GET /audit/verify')));
   });
 
   router.get('/access-log', async (_req: Request, res: Response) => {
