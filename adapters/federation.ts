@@ -173,7 +173,7 @@ export class Federation {
   private async indexed(ref: PatientRef): Promise<IndexedPatient> {
     if ('links' in ref) return ref as IndexedPatient;
     const found = await this.index.get(ref.id);
-    if (!found) throw notFound(`Patient/${ref.id} is not known to this service.`);
+    if (!found) throw notFound('This patient is not known to this service.');
     return found;
   }
 

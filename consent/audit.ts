@@ -26,6 +26,8 @@ export type AuditAction =
   | 'patient-read'
   | 'patient-query'
   | 'consent-change'
+  /** Reading a patient's consents (by id, history or search). */
+  | 'consent-read'
   | 'emergency-access'
   | 'emergency-review'
   | 'consent-decision'
@@ -150,6 +152,7 @@ function interactionOf(input: AuditInput): Interaction {
   if (input.operation.includes('$')) return 'operation';
   if (input.action === 'patient-read') return 'read';
   if (input.action === 'patient-query') return 'search-type';
+  if (input.action === 'consent-read') return input.operation.includes('{id}') ? 'read' : 'search-type';
   if (method === 'POST') return /_search\b/.test(input.operation) ? 'search-type' : 'create';
   if (method === 'PUT' || method === 'PATCH') return 'update';
   if (method === 'DELETE') return 'delete';
@@ -740,6 +743,9 @@ function toAccessLogEntry(row: AuditRow): AccessLogEntry {
       break;
     case 'consent-change':
       what = 'changed your choices about sharing your record';
+      break;
+    case 'consent-read':
+      what = 'read your choices about sharing your record';
       break;
     case 'emergency-access':
       what = 'started emergency access to your record';

@@ -89,7 +89,7 @@ export class EmergencyAccess {
     );
     if (r.rows[0]) return toRecord(r.rows[0]);
     const exists = UUID.test(id) && (await this.db.query('SELECT 1 FROM emergency_grant WHERE id = $1', [id])).rows.length > 0;
-    if (!exists) throw notFound(`There is no emergency-access alert ${id}.`);
+    if (!exists) throw notFound('There is no such emergency-access alert.');
     throw new OperationOutcomeError(409, outcome(409, [{ code: 'conflict', errorCode: 'already-reviewed', diagnostics: 'This alert has already been reviewed.' }]));
   }
 }

@@ -307,6 +307,29 @@ export function canSee(ctx: AccessContext, consents: readonly Consent[] | Compil
   }
 }
 
+/**
+ * Whether a data restriction (source or category deny) applies to this caller. Deciding the
+ * "some data may be withheld" notice from this — and never from whether a withheld resource matched a
+ * search — keeps every answer to a restricted patient's search the same whatever the withheld data holds.
+ */
+export function dataRestricted(ctx: AccessContext, consents: readonly Consent[] | CompiledConsents): boolean {
+  const r = resolve(ctx, asCompiled(ctx, consents));
+  return r.decision.permit && !r.self && r.dataRules.length > 0;
+}
+
+/**
+ * Sources whose data this caller may not see at all (a source rule without a category that applies to
+ * the caller). The Patient resource honours these: what only a denied source holds (its local record
+ * number, its source tag) is not shown.
+ */
+export function deniedSources(ctx: AccessContext, consents: readonly Consent[] | CompiledConsents): ReadonlySet<string> {
+  const r = resolve(ctx, asCompiled(ctx, consents));
+  const out = new Set<string>();
+  if (!r.decision.permit || r.self) return out;
+  for (const rule of r.dataRules) if (rule.categories === 0 && rule.sources) for (const s of rule.sources) out.add(s);
+  return out;
+}
+
 /** Whether the patient has opted out of secondary use (research or planning) at `now`. */
 export function isOptedOutOfSecondaryUse(consents: readonly Consent[] | CompiledConsents, now: Date): boolean {
   return (Array.isArray(consents) ? compileConsents(consents as readonly Consent[], now) : (consents as CompiledConsents))

@@ -54,17 +54,25 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
     }
   };
 
-  /** Reading consents: the patient, or staff whose access to the patient's record the guard permits. */
+  /**
+   * Reading consents: the patient, or staff whose access to the patient's record the guard permits.
+   * Every read is audited (consent-read), and so is every refusal.
+   */
   const assertMayRead = async (res: Response, patientId: string, operation: string) => {
     const p = principalOf(res);
     const repo = deps.repoFor(res, operation);
     const ref = await repo.resolvePatient(patientId);
-    if (!ref) throw p.role === 'patient' ? forbidden('not-own-record', 'A patient may only access their own record.') : notFound(`Patient/${patientId} is not known to this service.`);
+    const refuse = async () => {
+      await audit(res, { action: 'consent-read', decision: 'deny', patientId: ref ? patientId : null, purpose: 'TREAT', operation, reason: 'a patient may only read their own consents' });
+      return forbidden('not-own-record', 'A patient may only access their own record.');
+    };
+    if (!ref) throw p.role === 'patient' ? await refuse() : notFound('This patient is not known to this service.');
     if (p.role === 'patient') {
-      if (ref.nhsNumber !== p.nhsNumber) throw forbidden('not-own-record', 'A patient may only access their own record.');
-      return;
+      if (ref.nhsNumber !== p.nhsNumber) throw await refuse();
+    } else {
+      await repo.authorise(ref, 'consent-read');
     }
-    await repo.authorise(ref, 'consent-decision');
+    await audit(res, { action: 'consent-read', decision: 'permit', patientId, purpose: 'TREAT', operation, resourceTypes: ['Consent'] });
   };
 
   router.post('/fhir/Consent', async (req: Request, res: Response) => {
@@ -90,7 +98,7 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
     const consent = validateConsent(body, {});
     const patientId = patientIdOf(consent);
     const existing = await deps.consents.read(req.params.id);
-    if (!existing) throw notFound(`Consent/${req.params.id} does not exist.`);
+    if (!existing) throw notFound('This consent does not exist.');
     await assertPatientWrites(res, existing.patientId, 'PUT /fhir/Consent/{id}');
     const stored = await deps.consents.update(req.params.id, Number(m[1]), consent, patientId, principalOf(res).sub).catch(async (e) => {
       if (e instanceof OperationOutcomeError && e.status === 412) {
@@ -104,14 +112,14 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
 
   router.get('/fhir/Consent/:id', async (req: Request<{ id: string }>, res: Response) => {
     const stored = await deps.consents.read(req.params.id);
-    if (!stored) throw notFound(`Consent/${req.params.id} does not exist.`);
+    if (!stored) throw notFound('This consent does not exist.');
     await assertMayRead(res, stored.patientId, 'GET /fhir/Consent/{id}');
     sendConsent(res, 200, stored, deps.baseUrl);
   });
 
   router.get('/fhir/Consent/:id/_history', async (req: Request<{ id: string }>, res: Response) => {
     const versions = await deps.consents.history(req.params.id);
-    if (versions.length === 0) throw notFound(`Consent/${req.params.id} does not exist.`);
+    if (versions.length === 0) throw notFound('This consent does not exist.');
     await assertMayRead(res, versions[0]!.patientId, 'GET /fhir/Consent/{id}/_history');
     const bundle: Bundle = {
       resourceType: 'Bundle',
