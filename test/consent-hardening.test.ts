@@ -251,6 +251,24 @@ describe('consent hardening (issue 15: searches, patient search, Patient, consen
     });
   });
 
+  describe('4. sensitive categories from the value sets, through HTTP', () => {
+    it('under "do not share mental health" the psychiatric medicine (sertraline) is withheld with the diagnosis', async () => {
+      const gpMeds = h.sandbox.data.gp.filter(
+        (r) => r.resourceType === 'MedicationRequest' && (r as { subject?: { reference?: string } }).subject?.reference === (mhCondition as { subject?: { reference?: string } }).subject?.reference,
+      );
+      const isSertraline = (r: Resource) => JSON.stringify((r as { medicationCodeableConcept?: unknown }).medicationCodeableConcept ?? {}).includes('"312938"');
+      expect(gpMeds.some(isSertraline), 'the chosen patient is prescribed sertraline').to.equal(true);
+      await setConsent(null);
+      const before = await search('hospital', `/fhir/MedicationRequest?patient=Patient/${patientId}`);
+      expect(matches(before).some(isSertraline), 'visible without a restriction').to.equal(true);
+      await setConsent([labelDeny('PSY')]);
+      const after = await search('hospital', `/fhir/MedicationRequest?patient=Patient/${patientId}`);
+      expect(matches(after).some(isSertraline), 'withheld under PSY').to.equal(false);
+      expect(matches(after).length, 'other medicines stay visible').to.be.greaterThan(0);
+      await setConsent(null);
+    });
+  });
+
   describe('6. reading consents is audited', () => {
     it('staff reading a patient’s consents (200) and a patient refused another’s (403) each leave an event', async () => {
       const staff = await get(app(), `/fhir/Consent?patient=Patient/${patientId}`, tokens.gp!);
