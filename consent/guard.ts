@@ -3,7 +3,7 @@ import { NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
 import type { PatientQuery } from '../adapters/types.js';
 import { badRequest, forbidden } from '../fhir/outcomes.js';
 import type { PatientRef, RecordFilter, RecordRepository, Warning } from '../fhir/repository.js';
-import { countRequestedBy, type TypeSearch } from '../fhir/type-search.js';
+import { countRequestedBy, resultTypes, type TypeSearch } from '../fhir/type-search.js';
 import type { Principal } from '../server/principal.js';
 import type { IndexedPatient } from '../store/patient-index.js';
 import type { AuditInput, AuditLog } from './audit.js';
@@ -17,6 +17,8 @@ import type { AccessContext, Decision, PurposeOfUse } from './types.js';
 export interface GuardedSource extends RecordRepository {
   /** The source systems a record read may touch (for the audit trail). */
   sourceIds(): string[];
+  /** The resource types a source can ever send (undefined: any). */
+  sourceTypes?(source: string): ReadonlySet<string> | undefined;
   /** The integrated id already indexed for an NHS number (no source is asked). */
   patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined>;
   resolvePatient(id: string): Promise<(PatientRef & Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>>) | undefined>;
@@ -60,6 +62,7 @@ export class ConsentGuard {
   forRequest(principal: Principal, requestId: string, operation: string): GuardedRepository {
     const { deps } = this;
     const now = () => (deps.now ? deps.now() : new Date());
+    const typesOfSource = (source: string) => deps.repo.sourceTypes?.(source);
 
     const failure = 'The access could not be recorded in the audit trail, so no data is returned. Try again shortly.';
     const audit = (input: Omit<AuditInput, 'principal' | 'requestId' | 'operation'>) =>
@@ -192,8 +195,9 @@ export class ConsentGuard {
         if (withheld > 0) {
           await audit({ action: 'consent-decision', decision: 'deny', patientId: ref.id, purpose, outcomeDescription: `${withheld} item(s) withheld under the patient's consent` });
         }
-        // The notice follows the restriction in force, never what matched: see dataRestricted.
-        return { resources: shown, warnings: dataRestricted(ctx, compiled) ? [...result.warnings, WITHHELD_WARNING] : result.warnings, consentFiltered };
+        // The notice follows the restriction in force and the types asked for, never what matched: see dataRestricted.
+        const restricted = dataRestricted(ctx, compiled, resultTypes(query), typesOfSource);
+        return { resources: shown, warnings: restricted ? [...result.warnings, WITHHELD_WARNING] : result.warnings, consentFiltered };
       },
 
       async everything(ref: PatientRef, signal?: AbortSignal, filter?: RecordFilter) {
@@ -208,7 +212,7 @@ export class ConsentGuard {
         }
         return {
           resources: shown,
-          warnings: dataRestricted(ctx, compiled) ? [...result.warnings, WITHHELD_WARNING] : result.warnings,
+          warnings: dataRestricted(ctx, compiled, filter?.types, typesOfSource) ? [...result.warnings, WITHHELD_WARNING] : result.warnings,
           consentFiltered: consents.some((c) => c.status === 'active'),
         };
       },

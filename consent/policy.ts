@@ -308,13 +308,29 @@ export function canSee(ctx: AccessContext, consents: readonly Consent[] | Compil
 }
 
 /**
- * Whether a data restriction (source or category deny) applies to this caller. Deciding the
- * "some data may be withheld" notice from this — and never from whether a withheld resource matched a
- * search — keeps every answer to a restricted patient's search the same whatever the withheld data holds.
+ * Whether a data restriction applies to what this caller asked for: a category deny (PSY, SEX, SDV) applies to
+ * every resource type (any entry may carry a sensitive code or label); a source deny applies when that source
+ * can send one of the asked-for `types` (all types when undefined). Deciding the "some data may be withheld"
+ * notice from this — and never from whether a withheld resource matched a search — keeps every answer to a
+ * restricted patient's search the same whatever the withheld data holds.
  */
-export function dataRestricted(ctx: AccessContext, consents: readonly Consent[] | CompiledConsents): boolean {
+export function dataRestricted(
+  ctx: AccessContext,
+  consents: readonly Consent[] | CompiledConsents,
+  types?: Iterable<string>,
+  typesOfSource: (source: string) => ReadonlySet<string> | undefined = () => undefined,
+): boolean {
   const r = resolve(ctx, asCompiled(ctx, consents));
-  return r.decision.permit && !r.self && r.dataRules.length > 0;
+  if (!r.decision.permit || r.self) return false;
+  const asked = types ? [...types] : undefined;
+  return r.dataRules.some((rule) => {
+    if (rule.categories !== 0 || rule.sources === null || !asked) return true;
+    for (const source of rule.sources) {
+      const sends = typesOfSource(source);
+      if (!sends || asked.some((t) => sends.has(t))) return true;
+    }
+    return false;
+  });
 }
 
 /**
