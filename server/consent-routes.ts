@@ -42,8 +42,8 @@ function patientIdOf(c: Consent): string {
 export function consentRoutes(deps: ConsentRouteDeps): Router {
   const router = Router();
 
-  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) =>
-    deps.audit.record({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+  const event = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>): AuditInput => ({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) => deps.audit.record(event(res, input));
 
   /** Only the patient themself writes consent; the patient must be known to the index. */
   const assertPatientWrites = async (res: Response, patientId: string, operation: string) => {
@@ -80,8 +80,13 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
     const consent = validateConsent(req.body, {});
     const patientId = patientIdOf(consent);
     await assertPatientWrites(res, patientId, 'POST /fhir/Consent');
-    const stored = await deps.consents.create(consent, patientId, principalOf(res).sub);
-    await audit(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'POST /fhir/Consent', resourceTypes: ['Consent'] });
+    // The consent and its audit event commit together or not at all (503, nothing stored).
+    const stored = await deps.audit
+      .change(async (q) => ({
+        result: await deps.consents.create(consent, patientId, principalOf(res).sub, q),
+        events: [event(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'POST /fhir/Consent', resourceTypes: ['Consent'] })],
+      }))
+      .finally(() => deps.consents.invalidate(patientId));
     sendConsent(res, 201, stored, deps.baseUrl);
   });
 
@@ -101,13 +106,18 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
     const existing = await deps.consents.read(req.params.id);
     if (!existing) throw notFound('This consent does not exist.');
     await assertPatientWrites(res, existing.patientId, 'PUT /fhir/Consent/{id}');
-    const stored = await deps.consents.update(req.params.id, Number(m[1]), consent, patientId, principalOf(res).sub).catch(async (e) => {
-      if (e instanceof OperationOutcomeError && e.status === 412) {
-        await audit(res, { action: 'consent-change', decision: 'deny', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', reason: 'version conflict (412)' });
-      }
-      throw e;
-    });
-    await audit(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', resourceTypes: ['Consent'] });
+    const stored = await deps.audit
+      .change(async (q) => ({
+        result: await deps.consents.update(req.params.id, Number(m[1]), consent, patientId, principalOf(res).sub, q),
+        events: [event(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', resourceTypes: ['Consent'] })],
+      }))
+      .catch(async (e) => {
+        if (e instanceof OperationOutcomeError && e.status === 412) {
+          await audit(res, { action: 'consent-change', decision: 'deny', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', reason: 'version conflict (412)' });
+        }
+        throw e;
+      })
+      .finally(() => deps.consents.invalidate(patientId));
     sendConsent(res, 200, stored, deps.baseUrl);
   });
 

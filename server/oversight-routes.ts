@@ -40,8 +40,7 @@ const grantJson = (g: GrantRecord) => ({
 /** Emergency (break-glass) access, the privacy officers' review queue and audit, and the patient's access log. */
 export function oversightRoutes(deps: OversightRouteDeps): Router {
   const router = Router();
-  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) =>
-    deps.audit.record({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+  const event = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>): AuditInput => ({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
 
   router.post('/emergency-access', async (req: Request, res: Response) => {
     const p = requireRole(res, ['ambulance-crew', 'clinician'], 'request emergency access');
@@ -49,8 +48,11 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
     const patientId = typeof body.patient === 'string' ? body.patient.replace(/^Patient\//, '') : '';
     const ref = await deps.repoFor(res, 'POST /emergency-access').resolvePatient(patientId);
     if (!ref) throw notFound('The patient is not known to this service: find them first (Patient search).');
-    const grant = await deps.emergency.grant(p, ref.id, String(body.reason ?? ''), String(body.note ?? ''));
-    await audit(res, { action: 'emergency-access', decision: 'permit', patientId: ref.id, purpose: 'BTG', operation: 'POST /emergency-access', reason: grant.reason });
+    // The grant and its audit event commit together or not at all: no grant is in force without its event.
+    const grant = await deps.audit.change(async (q) => {
+      const g = await deps.emergency.grant(p, ref.id, String(body.reason ?? ''), String(body.note ?? ''), new Date(), q);
+      return { result: g, events: [event(res, { action: 'emergency-access', decision: 'permit', patientId: ref.id, purpose: 'BTG', operation: 'POST /emergency-access', reason: g.reason })] };
+    });
     res.status(201).json(grantJson(grant));
   });
 
@@ -62,8 +64,10 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
   router.post('/review/alerts/:id', async (req: Request<{ id: string }>, res: Response) => {
     const p = requireRole(res, ['privacy-officer'], 'review emergency access');
     const body = (req.body ?? {}) as { outcome?: unknown; note?: unknown };
-    const reviewed = await deps.emergency.review(req.params.id, p.sub, String(body.outcome ?? ''), String(body.note ?? ''));
-    await audit(res, { action: 'emergency-review', decision: 'permit', patientId: reviewed.patientId, purpose: 'HOPERAT', operation: 'POST /review/alerts/{id}', outcomeDescription: `emergency access reviewed: ${reviewed.reviewOutcome}` });
+    const reviewed = await deps.audit.change(async (q) => {
+      const r = await deps.emergency.review(req.params.id, p.sub, String(body.outcome ?? ''), String(body.note ?? ''), q);
+      return { result: r, events: [event(res, { action: 'emergency-review', decision: 'permit', patientId: r.patientId, purpose: 'HOPERAT', operation: 'POST /review/alerts/{id}', outcomeDescription: `emergency access reviewed: ${r.reviewOutcome}` })] };
+    });
     res.json(grantJson(reviewed));
   });
 
