@@ -226,14 +226,18 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     const selected = ids ? defs.filter((d) => ids.includes(d.id)) : defs;
     const published = publishRun(run, selected, deps.disclosure);
     const snapshotId = randomUUID();
-    // Audited before it is stored: no snapshot exists without its audit record (fail closed → 503).
-    await deps.audit.record({
-      ...auditBase,
-      decision: 'permit',
-      sources: run.sources.filter((s) => s.status === 'ok').map((s) => s.source),
-      outcomeDescription: `indicator snapshot ${snapshotId} for ${start}/${end}: ${published.meta.complete ? 'complete' : `incomplete (unavailable: ${published.meta.unavailableSources.join(', ')})`}`,
-    });
-    const meta = await deps.snapshots.save({ ...published.meta, requestedBy: p.sub }, published.indicators, snapshotId);
+    // The snapshot and its audit event commit together or not at all (fail closed → 503, nothing stored).
+    const meta = await deps.audit.change(async (q) => ({
+      result: await deps.snapshots.save({ ...published.meta, requestedBy: p.sub }, published.indicators, snapshotId, q),
+      events: [
+        {
+          ...auditBase,
+          decision: 'permit' as const,
+          sources: run.sources.filter((s) => s.status === 'ok').map((s) => s.source),
+          outcomeDescription: `indicator snapshot ${snapshotId} for ${start}/${end}: ${published.meta.complete ? 'complete' : `incomplete (unavailable: ${published.meta.unavailableSources.join(', ')})`}`,
+        },
+      ],
+    }));
     res.status(201).setHeader('Location', `${deps.baseUrl}/indicators/${selected[0]?.id ?? ''}?snapshot=${meta.id}`);
     res.json({
       snapshot: { ...publicMeta(meta), requestedBy: meta.requestedBy, indicatorIds: meta.indicatorIds },

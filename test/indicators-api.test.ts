@@ -124,6 +124,20 @@ describe('indicators API: refresh, snapshots, JSON / CSV / FHIR publishing, feed
       const ok = events.find((e) => actionOf(e) === 'indicator-refresh' && e.outcome === '0');
       expect(ok!.outcomeDesc).to.include(firstSnapshot);
     });
+
+    it('when the audit write fails → 503 and no snapshot is stored (the snapshot and its event commit together)', async () => {
+      const snapshots = async () => Number((await h.service.db.query<{ n: number | string }>('SELECT count(*) AS n FROM indicator_snapshot')).rows[0]!.n);
+      const before = await snapshots();
+      await h.service.db.query(`CREATE OR REPLACE FUNCTION test_audit_fails() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit storage unavailable (test)'; END $$`);
+      await h.service.db.query('CREATE TRIGGER test_audit_fails BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION test_audit_fails()');
+      try {
+        expectOutcome(await refresh(analyst, { period: PERIOD }), 503, 'audit-unavailable');
+      } finally {
+        await h.service.db.query('DROP TRIGGER IF EXISTS test_audit_fails ON audit_event');
+      }
+      expect(await snapshots()).to.equal(before);
+      expect((await request(app()).get('/audit/verify').set('Authorization', `Bearer ${officer}`)).body.ok).to.equal(true);
+    });
   });
 
   describe('published JSON (no token)', () => {
