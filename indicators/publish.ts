@@ -1,7 +1,7 @@
 import { protectIndicator, publishCount } from './disclosure.js';
 import { confidenceInterval, funnel, type ComparisonKind } from './funnel.js';
 import type { IndicatorDefinition } from './spec.js';
-import { standardisedRate, STANDARD_POPULATION_TEXT } from './standardise.js';
+import { coverageText, standardisedRate, STANDARD_POPULATION_TEXT, type Coverage } from './standardise.js';
 import type {
   ComputeRun,
   ControlLimits,
@@ -52,6 +52,7 @@ export function publishIndicator(def: IndicatorDefinition, comp: IndicatorComput
   const kind: ComparisonKind = def.measure.type === 'proportion' ? 'proportion' : 'poisson';
   const orgs = [...comp.organisations].sort(byCode);
   const disclosureControlled = def.spec.shape !== 'org-return';
+  const coverage = coverageOf(def);
   // Strata are not published, so they are not part of the protected tables (see standardise.ts on why that is safe).
   const counts = orgs.map((o) => ({ code: o.code, numerator: o.numerator, denominator: o.denominator }));
   const prot = disclosureControlled
@@ -93,7 +94,7 @@ export function publishIndicator(def: IndicatorDefinition, comp: IndicatorComput
       suppressed: p.numerator.suppressed || p.denominator.suppressed || !publishable,
       withheld: publishable ? null : (p.withheld ?? 'no-denominator'),
     };
-    if (def.standardise) row.standardised = standardised(o.strata, publishable, p.withheld, per);
+    if (def.standardise) row.standardised = standardised(o.strata, publishable, p.withheld, per, coverage);
     return row;
   });
 
@@ -113,7 +114,7 @@ export function publishIndicator(def: IndicatorDefinition, comp: IndicatorComput
     limitsMethod: fun ? fun.method : 'no organisation had a denominator: no comparison',
     overdispersion: fun ? { phi: fun.overdispersion.phi, pValue: fun.overdispersion.pValue, applied: fun.overdispersion.applied } : null,
     disclosureControlled,
-    ...(def.standardise ? { standardPopulation: STANDARD_POPULATION_TEXT } : {}),
+    ...(def.standardise ? { standardPopulation: STANDARD_POPULATION_TEXT + coverageText(coverage) } : {}),
     organisations,
   };
 }
@@ -123,12 +124,25 @@ function standardised(
   crudePublishable: boolean,
   withheld: PublishedOrganisation['withheld'],
   per: number,
+  coverage: Coverage,
 ): NonNullable<PublishedOrganisation['standardised']> {
   if (!crudePublishable) return { value: null, ci95: null, withheld: withheld ?? 'no-denominator' };
   if (!strata || strata.length === 0) return { value: null, ci95: null, withheld: 'no-strata' };
-  const dsr = standardisedRate(strata, { per });
+  const dsr = standardisedRate(strata, { per, coverage });
   if (!dsr.reliable) return { value: null, ci95: null, withheld: 'fewer-than-10-events' };
   return { value: dsr.value, ci95: dsr.upper === null ? null : { lower: dsr.lower, upper: dsr.upper }, withheld: null };
+}
+
+/**
+ * The age-sex strata an indicator covers (its population's age range and sex); everyone for episode indicators.
+ * Standardisation weighs only these strata (standardise.ts), so an indicator of people aged 65+ is not divided by
+ * the under-65 part of the standard population.
+ */
+export function coverageOf(def: IndicatorDefinition): Coverage {
+  const spec = def.spec;
+  if (spec.shape !== 'person-proportion' && spec.shape !== 'person-rate') return {};
+  const { age, sex } = spec.population;
+  return { ...(age ? { age } : {}), ...(sex ? { sexes: [sex] } : {}) };
 }
 
 /** Publishes every indicator of a run that is in `defs` (others are ignored), with the snapshot metadata. */

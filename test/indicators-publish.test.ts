@@ -271,6 +271,27 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
       expect(a2!.standardised).to.deep.equal({ value: null, ci95: null, withheld: 'fewer-than-10-events' });
       expect(a3!.standardised).to.deep.equal({ value: null, ci95: null, withheld: 'no-strata' });
     });
+
+    it('flu vaccination 65+: the standardised value is over the 65+ strata only and lies within the stratum rates (issue 18)', () => {
+      // Same strata as the hand-worked 65+ example in indicators-standardise.test.ts: DSR = 8,650 / 39,000.
+      const cells: Array<[StratumCount['ageBand'], StratumCount['sex'], number, number]> = [
+        ['60-69', 'female', 100, 500], ['70-79', 'female', 120, 400], ['80-89', 'female', 50, 200], ['90+', 'female', 5, 50],
+        ['60-69', 'male', 50, 500], ['70-79', 'male', 80, 400], ['80-89', 'male', 30, 100], ['90+', 'male', 4, 20],
+      ];
+      const strata: StratumCount[] = AGE_BANDS.flatMap((ageBand) => (['female', 'male'] as const).map((sex) => {
+        const c = cells.find(([b, s]) => b === ageBand && s === sex);
+        return { ageBand, sex, numerator: c?.[2] ?? 0, denominator: c?.[3] ?? 0 };
+      }));
+      const p = publishIndicator(def('flu-vaccination-65'), comp('flu-vaccination-65', [
+        { code: 'P1', numerator: 439, denominator: 2170, strata },
+        { code: 'P2', numerator: 500, denominator: 2000 },
+      ]), POLICY);
+      const s = p.organisations[0]!.standardised!;
+      const rates = cells.map(([, , o, n]) => o / n);
+      expect(s.value!).to.be.within(Math.min(...rates), Math.max(...rates));
+      expect(s.value!).to.be.closeTo(8650 / 39000, 1e-3); // rounding-safe (see disclosure): within 0.001
+      expect(p.standardPopulation).to.match(/restricted to the strata the indicator covers: ages 65\+/);
+    });
   });
 
   describe('the run: completeness and opt-outs', () => {
