@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { measureFor, measureReportFor } from '../fhir/measure.js';
 import { indicatorById } from '../indicators/catalogue.js';
-import { figuresCsv } from '../indicators/csv.js';
+import { figuresCsv, metadataCsv } from '../indicators/csv.js';
+import { comparisonOf, polarityOf } from '../indicators/comparison.js';
 import { binomQuantile } from '../indicators/distributions.js';
 import { publishIndicator, publishRun } from '../indicators/publish.js';
 import type { IndicatorDefinition } from '../indicators/spec.js';
@@ -9,8 +10,10 @@ import type { ComputeRun, IndicatorComputation, OrganisationCount, PublishedIndi
 import { AGE_BANDS } from '../indicators/types.js';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { expectValidFhir } from './helpers/fhir-validator.js';
+import { csvRecords, parseCsv } from './helpers/csv.js';
 
 const POLICY = { threshold: 7, rounding: 5 };
+const MD_URL = (m: SnapshotMeta, f: PublishedIndicator) => `http://facade.test/indicators/${f.indicatorId}/metadata?snapshot=${m.id}`;
 const PERIOD = { start: '2025-04-01', end: '2026-03-31' };
 const FHIR_BASE = 'http://facade.test/fhir';
 
@@ -80,34 +83,6 @@ function allNumbers(v: unknown, out: number[] = []): number[] {
   return out;
 }
 
-/** Minimal RFC 4180 parser (quoted fields, doubled quotes, CRLF). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let q = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (q) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') q = false;
-      else field += ch;
-    } else if (ch === '"') q = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += ch;
-  }
-  return rows;
-}
 
 /** A seeded PRNG (mulberry32) so "random" populations are reproducible. */
 function rng(seed: number) {
@@ -321,6 +296,79 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
     });
   });
 
+  describe('CSV keeps the caveats (issue 18, defect 3)', () => {
+    const CARE = () => def('care-packages-reviewed'); // social care only
+    const down: SnapshotMeta = {
+      ...META,
+      complete: false,
+      sources: [{ source: 'gp', status: 'ok', version: 'gp-v1' }, { source: 'social-care', status: 'unavailable', reason: 'timed out' }],
+      unavailableSources: ['social-care'],
+      optOutsApplied: { value: null, suppressed: true, reason: 'small-count' },
+    };
+
+    it('a snapshot whose source was down gives one row saying so, never a bare header', () => {
+      const p = publishIndicator(CARE(), comp('care-packages-reviewed', [], ['social-care']), POLICY);
+      const rows = csvRecords(figuresCsv([{ meta: down, figures: p }], CARE(), MD_URL));
+      expect(rows).to.have.length(1);
+      expect(rows[0]).to.include({
+        indicator_id: 'care-packages-reviewed',
+        snapshot_complete: 'false',
+        unavailable_sources: 'social-care',
+        organisation_code: '',
+        value: '',
+        metadata_url: `http://facade.test/indicators/care-packages-reviewed/metadata?snapshot=${META.id}`,
+      });
+      expect(rows[0]!.value_withheld_reason).to.match(/social-care could not be reached/);
+    });
+
+    it('every row of an incomplete snapshot says so and names the missing source and the metadata CSV', () => {
+      const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', [{ code: 'P1', numerator: 40, denominator: 100 }, { code: 'P2', numerator: 50, denominator: 100 }]), POLICY);
+      const rows = csvRecords(figuresCsv([{ meta: down, figures: p }], HBA1C(), MD_URL));
+      expect(rows).to.have.length(2);
+      for (const r of rows) {
+        expect(r).to.include({ snapshot_complete: 'false', unavailable_sources: 'social-care' });
+        expect(r.metadata_url).to.match(/\/indicators\/diabetes-hba1c-recorded\/metadata\?snapshot=/);
+      }
+    });
+
+    it('the metadata CSV holds definition, method, limitations, polarity, completeness, opt-outs applied and the disclosure rule', () => {
+      const d = CARE();
+      const p = publishIndicator(d, comp('care-packages-reviewed', [], ['social-care']), POLICY);
+      const rows = parseCsv(metadataCsv(d, down, p, 'RULE TEXT', [['figures_url', 'http://x/f.csv']]));
+      expect(rows[0]).to.deep.equal(['field', 'value']);
+      const all = (f: string) => rows.filter((r) => r[0] === f).map((r) => r[1]);
+      const one = (f: string) => all(f)[0];
+      expect(one('numerator_definition')).to.equal(d.numeratorText);
+      expect(one('denominator_definition')).to.equal(d.denominatorText);
+      expect(one('methodology')).to.equal(d.methodology);
+      expect(all('limitation')).to.deep.equal(d.limitations);
+      expect(one('polarity')).to.equal(d.direction);
+      expect(one('polarity_text')).to.match(/better|no judgement/);
+      expect(one('snapshot_id')).to.equal(META.id);
+      expect(one('snapshot_complete')).to.equal('false');
+      expect(one('completeness')).to.match(/^incomplete: social-care could not be reached/);
+      expect(all('source_status')).to.include('social-care: unavailable (timed out)');
+      expect(one('opt_outs_applied')).to.equal('suppressed');
+      expect(one('disclosure_rule')).to.equal('RULE TEXT');
+      expect(one('figures_url')).to.equal('http://x/f.csv');
+      const ok = parseCsv(metadataCsv(d, META, p, 'RULE TEXT'));
+      expect(ok.find((r) => r[0] === 'opt_outs_applied')![1]).to.equal('40');
+    });
+  });
+
+  describe('polarity and comparison in words and codes', () => {
+    it('follow the polarity: above the upper limit is better when higher is better, worse when lower is better', () => {
+      expect(comparisonOf('above-alarm', 'higher-is-better')).to.deep.equal({ code: 'better', level: '99.8', text: 'Significantly better than expected: outside the 99.8 % upper limit' });
+      expect(comparisonOf('above-alert', 'lower-is-better')).to.include({ code: 'worse', level: '95' });
+      expect(comparisonOf('below-alert', 'lower-is-better').text).to.match(/^Significantly better than expected/);
+      expect(comparisonOf('below-alarm', 'higher-is-better').code).to.equal('worse');
+      expect(comparisonOf('above-alert', 'no-judgement')).to.include({ code: 'higher' });
+      expect(comparisonOf('within-expected', 'higher-is-better')).to.deep.equal({ code: 'no-evidence-of-difference', level: null, text: 'No evidence of a difference from expected (within the 95 % limits)' });
+      expect(comparisonOf(null, 'lower-is-better').code).to.equal('not-compared');
+      expect(polarityOf('lower-is-better')).to.deep.equal({ code: 'lower-is-better', text: 'Lower is better' });
+    });
+  });
+
   describe('outputs: CSV and FHIR MeasureReport carry no small count', () => {
     const orgs: OrganisationCount[] = [
       { code: 'P1', numerator: 2, denominator: 9 },
@@ -331,7 +379,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
     const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', orgs), POLICY);
 
     it('CSV (RFC 4180): suppressed cells say "suppressed" with the reason; no count column holds 1–7', () => {
-      const csv = figuresCsv(p.organisations.map((org) => ({ meta: META, figures: p, org })));
+      const csv = figuresCsv([{ meta: META, figures: p }], HBA1C(), MD_URL);
       expect(csv.endsWith('\r\n')).to.equal(true);
       const [header, ...rows] = parseCsv(csv);
       expect(header).not.to.include('rank');
@@ -350,7 +398,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
     });
 
     it('CSV quotes fields holding commas, quotes and line breaks', () => {
-      const csv = figuresCsv([{ meta: { ...META, id: 'a,"b"\nc' }, figures: p, org: p.organisations[1]! }]);
+      const csv = figuresCsv([{ meta: { ...META, id: 'a,"b"\nc' }, figures: p }], HBA1C(), MD_URL, 'P2');
       const rows = parseCsv(csv);
       expect(rows[1]![3]).to.equal('a,"b"\nc');
     });
