@@ -185,13 +185,14 @@ export interface FunnelResult {
 
 /**
  * The whole comparison for one indicator and period. Units with a zero denominator get null (no value).
- * `overdispersion: true` applies φ when it exceeds 1.
+ * `overdispersion: true` applies φ when it exceeds 1. `target` overrides Σ numerator / Σ denominator (publishing
+ * passes the published total's value, so that nothing is computed from counts it does not publish).
  */
-export function funnel(kind: ComparisonKind, units: FunnelUnit[], options: { overdispersion?: boolean } = {}): FunnelResult {
+export function funnel(kind: ComparisonKind, units: FunnelUnit[], options: { overdispersion?: boolean; target?: number } = {}): FunnelResult {
   const num = units.reduce((s, u) => s + u.numerator, 0);
   const den = units.reduce((s, u) => s + u.denominator, 0);
   if (!(den > 0)) throw new RangeError('funnel needs at least one unit with a positive denominator');
-  const target = num / den;
+  const target = options.target ?? num / den;
   const od = estimateOverdispersion(kind, target, units);
   const applied = options.overdispersion === true && od.phi > 1;
   const phi = applied ? od.phi : 1;

@@ -16,6 +16,7 @@ import { PatientIndex } from '../store/patient-index.js';
 import { createIndicatorComputer, type IndicatorComputer } from '../indicators/compute.js';
 import { listOptedOutNhsNumbers } from '../indicators/opt-outs.js';
 import { loadPseudonymSecret } from '../indicators/pseudonyms.js';
+import { cellKeyFrom } from '../indicators/cell-key.js';
 import { SnapshotStore } from '../indicators/snapshots.js';
 import { FeedbackStore } from '../indicators/feedback.js';
 import type { IndicatorSource } from '../indicators/types.js';
@@ -97,9 +98,10 @@ export async function createService(config: Config, logger: Logger, given: { db?
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db, config.auditDeferMs);
+    const indicatorSecret = await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production });
     const indicators = createIndicatorComputer({
       sources: createAggregateClients(config),
-      secret: await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production }),
+      secret: indicatorSecret,
       optedOutNhsNumbers: (now) => listOptedOutNhsNumbers(consents, new PatientIndex(db), now),
       logger,
     });
@@ -121,6 +123,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
         snapshots: new SnapshotStore(db),
         feedback: new FeedbackStore(db),
         disclosure: config.disclosure,
+        cellKey: cellKeyFrom(indicatorSecret),
         feedbackPerMinute: config.feedbackRatePerMinute,
       },
       readiness: async () => {

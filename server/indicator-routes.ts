@@ -38,6 +38,8 @@ export interface IndicatorRouteDeps {
   feedback: FeedbackStore;
   audit: AuditLog;
   disclosure: DisclosurePolicy;
+  /** Secret key of the keyed (cell-key) rounding of published counts (indicators/cell-key.ts). */
+  cellKey: Uint8Array;
   /** Feedback submissions allowed per client IP address per minute. */
   feedbackPerMinute: number;
   baseUrl: string;
@@ -82,8 +84,10 @@ function publicMeta(m: SnapshotMeta) {
 export function disclosureText(policy: DisclosurePolicy): string {
   return (
     `Counts from 1 to ${policy.threshold} are suppressed, and so is any further cell from which a suppressed one could be ` +
-    `worked out (secondary suppression); other counts are rounded to the nearest ${policy.rounding}. Values are computed ` +
-    'from unrounded counts and published only when numerator and denominator are both publishable.'
+    `worked out (secondary suppression); other counts are rounded to a multiple of ${policy.rounding} by keyed random rounding ` +
+    '(the same count of the same organisation is always published the same way). Every value, interval, funnel limit, ' +
+    'comparison and standardised value is computed from the published (rounded) counts, never the exact ones, and only ' +
+    'when numerator and denominator are both publishable. The opt-outs applied follow the same rule.'
   );
 }
 
@@ -256,7 +260,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     const period = { start, end };
     const run = await deps.computer.compute(period, ids);
     const selected = ids ? defs.filter((d) => ids.includes(d.id)) : defs;
-    const published = publishRun(run, selected, deps.disclosure);
+    const published = publishRun(run, selected, deps.disclosure, deps.cellKey);
     const snapshotId = randomUUID();
     // Audited before it is stored: no snapshot exists without its audit record (fail closed → 503).
     await deps.audit.record({

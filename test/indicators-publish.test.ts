@@ -4,6 +4,7 @@ import { indicatorById } from '../indicators/catalogue.js';
 import { figuresCsv, metadataCsv } from '../indicators/csv.js';
 import { comparisonOf, polarityOf } from '../indicators/comparison.js';
 import { binomQuantile } from '../indicators/distributions.js';
+import { confidenceInterval } from '../indicators/funnel.js';
 import { publishIndicator, publishRun } from '../indicators/publish.js';
 import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, IndicatorComputation, OrganisationCount, PublishedIndicator, SnapshotMeta, StratumCount } from '../indicators/types.js';
@@ -13,6 +14,7 @@ import { expectValidFhir } from './helpers/fhir-validator.js';
 import { csvRecords, parseCsv } from './helpers/csv.js';
 
 const POLICY = { threshold: 7, rounding: 5 };
+const KEY = Buffer.from('test cell key for indicators-publish');
 const MD_URL = (m: SnapshotMeta, f: PublishedIndicator) => `http://facade.test/indicators/${f.indicatorId}/metadata?snapshot=${m.id}`;
 const PERIOD = { start: '2025-04-01', end: '2026-03-31' };
 const FHIR_BASE = 'http://facade.test/fhir';
@@ -105,7 +107,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
       { code: 'P004', numerator: 120, denominator: 200 },
       { code: 'P005', numerator: 30, denominator: 5 - 5 + 6 + 30 }, // denominator 36
     ];
-    const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', orgs), POLICY);
+    const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', orgs), POLICY, KEY);
 
     it('lists organisations by code, with no rank or position anywhere', () => {
       expect(p.organisations.map((o) => o.code)).to.deep.equal(['P001', 'P002', 'P003', 'P004', 'P005']);
@@ -133,13 +135,20 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
       }
     });
 
-    it('publishes zero, rounds other counts to 5, and computes values from UNROUNDED counts', () => {
+    it('publishes zero, rounds other counts to 5 (keyed), and computes values from the PUBLISHED counts, never the exact ones', () => {
       const b = p.organisations.find((o) => o.code === 'P002')!;
       expect(b.numerator).to.deep.equal({ value: 0, suppressed: false });
       expect(b.value).to.equal(0);
       const d = p.organisations.find((o) => o.code === 'P005')!;
-      expect(d.denominator).to.deep.equal({ value: 35, suppressed: false }); // 36 → 35
-      if (!d.numerator.suppressed) expect(d.value).to.be.closeTo(30 / 36, 1e-12); // not 30/35
+      expect([35, 40]).to.include(d.denominator.value); // 36 → 35 or 40 (keyed random rounding)
+      const shown = p.organisations.filter((o) => o.value !== null);
+      expect(shown.length).to.be.greaterThan(0);
+      for (const o of shown) {
+        // value and interval are those of the published counts (issue 18, defect 2)
+        expect(o.value).to.equal(o.numerator.value! / o.denominator.value!);
+        const ci = confidenceInterval('proportion', o.numerator.value!, o.denominator.value!);
+        expect(o.ci95).to.deep.equal(ci);
+      }
       expectNoSmallCount(p);
     });
 
@@ -154,7 +163,9 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
 
     it('gives CI and limits that bracket sensibly, the overall value as target, and a method in words', () => {
       const c = p.organisations.find((o) => o.code === 'P004')!;
-      expect(p.target).to.be.closeTo(213 / 426, 1e-12);
+      // the published total's value (keyed-rounded counts), not the exact 213 / 426
+      expect(p.target).to.equal(p.total.numerator.value! / p.total.denominator.value!);
+      expect(p.target).to.be.closeTo(213 / 426, 0.02);
       expect(c.ci95!.lower).to.be.lessThan(0.6);
       expect(c.ci95!.upper).to.be.greaterThan(0.6);
       expect(c.limits!.lower998).to.be.lessThan(c.limits!.lower95);
@@ -169,7 +180,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
     // 20 practices at about 50 %, one far above, one far below, one a little above.
     const orgs: OrganisationCount[] = Array.from({ length: 20 }, (_, i) => ({ code: `Q${String(i + 10)}`, numerator: 100 + (i % 5) - 2, denominator: 200 }));
     orgs.push({ code: 'Q01', numerator: 150, denominator: 200 }, { code: 'Q02', numerator: 55, denominator: 200 }, { code: 'Q03', numerator: 117, denominator: 200 });
-    const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', orgs), POLICY);
+    const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', orgs), POLICY, KEY);
     const cls = (code: string) => p.organisations.find((o) => o.code === code)!.classification;
 
     it('flags the extreme organisations as alarms and the typical ones as within expected', () => {
@@ -201,7 +212,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
         { code: 'E06000001', numerator: 900, denominator: 150_000 },
         { code: 'E06000002', numerator: 1500, denominator: 200_000 },
         { code: 'E06000003', numerator: 400, denominator: 90_000 },
-      ]), POLICY);
+      ]), POLICY, KEY);
       const o = p.organisations[0]!;
       expect(o.value).to.be.closeTo(600, 1e-9);
       expect(o.ci95!.lower).to.be.lessThan(600);
@@ -215,7 +226,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
       const p = publishIndicator(LOS(), comp('mean-length-of-stay', [
         { code: 'RR8', numerator: 5000, denominator: 1000 },
         { code: 'RAE', numerator: 2600, denominator: 400 },
-      ]), POLICY);
+      ]), POLICY, KEY);
       expect(p.organisations.map((o) => o.value)).to.deep.equal([6.5, 5]); // sorted: RAE, RR8
       expect(p.organisations[0]!.classification).to.equal('above-alarm');
     });
@@ -224,7 +235,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
       const p = publishIndicator(FOOD(), comp('food-standards-compliance', [
         { code: 'RR8', numerator: 5, denominator: 6 },
         { code: 'RAE', numerator: 6, denominator: 6 },
-      ]), POLICY);
+      ]), POLICY, KEY);
       expect(p.disclosureControlled).to.equal(false);
       expect(p.organisations.find((o) => o.code === 'RR8')!.numerator).to.deep.equal({ value: 5, suppressed: false });
       expect(p.organisations.find((o) => o.code === 'RR8')!.value).to.be.closeTo(5 / 6, 1e-12);
@@ -234,12 +245,13 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
       const strata = (n: number, d: number): StratumCount[] =>
         AGE_BANDS.flatMap((ageBand) => (['female', 'male'] as const).map((sex) => ({ ageBand, sex, numerator: n, denominator: d })));
       const big = strata(6, 12); // 10 bands × 2 sexes: 120 / 240, 50 % in every stratum
-      const few = [{ ageBand: '60-69' as const, sex: 'female' as const, numerator: 9, denominator: 30 }, { ageBand: '70-79' as const, sex: 'male' as const, numerator: 0, denominator: 20 }];
+      // no events: judged on the published numerator (0), never on an exact count the rounding hides
+      const few = [{ ageBand: '60-69' as const, sex: 'female' as const, numerator: 0, denominator: 30 }, { ageBand: '70-79' as const, sex: 'male' as const, numerator: 0, denominator: 20 }];
       const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', [
         { code: 'A1', numerator: 120, denominator: 240, strata: big },
-        { code: 'A2', numerator: 9, denominator: 50, strata: few },
+        { code: 'A2', numerator: 0, denominator: 50, strata: few },
         { code: 'A3', numerator: 200, denominator: 400 },
-      ]), POLICY);
+      ]), POLICY, KEY);
       const [a1, a2, a3] = p.organisations;
       expect(a1!.standardised!.value).to.be.closeTo(0.5, 1e-12);
       expect(a1!.standardised!.ci95!.lower).to.be.lessThan(0.5);
@@ -260,11 +272,11 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
       const p = publishIndicator(def('flu-vaccination-65'), comp('flu-vaccination-65', [
         { code: 'P1', numerator: 439, denominator: 2170, strata },
         { code: 'P2', numerator: 500, denominator: 2000 },
-      ]), POLICY);
+      ]), POLICY, KEY);
       const s = p.organisations[0]!.standardised!;
       const rates = cells.map(([, , o, n]) => o / n);
       expect(s.value!).to.be.within(Math.min(...rates), Math.max(...rates));
-      expect(s.value!).to.be.closeTo(8650 / 39000, 1e-3); // rounding-safe (see disclosure): within 0.001
+      expect(s.value!).to.be.closeTo(8650 / 39000, 0.01); // from keyed-rounded strata (disclosure): close, not exact
       expect(p.standardPopulation).to.match(/restricted to the strata the indicator covers: ages 65\+/);
     });
   });
@@ -278,6 +290,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
         ),
         [HBA1C(), def('care-packages-reviewed')],
         POLICY,
+        KEY,
       );
       expect(r.meta.complete).to.equal(false);
       expect(r.meta.unavailableSources).to.deep.equal(['social-care']);
@@ -286,13 +299,16 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
     });
 
     it('even if a run claims to be complete, an unavailable source makes the snapshot incomplete', () => {
-      const r = publishRun(run([], { sources: [{ source: 'hospital', status: 'unavailable', reason: 'error' }], complete: true }), [], POLICY);
+      const r = publishRun(run([], { sources: [{ source: 'hospital', status: 'unavailable', reason: 'error' }], complete: true }), [], POLICY, KEY);
       expect(r.meta.complete).to.equal(false);
     });
 
     it('the opt-out count is disclosure-controlled too', () => {
-      expect(publishRun(run([], { optOutsApplied: 3 }), [], POLICY).meta.optOutsApplied).to.deep.equal({ value: null, suppressed: true, reason: 'small-count' });
-      expect(publishRun(run([], { optOutsApplied: 42 }), [], POLICY).meta.optOutsApplied).to.deep.equal({ value: 40, suppressed: false });
+      expect(publishRun(run([], { optOutsApplied: 3 }), [], POLICY, KEY).meta.optOutsApplied).to.deep.equal({ value: null, suppressed: true, reason: 'small-count' });
+      // 42 → 40 or 45 by keyed rounding, the same every time it is published
+      const a = publishRun(run([], { optOutsApplied: 42 }), [], POLICY, KEY).meta.optOutsApplied;
+      expect([40, 45]).to.include(a.value);
+      expect(publishRun(run([], { optOutsApplied: 42 }), [], POLICY, KEY).meta.optOutsApplied).to.deep.equal(a);
     });
   });
 
@@ -307,7 +323,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
     };
 
     it('a snapshot whose source was down gives one row saying so, never a bare header', () => {
-      const p = publishIndicator(CARE(), comp('care-packages-reviewed', [], ['social-care']), POLICY);
+      const p = publishIndicator(CARE(), comp('care-packages-reviewed', [], ['social-care']), POLICY, KEY);
       const rows = csvRecords(figuresCsv([{ meta: down, figures: p }], CARE(), MD_URL));
       expect(rows).to.have.length(1);
       expect(rows[0]).to.include({
@@ -322,7 +338,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
     });
 
     it('every row of an incomplete snapshot says so and names the missing source and the metadata CSV', () => {
-      const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', [{ code: 'P1', numerator: 40, denominator: 100 }, { code: 'P2', numerator: 50, denominator: 100 }]), POLICY);
+      const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', [{ code: 'P1', numerator: 40, denominator: 100 }, { code: 'P2', numerator: 50, denominator: 100 }]), POLICY, KEY);
       const rows = csvRecords(figuresCsv([{ meta: down, figures: p }], HBA1C(), MD_URL));
       expect(rows).to.have.length(2);
       for (const r of rows) {
@@ -333,7 +349,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
 
     it('the metadata CSV holds definition, method, limitations, polarity, completeness, opt-outs applied and the disclosure rule', () => {
       const d = CARE();
-      const p = publishIndicator(d, comp('care-packages-reviewed', [], ['social-care']), POLICY);
+      const p = publishIndicator(d, comp('care-packages-reviewed', [], ['social-care']), POLICY, KEY);
       const rows = parseCsv(metadataCsv(d, down, p, 'RULE TEXT', [['figures_url', 'http://x/f.csv']]));
       expect(rows[0]).to.deep.equal(['field', 'value']);
       const all = (f: string) => rows.filter((r) => r[0] === f).map((r) => r[1]);
@@ -376,7 +392,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
       { code: 'P3', numerator: 45, denominator: 4 + 100 },
       { code: 'P4', numerator: 0, denominator: 6 },
     ];
-    const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', orgs), POLICY);
+    const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', orgs), POLICY, KEY);
 
     it('CSV (RFC 4180): suppressed cells say "suppressed" with the reason; no count column holds 1–7', () => {
       const csv = figuresCsv([{ meta: META, figures: p }], HBA1C(), MD_URL);
@@ -443,7 +459,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
         { code: 'A', numerator: 9, denominator: 100 },
         { code: 'B', numerator: 50, denominator: 100 },
         { code: 'C', numerator: 45, denominator: 90 },
-      ]), { threshold: 10, rounding: 10 });
+      ]), { threshold: 10, rounding: 10 }, KEY);
       expect(p.organisations[0]!.numerator).to.deep.equal({ value: null, suppressed: true, reason: 'small-count' });
       for (const o of p.organisations) if (!o.denominator.suppressed) expect(o.denominator.value! % 10).to.equal(0);
     });
@@ -459,7 +475,7 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
           const num = Math.floor(rand() * (d + 1) * (rand() < 0.5 ? 0.1 : 1));
           return { code: `O${String(i).padStart(3, '0')}`, numerator: Math.min(num, d), denominator: d };
         });
-        const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', orgs), POLICY);
+        const p = publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', orgs), POLICY, KEY);
         expectNoSmallCount(p);
         for (const o of p.organisations) {
           if (o.value !== null) expect(o.numerator.suppressed || o.denominator.suppressed).to.equal(false);
