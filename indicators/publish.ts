@@ -125,7 +125,7 @@ export function publishIndicator(def: IndicatorDefinition, comp: IndicatorComput
       withheld: publishable ? null : (p.withheld ?? 'no-denominator'),
     };
     if (def.standardise) {
-      row.standardised = standardised(roundStrata(o.strata, def, policy, cellKey, o.code, disclosureControlled), publishable, p.withheld, per, coverage);
+      row.standardised = standardised(roundStrata(o.strata, { numerator: n, denominator: d }, policy, cellKey, o.code, disclosureControlled), publishable, p.withheld, per, coverage);
     }
     return row;
   });
@@ -152,13 +152,14 @@ export function publishIndicator(def: IndicatorDefinition, comp: IndicatorComput
 }
 
 function standardised(
-  strata: IndicatorComputation['organisations'][number]['strata'],
+  strata: IndicatorComputation['organisations'][number]['strata'] | null,
   crudePublishable: boolean,
   withheld: PublishedOrganisation['withheld'],
   per: number,
   coverage: Coverage,
 ): NonNullable<PublishedOrganisation['standardised']> {
   if (!crudePublishable) return { value: null, ci95: null, withheld: withheld ?? 'no-denominator' };
+  if (strata === null) return { value: null, ci95: null, withheld: 'fewer-than-10-events' };
   if (!strata || strata.length === 0) return { value: null, ci95: null, withheld: 'no-strata' };
   const dsr = standardisedRate(strata, { per, coverage });
   if (!dsr.reliable) return { value: null, ci95: null, withheld: 'fewer-than-10-events' };
@@ -178,25 +179,33 @@ export function coverageOf(def: IndicatorDefinition): Coverage {
 }
 
 /**
- * Strata as the standardisation may see them: keyed-rounded like published counts (0 allowed; a numerator never
- * above its denominator for proportions; events in a stratum rounded to no people are dropped), so that the
- * standardised value carries no exact count. Organisation returns (no people) are used as they are.
+ * Strata as the standardisation may see them (issue 18, defect 2): each stratum count keyed-rounded like a published
+ * count (0 allowed; events in a stratum rounded to no people are dropped), then scaled so that the strata add up to
+ * the PUBLISHED numerator and denominator. The standardised value then carries the published counts and the shape
+ * of the rounded strata, never an exact count (a reader who solved it for the strata would get rounded strata up to
+ * an unknown scale). Null when the rounded strata hold no events or no people although the published counts do
+ * (the value is then withheld). Organisation returns (no people) are used as they are.
  */
 function roundStrata(
   strata: IndicatorComputation['organisations'][number]['strata'],
-  def: IndicatorDefinition,
+  published: { numerator: PublishedCount; denominator: PublishedCount },
   policy: DisclosurePolicy,
   cellKey: Uint8Array,
   scope: string,
   controlled: boolean,
-): IndicatorComputation['organisations'][number]['strata'] {
+): IndicatorComputation['organisations'][number]['strata'] | null {
   if (!strata || !controlled) return strata;
-  return strata.map((s) => {
+  if (published.numerator.suppressed || published.denominator.suppressed) return null;
+  const rounded = strata.map((s) => {
     const denominator = keyedRoundRaw(s.denominator, policy.rounding, cellKey, scope);
-    let numerator = denominator === 0 ? 0 : keyedRoundRaw(s.numerator, policy.rounding, cellKey, scope);
-    if (def.measure.type === 'proportion') numerator = Math.min(numerator, denominator);
-    return { ...s, numerator, denominator };
+    return { ...s, denominator, numerator: denominator === 0 ? 0 : keyedRoundRaw(s.numerator, policy.rounding, cellKey, scope) };
   });
+  const sumN = rounded.reduce((a, s) => a + s.numerator, 0);
+  const sumD = rounded.reduce((a, s) => a + s.denominator, 0);
+  const pn = published.numerator.value;
+  const pd = published.denominator.value;
+  if (sumD === 0 || (sumN === 0 && pn > 0)) return null;
+  return rounded.map((s) => ({ ...s, numerator: sumN === 0 ? 0 : (s.numerator * pn) / sumN, denominator: (s.denominator * pd) / sumD }));
 }
 
 /** Publishes every indicator of a run that is in `defs` (others are ignored), with the snapshot metadata. */

@@ -142,7 +142,7 @@ export function standardisedRate(
   const cells = new Map<string, { o: number; n: number }>();
   for (const s of strata) {
     if (!(AGE_BANDS as readonly string[]).includes(s.ageBand)) throw new RangeError(`unknown age band ${s.ageBand}`);
-    if (s.numerator < 0 || s.denominator < 0) throw new RangeError('stratum counts must be ≥ 0');
+    if (s.numerator < 0 || s.denominator < 0) throw new RangeError('stratum counts must be ≥ 0'); // whole or scaled
     if (s.numerator > 0 && s.denominator === 0) throw new RangeError(`stratum ${s.sex} ${s.ageBand} has events but no denominator`);
     const key = `${s.sex}|${s.ageBand}`;
     const c = cells.get(key) ?? { o: 0, n: 0 };
@@ -173,6 +173,7 @@ export function standardisedRate(
       observed += c.o;
     }
   }
+  observed = Math.round(observed * 1e6) / 1e6; // strata scaled to published counts (publish.ts) add up to a whole number
   if (totalWeight === 0) throw new RangeError('the coverage holds no standard population');
   const dsr = weighted / totalWeight;
   const v = variance / totalWeight ** 2;
