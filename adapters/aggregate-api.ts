@@ -23,6 +23,8 @@ export interface VersionResponse {
   source: string;
   version: string;
   builtAt: string;
+  /** The date of the latest event the extract holds (YYYY-MM-DD), when it holds any: which periods have data. */
+  dataThrough?: string;
 }
 
 export interface SessionRequest {

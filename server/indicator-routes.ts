@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import type { AuditLog } from '../consent/audit.js';
 import { organisationSystem } from '../fhir/measure.js';
@@ -6,11 +5,11 @@ import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, unproc
 import { catalogueCsv, figuresCsv, metadataCsv, type MetadataUrl } from '../indicators/csv.js';
 import { comparisonOf, polarityOf } from '../indicators/comparison.js';
 import { FEEDBACK_MAX_CHARS, RateLimiter, type FeedbackStore } from '../indicators/feedback.js';
-import { publishRun } from '../indicators/publish.js';
 import type { PublishedSnapshot, SnapshotStore } from '../indicators/snapshots.js';
 import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
 import { isRealDate } from '../indicators/period.js';
+import { refreshSnapshot } from './indicator-refresh.js';
 import { measureRoutes } from './measure-routes.js';
 import type { Principal } from './principal.js';
 
@@ -142,13 +141,18 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
   // ---- Catalogue ----
 
   router.get('/indicators', async (req: Request, res: Response) => {
-    const latest = await deps.snapshots.latestPerIndicator();
+    const [latest, periods] = await Promise.all([deps.snapshots.latestPerIndicator(), deps.snapshots.periodsWithData()]);
     if (wantsCsv(req)) return sendCsv(res, 'indicators', catalogueCsv(defs.map((def) => ({ def, latest: latest.get(def.id) }))));
     res.json({
       indicators: defs.map((def) => {
         const m = latest.get(def.id);
         return { ...catalogueEntry(def), latestSnapshot: m ? publicMeta(m) : null };
       }),
+      // which periods have figures (most recent first), so that a new user knows what to ask for
+      periodsWithData: periods.map((m) => ({ start: m.period.start, end: m.period.end, snapshotId: m.id, complete: m.complete })),
+      periodsNotice: periods.length
+        ? `Figures are published for ${periods.map((m) => `${m.period.start}/${m.period.end}`).join(', ')}; ask for one with ?period=START/END.`
+        : 'No period has been computed yet: an analyst can refresh one (POST /indicators/$refresh).',
       disclosure: {
         ...deps.disclosure,
         description: disclosureText(deps.disclosure),
@@ -176,7 +180,14 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
       return pub;
     }
     const pub = await deps.snapshots.published(def.id, period);
-    if (!pub) throw notFound(`Indicator '${def.id}' has not been computed${period ? ` for ${period.start}/${period.end}` : ''} yet.`, 'no-snapshot');
+    if (!pub) {
+      const have = (await deps.snapshots.publishedPeriods(def.id)).map((m) => `${m.period.start}/${m.period.end}`);
+      throw notFound(
+        `Indicator '${def.id}' has not been computed${period ? ` for ${period.start}/${period.end}` : ''} yet.` +
+          (have.length ? ` Periods with data: ${have.join(', ')}.` : ' No period has data yet.'),
+        'no-snapshot',
+      );
+    }
     return pub;
   }
 
@@ -258,18 +269,8 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
       if (!byId.has(id)) throw unprocessable('unknown-indicator', `There is no indicator '${id}'.`, [`indicators[${i}]`]);
     });
     const period = { start, end };
-    const run = await deps.computer.compute(period, ids);
     const selected = ids ? defs.filter((d) => ids.includes(d.id)) : defs;
-    const published = publishRun(run, selected, deps.disclosure, deps.cellKey);
-    const snapshotId = randomUUID();
-    // Audited before it is stored: no snapshot exists without its audit record (fail closed → 503).
-    await deps.audit.record({
-      ...auditBase,
-      decision: 'permit',
-      sources: run.sources.filter((s) => s.status === 'ok').map((s) => s.source),
-      outcomeDescription: `indicator snapshot ${snapshotId} for ${start}/${end}: ${published.meta.complete ? 'complete' : `incomplete (unavailable: ${published.meta.unavailableSources.join(', ')})`}`,
-    });
-    const meta = await deps.snapshots.save({ ...published.meta, requestedBy: p.sub }, published.indicators, snapshotId);
+    const { meta, published } = await refreshSnapshot(deps, { period, defs: selected, ids, principal: p, requestId: res.locals.requestId as string, operation });
     res.status(201).setHeader('Location', `${deps.baseUrl}/indicators/${selected[0]?.id ?? ''}?snapshot=${meta.id}`);
     res.json({
       snapshot: { ...publicMeta(meta), requestedBy: meta.requestedBy, indicatorIds: meta.indicatorIds },
