@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditLog } from '../consent/audit.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { publishRun, type PublishedRun } from '../indicators/publish.js';
 import type { SnapshotStore } from '../indicators/snapshots.js';
 import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../identity/principal.js';
 
 /**
  * One refresh of the indicators for a period: compute, publish under disclosure control, audit, store (the audit
