@@ -32,8 +32,9 @@
  *      (units keep the caller's order; no rank is produced). The target is Σ numerator / Σ denominator over the units.
  *  - `funnelCurve(kind, target, maxDenominator, points, phi?)` → limits along the denominator axis for drawing.
  *
- * Disclosure: compute with UNROUNDED counts, then publish a unit's value, CI, limits and class only when its numerator
- * and denominator are both publishable (disclosure.ts) — a class or interval would otherwise reveal a suppressed count.
+ * Disclosure: publish.ts passes the PUBLISHED (keyed-rounded) counts and the published total's value as target, and
+ * publishes a unit's value, CI, limits and class only when its numerator and denominator are both publishable
+ * (disclosure.ts) — a figure computed from exact counts would give them away (issue 18).
  */
 import type { Classification, ControlLimits, Interval } from './types.js';
 import { betaQuantile, binomQuantile, binomTails, dbinom, dpois, gammaQuantile, normalQuantile, poisQuantile, poisTails, regIncGamma } from './distributions.js';
@@ -41,7 +42,7 @@ import { betaQuantile, binomQuantile, binomTails, dbinom, dpois, gammaQuantile, 
 /** proportion: exact binomial; poisson: rates per exposure, counts, and the `mean` measure. */
 export type ComparisonKind = 'proportion' | 'poisson';
 
-/** One organisation's UNROUNDED counts. */
+/** One organisation's counts (as published, when publishing). */
 export interface FunnelUnit {
   numerator: number;
   denominator: number;

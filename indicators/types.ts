@@ -156,7 +156,7 @@ export interface PublishedOrganisation {
   code: string;
   numerator: PublishedCount;
   denominator: PublishedCount;
-  /** n/d (× `per` for rates) from the UNROUNDED counts; null unless both counts are publishable. */
+  /** n/d (× `per` for rates) from the PUBLISHED (rounded) counts; null unless both counts are publishable. */
   value: number | null;
   /** 95 % confidence interval of the value; null when the value is null. */
   ci95: Interval | null;
@@ -185,7 +185,7 @@ export interface PublishedIndicator {
   missingSources: IndicatorSource[];
   /** All organisations together (area total), disclosure-controlled like the rows. */
   total: { numerator: PublishedCount; denominator: PublishedCount; value: number | null; ci95: Interval | null };
-  /** The value organisations are compared with (the overall value from unrounded totals); null when not publishable. */
+  /** The value organisations are compared with (the published total's value); null when not publishable. */
   target: number | null;
   /** How the limits were formed, in words (e.g. "exact binomial" / "Poisson"). */
   limitsMethod: string;
