@@ -37,6 +37,8 @@ export interface SessionResponse {
   version: string;
   /** Seconds the session stays usable. */
   expiresIn: number;
+  /** People the source holds without an NHS number: they cannot be linked to another source (nor excluded by opt-out). */
+  unlinkable?: number;
 }
 
 export interface CountsRequest {

@@ -165,6 +165,12 @@ export function metadataCsv(
     ['completeness', complete ? 'complete' : `incomplete: ${unavailable.join(', ')} could not be reached; these figures are not the full picture`],
     ['unavailable_sources', unavailable.join(' ')],
     ...meta.sources.map((s): [string, Cell] => ['source_status', `${s.source}: ${s.status}${s.reason ? ` (${s.reason})` : ''}`]),
+    ...(figures.linkage
+      ? [
+          ...figures.linkage.unlinkable.map((u): [string, Cell] => [`unlinkable_people_${u.source}`, u.people.suppressed ? 'suppressed' : u.people.value]),
+          ['linkage_note', figures.linkage.text] as [string, Cell],
+        ]
+      : []),
     ['opt_outs_applied', opt.suppressed ? 'suppressed' : opt.value],
     ['opt_outs_applied_note', opt.suppressed ? reasonText(opt.reason) : 'people who opted out of secondary use, left out of every count; disclosure-controlled like any count'],
     ['disclosure_threshold', policy.threshold],

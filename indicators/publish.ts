@@ -147,6 +147,7 @@ export function publishIndicator(def: IndicatorDefinition, comp: IndicatorComput
     overdispersion: fun ? { phi: fun.overdispersion.phi, pValue: fun.overdispersion.pValue, applied: fun.overdispersion.applied } : null,
     disclosureControlled,
     ...(def.standardise ? { standardPopulation: STANDARD_POPULATION_TEXT + coverageText(coverage) } : {}),
+    ...(comp.unlinkable ? { linkage: publishLinkage(comp.unlinkable, policy, cellKey) } : {}),
     organisations,
   };
 }
@@ -239,4 +240,17 @@ export function publishRun(run: ComputeRun, defs: readonly IndicatorDefinition[]
 export function publishOptOuts(count: number, policy: DisclosurePolicy, cellKey: Uint8Array): PublishedCount {
   const c = publishCount(count, policy);
   return c.suppressed ? c : { value: keyedRound(count, policy, cellKey, 'opt-outs'), suppressed: false };
+}
+
+/** The people who could not be linked between the systems, per source, under the same rule as any count. */
+function publishLinkage(unlinkable: Partial<Record<IndicatorSource, number>>, policy: DisclosurePolicy, cellKey: Uint8Array): NonNullable<PublishedIndicator['linkage']> {
+  const rows = (Object.entries(unlinkable) as Array<[IndicatorSource, number]>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([source, n]) => {
+    const c = publishCount(n, policy);
+    return { source, people: c.suppressed ? c : { value: keyedRound(n, policy, cellKey, `unlinkable:${source}`), suppressed: false as const } };
+  });
+  const words = rows.map((r) => `${r.people.suppressed ? 'a few (suppressed)' : `about ${r.people.value}`} at ${r.source}`).join(', ');
+  return {
+    unlinkable: rows,
+    text: `People held without an NHS number cannot be linked between the systems and are left out of this indicator: ${words || 'none reported'}.`,
+  };
 }

@@ -87,6 +87,8 @@ export interface IndicatorComputation {
   organisations: OrganisationCount[];
   /** Sources this indicator needed that did not answer: the computation is then incomplete. */
   missingSources: IndicatorSource[];
+  /** Cross-source indicators: people each source holds without an NHS number, who cannot be linked (exact; never published as such). */
+  unlinkable?: Partial<Record<IndicatorSource, number>>;
 }
 
 export interface SourceStatus {
@@ -198,6 +200,11 @@ export interface PublishedIndicator {
   disclosureControlled: boolean;
   /** Present when standardised: the standard population used, in words. */
   standardPopulation?: string;
+  /**
+   * Cross-source indicators: how many people each source holds that could not be linked between the systems (no NHS
+   * number), disclosure-controlled like any count; they are left out of the figures.
+   */
+  linkage?: { unlinkable: Array<{ source: IndicatorSource; people: PublishedCount }>; text: string };
   /** Sorted by organisation code. Never ranked. */
   organisations: PublishedOrganisation[];
 }

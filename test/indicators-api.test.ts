@@ -166,6 +166,9 @@ describe('indicators API: refresh, snapshots, JSON / CSV / FHIR publishing, feed
     it('a small population gets its small counts suppressed (published as suppressed with the reason)', async () => {
       const r = await request(app()).get('/indicators/dementia-emergency-admission');
       expect(r.status).to.equal(200);
+      // a cross-source indicator says how many people could not be linked between the systems, per source
+      expect(r.body.figures.linkage.unlinkable.map((u: { source: string }) => u.source)).to.deep.equal(['gp', 'hospital']);
+      expect(r.body.figures.linkage.text).to.match(/cannot be linked/);
       const all = counts(r.body.figures);
       const suppressed = all.filter((c) => c.suppressed);
       expect(suppressed.length, 'an 80-person sandbox has small cells').to.be.greaterThan(0);

@@ -372,6 +372,21 @@ describe('indicators: publishing (disclosure control, fair comparison, outputs)'
     });
   });
 
+  describe('cross-source indicators say how many people could not be linked', () => {
+    it('per source, suppressed 1..7 or keyed-rounded, with the caveat in words and in the metadata CSV', () => {
+      const d = def('dementia-emergency-admission');
+      const p = publishIndicator(d, { ...comp(d.id, [{ code: 'P1', numerator: 20, denominator: 100 }]), unlinkable: { gp: 42, hospital: 3 } }, POLICY, KEY);
+      expect(p.linkage!.unlinkable.map((u) => u.source)).to.deep.equal(['gp', 'hospital']);
+      expect([40, 45]).to.include(p.linkage!.unlinkable[0]!.people.value);
+      expect(p.linkage!.unlinkable[1]!.people).to.deep.equal({ value: null, suppressed: true, reason: 'small-count' });
+      expect(p.linkage!.text).to.match(/cannot be linked between the systems/);
+      const md = parseCsv(metadataCsv(d, META, p, 'RULE'));
+      expect(md.find((r) => r[0] === 'unlinkable_people_hospital')![1]).to.equal('suppressed');
+      // single-source indicators have no linkage
+      expect(publishIndicator(HBA1C(), comp('diabetes-hba1c-recorded', [{ code: 'P1', numerator: 20, denominator: 100 }]), POLICY, KEY).linkage).to.equal(undefined);
+    });
+  });
+
   describe('polarity and comparison in words and codes', () => {
     it('follow the polarity: above the upper limit is better when higher is better, worse when lower is better', () => {
       expect(comparisonOf('above-alarm', 'higher-is-better')).to.deep.equal({ code: 'better', level: '99.8', text: 'Significantly better than expected: outside the 99.8 % upper limit' });

@@ -111,8 +111,11 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
       else await materialiseExclusions(db, schema, id, key, optedOut);
     }
     sessions.set(id, { key, expiresAt: Date.now() + ttl });
-    const v = await extractVersion(db, schema);
-    send(res, 201, { session: id, version: v.version, expiresIn: ttl / 1000 } satisfies SessionResponse);
+    const [v, unlinkable] = await Promise.all([
+      extractVersion(db, schema),
+      db.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".person WHERE nhs_number IS NULL`).then((r) => Number(r.rows[0]?.n ?? 0)),
+    ]);
+    send(res, 201, { session: id, version: v.version, expiresIn: ttl / 1000, unlinkable } satisfies SessionResponse);
   });
 
   router.delete('/sessions/:id', async (req, res) => {
