@@ -60,7 +60,8 @@ export function publishIndicator(def: IndicatorDefinition, comp: IndicatorComput
   const orgs = [...comp.organisations].sort(byCode);
   const disclosureControlled = def.spec.shape !== 'org-return';
   const coverage = coverageOf(def);
-  // Strata are not published, so they are not part of the protected tables (see standardise.ts on why that is safe).
+  // Strata are not published, so they are not part of the protected tables; the standardised value sees them only
+  // keyed-rounded and scaled to the published counts (roundStrata below).
   const counts = orgs.map((o) => ({ code: o.code, numerator: o.numerator, denominator: o.denominator }));
   const prot = disclosureControlled
     ? // For a proportion, d − n (people without the outcome) identifies as surely as n: protected too.

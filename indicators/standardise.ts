@@ -36,7 +36,8 @@
  * Disclosure: publish an organisation's DSR only when its crude numerator and denominator are publishable. If the
  * strata themselves are published too, publish the DSR only when every stratum count is published (disclosure.ts
  * reports this as `standardisedPublishable`), because a DSR plus published strata is one more equation on the
- * suppressed strata.
+ * suppressed strata. publish.ts passes strata keyed-rounded and scaled to the published counts, never exact ones
+ * (issue 18; docs/indicators-disclosure.md).
  */
 import { AGE_BANDS, type AgeBand, type Interval, type Sex } from './types.js';
 import { garwood } from './funnel.js';
