@@ -27,6 +27,10 @@ import { createTokenVerifier, type TokenVerifier } from './auth.js';
 import { smartConfiguration } from './smart-routes.js';
 import type { Config } from './config.js';
 import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys } from './demo-keys.js';
+import { createWeb } from '../web/app.js';
+import { staffPages } from '../web/staff/index.js';
+
+const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
 
 export interface Service {
   app: ReturnType<typeof createApp>;
@@ -113,6 +117,13 @@ export async function createService(config: Config, logger: Logger, given: { db?
     const snapshots = new SnapshotStore(db);
     const cellKey = cellKeyFrom(indicatorSecret);
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
+    const web = await createWeb({
+      db,
+      config: config.web,
+      baseUrl: config.publicBaseUrl,
+      providerOrganisations: config.providerOrganisations,
+      pageSets: [staffPages({ guard, emergency, audit, software: SOFTWARE, fhirBaseUrl: `${config.publicBaseUrl}/fhir`, grantMinutes: config.emergencyGrantMinutes })],
+    });
     const app = createApp({
       guard,
       consents,
@@ -125,6 +136,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       validateResponses: config.validateResponses,
       everythingPageSize: config.everythingPageSize,
       smart: smartConfiguration(config),
+      web,
       indicators: {
         computer: indicators,
         snapshots,
