@@ -160,6 +160,18 @@ export class SnapshotStore {
     return r.rows.map(metaOf);
   }
 
+  /** The published snapshot of every period any indicator has been computed for, most recent period first. */
+  async periodsWithData(): Promise<SnapshotMeta[]> {
+    const r = await this.db.query<SnapshotRow>(
+      `SELECT * FROM (
+         SELECT DISTINCT ON (s.period_start, s.period_end) ${META_COLUMNS}
+           FROM indicator_snapshot s
+          ORDER BY s.period_start, s.period_end, ${PUBLISHED_FIRST}) AS p
+        ORDER BY p.period_end DESC, p.period_start DESC`,
+    );
+    return r.rows.map(metaOf);
+  }
+
   /** Metadata of the latest published snapshot (most recent period) of each indicator that has one. */
   async latestPerIndicator(): Promise<Map<string, SnapshotMeta>> {
     const r = await this.db.query<SnapshotRow & { indicator_id: string }>(
