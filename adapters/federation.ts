@@ -165,6 +165,11 @@ export class Federation {
     return this.adapters.map((a) => a.id);
   }
 
+  /** The resource types a source can ever send (undefined: any, or an unknown source). */
+  sourceTypes(source: string): ReadonlySet<string> | undefined {
+    return this.byId.get(source as SourceId)?.resourceTypes;
+  }
+
   patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined> {
     return this.index.idForNhsNumber(nhsNumber);
   }

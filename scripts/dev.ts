@@ -67,6 +67,8 @@ const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...loader, entry
     AUTH_MODE: 'demo',
     // Development checks every response against openapi.yaml (production default: off, see README).
     VALIDATE_RESPONSES: process.env.VALIDATE_RESPONSES ?? 'true',
+    // Out of the box the public indicators are not empty: computed once for the periods the demo data covers.
+    INDICATORS_AT_STARTUP: process.env.INDICATORS_AT_STARTUP ?? 'true',
     GP_FHIR_URL: urls.gp,
     HOSPITAL_FHIR_URL: urls.hospital,
     SOCIAL_CARE_URL: urls.socialCare,
