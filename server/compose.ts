@@ -108,7 +108,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       logger,
     });
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
-    const web = await createWeb({
+    const web = config.web.signIn.mode === 'off' ? undefined : await createWeb({
       db,
       config: config.web,
       baseUrl: config.publicBaseUrl,
@@ -127,7 +127,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       validateResponses: config.validateResponses,
       everythingPageSize: config.everythingPageSize,
       smart: smartConfiguration(config),
-      web,
+      ...(web ? { web } : {}),
       indicators: {
         computer: indicators,
         snapshots: new SnapshotStore(db),
