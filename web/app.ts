@@ -68,6 +68,8 @@ export async function createWeb(deps: WebDeps): Promise<Web> {
       demoRouter().then((r) => r(req, res, next), next);
     });
     signIn = { issuer: `${deps.baseUrl}${DEMO_PROVIDER_PATH}`, clientId: DEMO_CLIENT_ID, clientSecret, scope: 'openid profile' };
+    // Warm it up in the background once the service is up, so the first sign-in does not wait.
+    setTimeout(() => void demoRouter().catch(() => undefined), 0).unref();
   } else {
     signIn = deps.config.signIn;
   }
