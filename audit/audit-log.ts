@@ -1,7 +1,7 @@
 import type { AuditEvent } from 'fhir/r4.js';
 import { serviceUnavailable } from '../fhir/outcomes.js';
-import type { Db } from '../store/db.js';
-import { appendToChain } from './append.js';
+import type { Db, Queryable } from '../store/db.js';
+import { AuditWriteError, appendToChain, changeWithAudit } from './append.js';
 import { checkInput } from './audit-event.js';
 import { accessLogOf, searchAuditEvents } from './search.js';
 import type { AccessLogEntry, AuditAnchor, AuditInput, AuditSearch, AuditVerification } from './types.js';
@@ -85,6 +85,30 @@ export class AuditLog {
       await this.append(input);
     } catch {
       throw serviceUnavailable('audit-unavailable', failure);
+    }
+  }
+
+  /**
+   * A state change and its audit events, committed together or not at all (one transaction; see
+   * changeWithAudit). Use for everything that changes state (consents, emergency grants, reviews); reads
+   * keep the deferred group commit. `work` writes through `q` only and returns its result and the events;
+   * an error it throws (e.g. 412) passes through and nothing is written; if the events cannot be written
+   * the change is rolled back and the caller gets a 503 OperationOutcome.
+   */
+  async change<T>(
+    work: (q: Queryable) => Promise<{ result: T; events: AuditInput[] }>,
+    failure = 'The change could not be recorded in the audit trail, so it was not made. Try again shortly.',
+  ): Promise<T> {
+    try {
+      const { result } = await changeWithAudit(this.db, async (q) => {
+        const out = await work(q);
+        for (const e of out.events) checkInput(e);
+        return out;
+      });
+      return result;
+    } catch (e) {
+      if (e instanceof AuditWriteError) throw serviceUnavailable('audit-unavailable', failure);
+      throw e;
     }
   }
 

@@ -16,6 +16,9 @@ import { PatientIndex } from '../store/patient-index.js';
 import { createIndicatorComputer, type IndicatorComputer } from '../indicators/compute.js';
 import { listOptedOutNhsNumbers } from '../indicators/opt-outs.js';
 import { loadPseudonymSecret } from '../indicators/pseudonyms.js';
+import { cellKeyFrom } from '../indicators/cell-key.js';
+import type { SnapshotMeta } from '../indicators/types.js';
+import { computeAtStartup } from './indicator-refresh.js';
 import { SnapshotStore } from '../indicators/snapshots.js';
 import { FeedbackStore } from '../indicators/feedback.js';
 import type { IndicatorSource } from '../indicators/types.js';
@@ -36,6 +39,8 @@ export interface Service {
   audit: AuditLog;
   /** Computes the transparency indicators from the sources' aggregate APIs (indicators/compute.ts). */
   indicators: IndicatorComputer;
+  /** Computes the indicators for the periods the sources' data covers unless stored already (server/indicator-refresh.ts). */
+  computeIndicatorsAtStartup(): Promise<SnapshotMeta[]>;
   close(): Promise<void>;
 }
 
@@ -101,12 +106,16 @@ export async function createService(config: Config, logger: Logger, given: { db?
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db, config.auditDeferMs);
+    const indicatorSecret = await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production });
+    const aggregateClients = createAggregateClients(config);
     const indicators = createIndicatorComputer({
-      sources: createAggregateClients(config),
-      secret: await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production }),
+      sources: aggregateClients,
+      secret: indicatorSecret,
       optedOutNhsNumbers: (now) => listOptedOutNhsNumbers(consents, new PatientIndex(db), now),
       logger,
     });
+    const snapshots = new SnapshotStore(db);
+    const cellKey = cellKeyFrom(indicatorSecret);
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
     const web = config.web.signIn.mode === 'off' ? undefined : await createWeb({
       db,
@@ -130,9 +139,10 @@ export async function createService(config: Config, logger: Logger, given: { db?
       ...(web ? { web } : {}),
       indicators: {
         computer: indicators,
-        snapshots: new SnapshotStore(db),
+        snapshots,
         feedback: new FeedbackStore(db),
         disclosure: config.disclosure,
+        cellKey,
         feedbackPerMinute: config.feedbackRatePerMinute,
       },
       readiness: async () => {
@@ -144,7 +154,22 @@ export async function createService(config: Config, logger: Logger, given: { db?
         return [dbCheck, ...sources];
       },
     });
-    return { app, db, federation, audit, indicators, close: () => db.close() };
+    const computeIndicatorsAtStartup = () =>
+      computeAtStartup({
+        computer: indicators,
+        snapshots,
+        audit,
+        disclosure: config.disclosure,
+        cellKey,
+        defs: [...indicators.catalogue],
+        // the latest event any source holds (a source that does not answer is left out)
+        dataThrough: async () => {
+          const dates = await Promise.all(Object.values(aggregateClients).map((c) => c.version().then((v) => v.dataThrough, () => undefined)));
+          return dates.filter((d): d is string => !!d).sort().at(-1);
+        },
+        log: (msg, extra) => logger.info(extra ?? {}, msg),
+      });
+    return { app, db, federation, audit, indicators, computeIndicatorsAtStartup, close: () => db.close() };
   } catch (e) {
     await db.close();
     throw e;

@@ -23,6 +23,8 @@ export interface Config {
   logLevel: string;
   maxBodyBytes: number;
   validateResponses: boolean;
+  /** INDICATORS_AT_STARTUP (default false; `npm start` sets true): compute the indicators once at start-up for the periods the sources' data covers, when none is stored. */
+  indicatorsAtStartup: boolean;
   everythingPageSize: number;
   shutdownGraceMs: number;
   emergencyGrantMinutes: number;
@@ -145,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 50 * 1_048_576),
     validateResponses: bool(env, 'VALIDATE_RESPONSES', false),
+    indicatorsAtStartup: bool(env, 'INDICATORS_AT_STARTUP', false),
     everythingPageSize: int(env, 'EVERYTHING_PAGE_SIZE', 500, 1, 1000),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),
     emergencyGrantMinutes: int(env, 'EMERGENCY_GRANT_MINUTES', 60, 1, 24 * 60),

@@ -42,8 +42,8 @@ function patientIdOf(c: Consent): string {
 export function consentRoutes(deps: ConsentRouteDeps): Router {
   const router = Router();
 
-  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) =>
-    deps.audit.record({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+  const event = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>): AuditInput => ({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) => deps.audit.record(event(res, input));
 
   /** Only the patient themself writes consent; the patient must be known to the index. */
   const assertPatientWrites = async (res: Response, patientId: string, operation: string) => {
@@ -55,25 +55,38 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
     }
   };
 
-  /** Reading consents: the patient, or staff whose access to the patient's record the guard permits. */
+  /**
+   * Reading consents: the patient, or staff whose access to the patient's record the guard permits.
+   * Every read is audited (consent-read), and so is every refusal.
+   */
   const assertMayRead = async (res: Response, patientId: string, operation: string) => {
     const p = principalOf(res);
     const repo = deps.repoFor(res, operation);
     const ref = await repo.resolvePatient(patientId);
-    if (!ref) throw p.role === 'patient' ? forbidden('not-own-record', 'A patient may only access their own record.') : notFound(`Patient/${patientId} is not known to this service.`);
+    const refuse = async () => {
+      await audit(res, { action: 'consent-read', decision: 'deny', patientId: ref ? patientId : null, purpose: 'TREAT', operation, reason: 'a patient may only read their own consents' });
+      return forbidden('not-own-record', 'A patient may only access their own record.');
+    };
+    if (!ref) throw p.role === 'patient' ? await refuse() : notFound('This patient is not known to this service.');
     if (p.role === 'patient') {
-      if (ref.nhsNumber !== p.nhsNumber) throw forbidden('not-own-record', 'A patient may only access their own record.');
-      return;
+      if (ref.nhsNumber !== p.nhsNumber) throw await refuse();
+    } else {
+      await repo.authorise(ref, 'consent-read');
     }
-    await repo.authorise(ref, 'consent-decision');
+    await audit(res, { action: 'consent-read', decision: 'permit', patientId, purpose: 'TREAT', operation, resourceTypes: ['Consent'] });
   };
 
   router.post('/fhir/Consent', async (req: Request, res: Response) => {
     const consent = validateConsent(req.body, {});
     const patientId = patientIdOf(consent);
     await assertPatientWrites(res, patientId, 'POST /fhir/Consent');
-    const stored = await deps.consents.create(consent, patientId, principalOf(res).sub);
-    await audit(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'POST /fhir/Consent', resourceTypes: ['Consent'] });
+    // The consent and its audit event commit together or not at all (503, nothing stored).
+    const stored = await deps.audit
+      .change(async (q) => ({
+        result: await deps.consents.create(consent, patientId, principalOf(res).sub, q),
+        events: [event(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'POST /fhir/Consent', resourceTypes: ['Consent'] })],
+      }))
+      .finally(() => deps.consents.invalidate(patientId));
     sendConsent(res, 201, stored, deps.baseUrl);
   });
 
@@ -91,28 +104,33 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
     const consent = validateConsent(body, {});
     const patientId = patientIdOf(consent);
     const existing = await deps.consents.read(req.params.id);
-    if (!existing) throw notFound(`Consent/${req.params.id} does not exist.`);
+    if (!existing) throw notFound('This consent does not exist.');
     await assertPatientWrites(res, existing.patientId, 'PUT /fhir/Consent/{id}');
-    const stored = await deps.consents.update(req.params.id, Number(m[1]), consent, patientId, principalOf(res).sub).catch(async (e) => {
-      if (e instanceof OperationOutcomeError && e.status === 412) {
-        await audit(res, { action: 'consent-change', decision: 'deny', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', reason: 'version conflict (412)' });
-      }
-      throw e;
-    });
-    await audit(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', resourceTypes: ['Consent'] });
+    const stored = await deps.audit
+      .change(async (q) => ({
+        result: await deps.consents.update(req.params.id, Number(m[1]), consent, patientId, principalOf(res).sub, q),
+        events: [event(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', resourceTypes: ['Consent'] })],
+      }))
+      .catch(async (e) => {
+        if (e instanceof OperationOutcomeError && e.status === 412) {
+          await audit(res, { action: 'consent-change', decision: 'deny', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', reason: 'version conflict (412)' });
+        }
+        throw e;
+      })
+      .finally(() => deps.consents.invalidate(patientId));
     sendConsent(res, 200, stored, deps.baseUrl);
   });
 
   router.get('/fhir/Consent/:id', async (req: Request<{ id: string }>, res: Response) => {
     const stored = await deps.consents.read(req.params.id);
-    if (!stored) throw notFound(`Consent/${req.params.id} does not exist.`);
+    if (!stored) throw notFound('This consent does not exist.');
     await assertMayRead(res, stored.patientId, 'GET /fhir/Consent/{id}');
     sendConsent(res, 200, stored, deps.baseUrl);
   });
 
   router.get('/fhir/Consent/:id/_history', async (req: Request<{ id: string }>, res: Response) => {
     const versions = await deps.consents.history(req.params.id);
-    if (versions.length === 0) throw notFound(`Consent/${req.params.id} does not exist.`);
+    if (versions.length === 0) throw notFound('This consent does not exist.');
     await assertMayRead(res, versions[0]!.patientId, 'GET /fhir/Consent/{id}/_history');
     const bundle: Bundle = {
       resourceType: 'Bundle',

@@ -22,6 +22,10 @@ async function main(): Promise<void> {
   // Compile the OpenAPI validators now rather than on the first real request.
   await fetch(`http://${config.host}:${addressPort(server)}/fhir/metadata`).catch(() => undefined);
   logger.info({ url: config.publicBaseUrl, engine: service.db.engine, auth: config.auth.mode }, 'integrated record service listening');
+  // Out of the box the public indicators are not empty: computed once for the periods the sources' data covers.
+  if (config.indicatorsAtStartup) {
+    service.computeIndicatorsAtStartup().catch((e) => logger.warn({ err: (e as Error).message }, 'indicators: start-up computation failed'));
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
