@@ -120,7 +120,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
     const snapshots = new SnapshotStore(db);
     const cellKey = cellKeyFrom(indicatorSecret);
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
-    const web = await createWeb({
+    const web = config.web.signIn.mode === 'off' ? undefined : await createWeb({
       db,
       config: config.web,
       baseUrl: config.publicBaseUrl,
@@ -139,7 +139,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       validateResponses: config.validateResponses,
       everythingPageSize: config.everythingPageSize,
       smart: smartConfiguration(config),
-      web,
+      ...(web ? { web } : {}),
       indicators: {
         computer: indicators,
         snapshots,
