@@ -7,12 +7,12 @@ import type { IndexedPatient, PatientIndex, PatientLink } from '../store/patient
 import { demographicsOf, resolveMatch, type Demographics } from './matching.js';
 import { mergeRecords } from './merge.js';
 import { SourceError, type FailureKind } from './transport.js';
-import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourcePatient, SourceRecord } from './types.js';
+import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourceIssue, SourcePatient, SourcePatients, SourceRecord } from './types.js';
 
 /** Something the reader of a response must know: a source that failed, or a record left unlinked. */
 export interface SourceWarning {
   source: SourceId;
-  kind: FailureKind | 'ambiguous-match';
+  kind: SourceIssue['kind'] | 'ambiguous-match';
   message: string;
 }
 
@@ -83,15 +83,24 @@ export class Federation {
     return this.index.get(id);
   }
 
+  /**
+   * The integrated Patient, from every source that may hold the patient: each linked source record is
+   * read, and a source with no link yet is asked by NHS number (as `everything` does), so an outage of any
+   * of them is reported rather than hidden behind a complete-looking answer.
+   */
   async readPatient(ref: PatientRef, signal?: AbortSignal): Promise<{ patient: Patient; warnings: SourceWarning[] }> {
     const indexed = await this.indexed(ref);
     const id = indexed.id;
     const warnings: SourceWarning[] = [];
-    const settled = await Promise.allSettled(
-      indexed.links.map((l) => this.adapter(l.source).readPatient(l.sourcePatientId, signal)),
-    );
-    const records = collect(settled, indexed.links.map((l) => l.source as SourceId), warnings, this.byId);
-    if (records.length === 0) throw unavailable(warnings);
+    const tasks: { source: SourceId; run: Promise<SourcePatient[]> }[] = [];
+    for (const adapter of this.adapters) {
+      const links = indexed.links.filter((l) => l.source === adapter.id);
+      if (links.length > 0) tasks.push({ source: adapter.id, run: Promise.all(links.map((l) => adapter.readPatient(l.sourcePatientId, signal))) });
+      else if (indexed.nhsNumber) tasks.push({ source: adapter.id, run: this.discover(adapter, indexed.nhsNumber, warnings, signal) });
+    }
+    const settled = await Promise.allSettled(tasks.map((t) => t.run));
+    const records = collect(settled, tasks.map((t) => t.source), warnings, this.byId).flat();
+    if (records.length === 0) throw warnings.length > 0 ? unavailable(warnings) : notFound(`Patient/${id} is not known to any source.`);
     const [patient] = mergeRecords({
       integratedId: id,
       records: records.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, resources: [r.patient] })),
@@ -153,6 +162,7 @@ export class Federation {
     const settled = await Promise.allSettled(tasks.map((t) => t.run));
     const records = collect(settled, tasks.map((t) => t.source), warnings, this.byId).flat();
     if (records.length === 0 && warnings.length > 0) throw unavailable(warnings);
+    for (const r of records) this.report(r.source, r.issues, warnings);
     const recorders = {
       ...(indexed.registeredPractice ? { gp: indexed.registeredPractice } : {}),
       ...(this.providers.hospital ? { hospital: this.providers.hospital } : {}),
@@ -193,19 +203,42 @@ export class Federation {
     fetch: (adapter: SourceAdapter, sourcePatientId: string) => Promise<SourceRecord>,
     signal?: AbortSignal,
   ): Promise<SourceRecord[]> {
-    const found = (await adapter.findPatients({ kind: 'nhs-number', nhsNumber }, signal)).filter(
-      (r) => nhsNumberOf(r.patient) === nhsNumber,
-    );
-    if (found.length === 0) return [];
+    const answer = await adapter.findPatients({ kind: 'nhs-number', nhsNumber }, signal);
+    const found = answer.patients.filter((r) => nhsNumberOf(r.patient) === nhsNumber);
+    if (found.length === 0) return answer.issues?.length ? [{ source: adapter.id, sourcePatientId: '', resources: [], issues: answer.issues }] : [];
     await this.index.link(nhsNumber, found.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, matchMethod: 'nhs-number' })));
-    return Promise.all(found.map((r) => fetch(adapter, r.sourcePatientId)));
+    const records = await Promise.all(found.map((r) => fetch(adapter, r.sourcePatientId)));
+    if (answer.issues?.length) records[0] = { ...records[0]!, issues: [...(records[0]!.issues ?? []), ...answer.issues] };
+    return records;
+  }
+
+  /** A not-yet-linked source asked by NHS number: its records of that person (linked now), its issues reported. */
+  private async discover(adapter: SourceAdapter, nhsNumber: string, warnings: SourceWarning[], signal?: AbortSignal): Promise<SourcePatient[]> {
+    const answer = await adapter.findPatients({ kind: 'nhs-number', nhsNumber }, signal);
+    this.report(adapter.id, answer.issues, warnings);
+    const found = answer.patients.filter((r) => nhsNumberOf(r.patient) === nhsNumber);
+    if (found.length > 0) {
+      await this.index.link(nhsNumber, found.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, matchMethod: 'nhs-number' })));
+    }
+    return found;
+  }
+
+  /** Each issue of a source's answer becomes a warning naming the source (once per source and kind). */
+  private report(source: SourceId, issues: SourceIssue[] | undefined, warnings: SourceWarning[]): void {
+    const name = this.byId.get(source)?.displayName ?? source;
+    for (const issue of issues ?? []) {
+      if (warnings.some((w) => w.source === source && w.kind === issue.kind && w.message === issue.message)) continue;
+      const message = issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`;
+      warnings.push({ source, kind: issue.kind, message });
+    }
   }
 
   private async fanOutFind(query: PatientQuery, warnings: SourceWarning[], signal?: AbortSignal): Promise<SourcePatient[]> {
-    const settled = await Promise.allSettled(this.adapters.map((a) => a.findPatients(query, signal)));
+    const settled = await Promise.allSettled(this.adapters.map((a) => a.findPatients(query, signal).then((r) => ({ ...r, source: a.id }))));
     const results = collect(settled, this.adapters.map((a) => a.id), warnings, this.byId);
     if (results.length === 0) throw unavailable(warnings);
-    return results.flat();
+    for (const r of results) this.report(r.source, r.issues, warnings);
+    return results.flatMap((r) => r.patients);
   }
 
   /** Groups records into identities, matches the ones without NHS number, links and merges the wanted ones. */

@@ -1,12 +1,15 @@
 import type { CaseResponse, PeopleResponse, PersonSummary } from './social-care-api.js';
+import { DEFAULT_MAX_BODY_BYTES, getSourceJson } from './source-http.js';
 import { SourceError, type Transport } from './transport.js';
 import { mapCase, mapPerson } from './social-care-mapping.js';
-import type { PatientQuery, SourceAdapter, SourceHealth, SourcePatient, SourceRecord } from './types.js';
+import type { PatientQuery, SourceAdapter, SourceHealth, SourcePatient, SourcePatients, SourceRecord } from './types.js';
 
 export interface SocialCareOptions {
   /** Root URL of the council's case-management API, e.g. http://127.0.0.1:7003 */
   baseUrl: string;
   transport: Transport;
+  /** Cap on one response body (default 50 MiB). */
+  maxBodyBytes?: number;
 }
 
 /** The council's social-care system: a non-FHIR JSON API, mapped to FHIR R4 here. */
@@ -14,21 +17,11 @@ export function createSocialCareAdapter(opts: SocialCareOptions): SourceAdapter 
   const { transport } = opts;
   const root = opts.baseUrl.replace(/\/+$/, '');
 
+  const origin = new URL(root).origin;
   const getJson = (name: string, path: string, signal?: AbortSignal) =>
     transport.call(
       name,
-      async (s) => {
-        const res = await fetch(`${root}${path}`, { signal: s, headers: { accept: 'application/json' } });
-        if (!res.ok) {
-          await res.body?.cancel().catch(() => undefined);
-          throw Object.assign(new Error('http'), { status: res.status });
-        }
-        if (!(res.headers.get('content-type') ?? '').includes('application/json')) {
-          await res.body?.cancel().catch(() => undefined);
-          throw new SourceError('social-care', 'invalid-response', `${name}: response is not JSON`);
-        }
-        return JSON.parse(await res.text()) as unknown;
-      },
+      (s) => getSourceJson(`${root}${path}`, { source: 'social-care', name, signal: s, origin, maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, accept: 'application/json' }),
       { idempotent: true, signal },
     );
 
@@ -39,7 +32,7 @@ export function createSocialCareAdapter(opts: SocialCareOptions): SourceAdapter 
     displayName: 'Social care system',
     sourceUri: root,
 
-    async findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]> {
+    async findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatients> {
       const q = new URLSearchParams();
       if (query.kind === 'nhs-number') q.set('nhsNumber', query.nhsNumber);
       else {
@@ -50,7 +43,10 @@ export function createSocialCareAdapter(opts: SocialCareOptions): SourceAdapter 
       }
       const body = (await getJson('person search', `/api/v1/people?${q}`, signal)) as Partial<PeopleResponse> | null;
       if (!body || typeof body !== 'object' || !Array.isArray(body.people)) throw invalid('person search', 'expected an object with a people array');
-      return body.people.filter(isPerson).map((p) => ({ source: 'social-care', sourcePatientId: p.personId, patient: mapPerson(p) }));
+      const people = body.people.filter(isPerson);
+      const patients = people.map((p): SourcePatient => ({ source: 'social-care', sourcePatientId: p.personId, patient: mapPerson(p) }));
+      const bad = body.people.length - people.length;
+      return bad === 0 ? { patients } : { patients, issues: [{ kind: 'invalid-response', message: `Social care system: ${bad} person entr${bad === 1 ? 'y' : 'ies'} of the person search could not be read. Information from it is missing from this response.` }] };
     },
 
     async readPatient(sourcePatientId: string, signal?: AbortSignal): Promise<SourcePatient> {

@@ -17,11 +17,26 @@ export interface SourcePatient {
   patient: Patient;
 }
 
+/** A way a source's answer fell short that the reader must be told about (the valid part is still used). */
+export interface SourceIssue {
+  kind: 'timeout' | 'error' | 'circuit-open' | 'invalid-response' | 'truncated';
+  /** Names the source; no patient data. */
+  message: string;
+}
+
+/** The people a source found, and any way its answer fell short. */
+export interface SourcePatients {
+  patients: SourcePatient[];
+  issues?: SourceIssue[];
+}
+
 /** Everything a source holds about one of its patients, as FHIR R4 resources with source-local ids. */
 export interface SourceRecord {
   source: SourceId;
   sourcePatientId: string;
   resources: Resource[];
+  /** What was wrong with the answer (malformed entries, truncation, …): reported, the valid part kept. */
+  issues?: SourceIssue[];
 }
 
 export interface SourceHealth {
@@ -37,7 +52,7 @@ export interface SourceAdapter {
   readonly displayName: string;
   /** Base URL used as `meta.source` for resources from this source. */
   readonly sourceUri: string;
-  findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]>;
+  findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatients>;
   readPatient(sourcePatientId: string, signal?: AbortSignal): Promise<SourcePatient>;
   /**
    * The patient's record. `types`: only these resource types are wanted; a source that can narrow its

@@ -35,7 +35,9 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export function createAdapters(config: Pick<Config, 'sources' | 'sourceDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs'>): SourceAdapter[] {
+export function createAdapters(
+  config: Pick<Config, 'sources' | 'sourceDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs' | 'sourcePaging' | 'sourceMaxBodyBytes'>,
+): SourceAdapter[] {
   const transport = (id: SourceId) =>
     new Transport(id, {
       deadlineMs: config.sourceDeadlineMs,
@@ -43,10 +45,12 @@ export function createAdapters(config: Pick<Config, 'sources' | 'sourceDeadlineM
       retryBaseMs: 25,
       breaker: { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
     });
+  const { pageSize, maxPages, maxEntries } = config.sourcePaging;
+  const fhir = { pageSize, paging: { maxPages, maxEntries }, maxBodyBytes: config.sourceMaxBodyBytes };
   return [
-    createFhirSourceAdapter({ id: 'gp', displayName: 'GP practice system', baseUrl: config.sources.gp, transport: transport('gp') }),
-    createFhirSourceAdapter({ id: 'hospital', displayName: 'Hospital system', baseUrl: config.sources.hospital, transport: transport('hospital') }),
-    createSocialCareAdapter({ baseUrl: config.sources.socialCare, transport: transport('social-care') }),
+    createFhirSourceAdapter({ id: 'gp', displayName: 'GP practice system', baseUrl: config.sources.gp, transport: transport('gp'), ...fhir }),
+    createFhirSourceAdapter({ id: 'hospital', displayName: 'Hospital system', baseUrl: config.sources.hospital, transport: transport('hospital'), ...fhir }),
+    createSocialCareAdapter({ baseUrl: config.sources.socialCare, transport: transport('social-care'), maxBodyBytes: config.sourceMaxBodyBytes }),
   ];
 }
 

@@ -11,6 +11,10 @@ export interface Config {
   dataDir: string;
   sources: { gp: string; hospital: string; socialCare: string };
   sourceDeadlineMs: number;
+  /** Paging of source Bundles: `_count` asked, pages and entries read per source per request at most. */
+  sourcePaging: { pageSize: number; maxPages: number; maxEntries: number };
+  /** Cap on one response body from a source (bytes). */
+  sourceMaxBodyBytes: number;
   /** How long an audit event written while the sources are queried may wait to share a commit (ms). */
   auditDeferMs: number;
   sourceRetries: number;
@@ -126,6 +130,12 @@ export function loadConfig(env: Env = process.env): Config {
     },
     sourceDeadlineMs: int(env, 'SOURCE_DEADLINE_MS', 3000, 50, 60_000),
     sourceRetries: int(env, 'SOURCE_RETRIES', 1, 0, 3),
+    sourcePaging: {
+      pageSize: int(env, 'SOURCE_PAGE_SIZE', 1000, 1, 10_000),
+      maxPages: int(env, 'SOURCE_MAX_PAGES', 100, 1, 10_000),
+      maxEntries: int(env, 'SOURCE_MAX_ENTRIES', 50_000, 1, 1_000_000),
+    },
+    sourceMaxBodyBytes: int(env, 'SOURCE_MAX_BODY_BYTES', 50 * 1_048_576, 1024, 1024 * 1_048_576),
     auditDeferMs: int(env, 'AUDIT_DEFER_MS', 30, 0, 1000),
     circuitFailureThreshold: int(env, 'CIRCUIT_FAILURE_THRESHOLD', 5, 1, 100),
     circuitOpenMs: int(env, 'CIRCUIT_OPEN_MS', 10_000, 100, 600_000),
