@@ -223,6 +223,28 @@ export class Federation {
     return found;
   }
 
+  /**
+   * The registered GP practice's ODS code, from the GP system's Patient.generalPractitioner: its ODS
+   * identifier, or else the referenced Organization's ODS identifier, read from the GP system (cached there).
+   */
+  private async registeredPracticeOf(records: SourcePatient[], warnings: SourceWarning[]): Promise<string | undefined> {
+    const gp = records.find((r) => r.source === 'gp');
+    const refs = gp?.patient.generalPractitioner ?? [];
+    const direct = refs.find((g) => g.identifier?.system === ODS_SYSTEM && g.identifier.value)?.identifier?.value;
+    if (direct || !gp) return direct;
+    const adapter = this.byId.get(gp.source);
+    for (const g of refs) {
+      if (!g.reference || !adapter?.organisationCode) continue;
+      try {
+        const code = await adapter.organisationCode(g.reference);
+        if (code) return code;
+      } catch (e) {
+        this.report(gp.source, [{ kind: e instanceof SourceError ? e.kind : 'error', message: `${adapter.displayName}: the registered practice could not be read (${e instanceof SourceError ? e.message : 'failed'}); access through the practice relationship may be refused.` }], warnings);
+      }
+    }
+    return undefined;
+  }
+
   /** Each issue of a source's answer becomes a warning naming the source (once per source and kind). */
   private report(source: SourceId, issues: SourceIssue[] | undefined, warnings: SourceWarning[]): void {
     const name = this.byId.get(source)?.displayName ?? source;
@@ -290,7 +312,7 @@ export class Federation {
     const patients: FederatedPatient[] = [];
     for (const identity of identities.values()) {
       if (!wanted(identity)) continue;
-      const id = await this.index.link(identity.nhsNumber, identity.links, registeredPracticeOf(identity.records));
+      const id = await this.index.link(identity.nhsNumber, identity.links, await this.registeredPracticeOf(identity.records, warnings));
       const [patient] = mergeRecords({
         integratedId: id,
         records: identity.records.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, resources: [r.patient] })),
@@ -302,11 +324,6 @@ export class Federation {
   }
 }
 
-/** The registered GP practice's ODS code, from the GP system's Patient.generalPractitioner. */
-function registeredPracticeOf(records: SourcePatient[]): string | undefined {
-  const gp = records.find((r) => r.source === 'gp')?.patient;
-  return gp?.generalPractitioner?.find((g) => g.identifier?.system === ODS_SYSTEM)?.identifier?.value;
-}
 
 export function nhsNumberOf(p: Patient): string | undefined {
   return p.identifier?.find((i) => i.system === NHS_NUMBER_SYSTEM && i.value)?.value;

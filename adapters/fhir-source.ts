@@ -1,5 +1,5 @@
-import type { Patient, Resource } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
+import type { Organization, Patient, Resource } from 'fhir/r4.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/nhs-number.js';
 import type { TypeSearch } from '../fhir/type-search.js';
 import { DEFAULT_PAGING, readAllPages, type PagedResult, type PagingLimits } from './bundle-pages.js';
 import { CapabilityCache, type SourceCapabilities } from './fhir-capabilities.js';
@@ -30,6 +30,8 @@ export interface FhirSourceOptions {
   auth?: SourceAuth;
 }
 
+/** How long an Organization's ODS code, once read, is reused (organisations rarely change code). */
+const ORGANISATION_TTL_MS = 60 * 60_000;
 const FHIR_JSON = 'application/fhir+json, application/json;q=0.9';
 /** Resource types outside the patient compartment a record refers to, read by id when the source has no $everything. */
 const SUPPORT_TYPES = ['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Medication'];
@@ -66,6 +68,7 @@ export function createFhirSourceAdapter(opts: FhirSourceOptions): SourceAdapter 
       { idempotent: true, signal, ...(deadlineMs ? { deadlineMs } : {}) },
     );
 
+  const odsCodes = new Map<string, { code: string | undefined; at: number }>();
   const capabilities = new CapabilityCache((signal) => get('capabilities', 'metadata', signal), id, opts.capabilityTtlMs);
 
   const paged = (name: string, path: string, signal: AbortSignal | undefined, extra: Partial<Parameters<typeof readAllPages>[1]> = {}) =>
@@ -167,6 +170,18 @@ export function createFhirSourceAdapter(opts: FhirSourceOptions): SourceAdapter 
         includedAnyType: includes.length > 0,
       });
       return { source: id, sourcePatientId, ...result };
+    },
+
+    async organisationCode(reference: string, signal?: AbortSignal): Promise<string | undefined> {
+      const m = /^(?:.*\/)?Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(reference);
+      if (!m || (reference.includes('://') && !reference.startsWith(`${base}/`))) return undefined;
+      const hit = odsCodes.get(m[1]!);
+      if (hit && Date.now() - hit.at < ORGANISATION_TTL_MS) return hit.code;
+      const org = (await readOne('Organization', m[1]!, signal)) as Organization;
+      const code = org.identifier?.find((i) => i.system === ODS_SYSTEM && typeof i.value === 'string')?.value;
+      if (odsCodes.size > 10_000) odsCodes.clear();
+      odsCodes.set(m[1]!, { code, at: Date.now() });
+      return code;
     },
 
     async health(): Promise<SourceHealth> {

@@ -65,4 +65,9 @@ export interface SourceAdapter {
    */
   searchRecord(sourcePatientId: string, query: TypeSearch, signal?: AbortSignal): Promise<SourceRecord>;
   health(): Promise<SourceHealth>;
+  /**
+   * The ODS code of an Organization this source refers to (e.g. `Organization/123` in a Patient's
+   * generalPractitioner), read from the source and cached; undefined when it has none.
+   */
+  organisationCode?(reference: string, signal?: AbortSignal): Promise<string | undefined>;
 }
