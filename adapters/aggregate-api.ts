@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Criterion, IndicatorSpec, Population } from '../indicators/spec.js';
-import type { ReportingPeriod } from '../indicators/types.js';
+import type { Criterion, IndicatorSpec, Population, ReportingPeriod } from './aggregate-query.js';
 
 /**
  * Wire types of the AGGREGATE query API every source system offers (issue #5), as the service's

@@ -1,5 +1,4 @@
-import type { IndicatorSpec, Criterion, Population } from '../indicators/spec.js';
-import type { IndicatorSource, ReportingPeriod } from '../indicators/types.js';
+import type { Criterion, IndicatorSource, IndicatorSpec, Population, ReportingPeriod } from './aggregate-query.js';
 import type {
   CountRow,
   CountsResponse,

@@ -1,7 +1,7 @@
 import type { Patient, Resource } from 'fhir/r4.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/nhs-number.js';
 import { notFound, serviceUnavailable, type IssueInput } from '../fhir/outcomes.js';
-import type { PatientRef, RecordFilter } from '../fhir/repository.js';
+import type { PatientRef, RecordFilter } from './record-repository.js';
 import { resultTypes, type TypeSearch } from '../fhir/type-search.js';
 import type { IndexedPatient, PatientIndex, PatientLink } from '../store/patient-index.js';
 import { demographicsOf, resolveMatch, type Demographics } from './matching.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, notFound, OperationOutcomeError, outcome } from '../fhir/outcomes.js';
-import type { Principal } from '../server/principal.js';
+import type { Principal } from '../identity/principal.js';
 import type { Db } from '../store/db.js';
 import type { EmergencyGrant } from './types.js';
 

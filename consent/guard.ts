@@ -1,11 +1,12 @@
 import type { Consent, Resource } from 'fhir/r4.js';
 import type { PatientQuery } from '../adapters/types.js';
 import { badRequest, forbidden } from '../fhir/outcomes.js';
-import type { PatientRef, RecordFilter, RecordRepository, Warning } from '../fhir/repository.js';
+import type { PatientRef, RecordFilter, RecordRepository, Warning } from '../adapters/record-repository.js';
 import { countRequestedBy, type TypeSearch } from '../fhir/type-search.js';
-import type { Principal } from '../server/principal.js';
+import type { Principal } from '../identity/principal.js';
 import type { IndexedPatient } from '../store/patient-index.js';
-import type { AuditInput, AuditLog } from './audit.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditInput } from '../audit/types.js';
 import type { EmergencyAccess } from './emergency.js';
 import { canSee, compileConsents, decideRequest } from './policy.js';
 import type { ConsentStore } from './store.js';

@@ -1,5 +1,5 @@
 import type { Consent, ConsentProvision, Period, Resource } from 'fhir/r4.js';
-import type { Role } from '../server/principal.js';
+import type { Role } from '../identity/principal.js';
 import { SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
 import { categoryMask, labelCategoryBit } from './sensitivity.js';
 import {

@@ -1,4 +1,4 @@
-import type { Principal } from '../server/principal.js';
+import type { Principal } from '../identity/principal.js';
 
 /**
  * Shared vocabulary of the consent module. How a patient's wishes are written as FHIR R4 Consent
@@ -25,16 +25,15 @@ import type { Principal } from '../server/principal.js';
  */
 export const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentscope';
 export const PARTICIPATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
-export const ACT_REASON_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
+export { ACT_REASON_SYSTEM, type PurposeOfUse } from '../fhir/purpose-of-use.js';
 export const ACT_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 export { SOURCE_TAG_SYSTEM as SOURCE_SYSTEM } from '../adapters/merge.js';
-export const ROLE_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/user-role';
+export { ROLE_SYSTEM } from '../identity/principal.js';
 export { ODS_SYSTEM } from '../fhir/nhs-number.js';
 /** Consent.policy[].uri for consents in this vocabulary (implied consent for direct care; wishes as deny provisions). */
 export const CONSENT_POLICY_URI = 'https://integrated-record.example.nhs.uk/policy/shared-record-consent';
 
-/** Purpose of use (v3-ActReason): direct care, emergency, break-glass, operations, research. */
-export type PurposeOfUse = 'TREAT' | 'ETREAT' | 'BTG' | 'HOPERAT' | 'HRESCH';
+import type { PurposeOfUse } from '../fhir/purpose-of-use.js';
 
 /** A time-limited emergency-access grant bound to one user and one patient. */
 export interface EmergencyGrant {

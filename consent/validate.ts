@@ -1,7 +1,7 @@
 import type { Consent } from 'fhir/r4.js';
 import { SOURCE_IDS } from '../adapters/types.js';
 import { OperationOutcomeError, badRequest, unprocessable } from '../fhir/outcomes.js';
-import { ROLES } from '../server/principal.js';
+import { ROLES } from '../identity/principal.js';
 import { dateBounds } from './policy.js';
 import { CATEGORY_LABELS } from './sensitivity.js';
 import {

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from 'fhir/r4.js';
 import { ERROR_CODE_SYSTEM } from './outcomes.js';
-import type { Warning } from './repository.js';
+
+/** A warning to surface in a response: which source, what kind of problem, a message without patient data. */
+export interface Warning {
+  source: string;
+  kind: string;
+  message: string;
+}
 
 /** An OperationOutcome entry (search.mode = outcome) telling the reader what is missing and why. */
 export function warningOutcome(warnings: Warning[]): OperationOutcome {

@@ -11,6 +11,9 @@
  * Nothing patient-level crosses this file: only counts keyed by organisation code and stratum.
  */
 
+export type { IndicatorSource, ReportingPeriod, Sex } from '../adapters/aggregate-query.js';
+import type { IndicatorSource, ReportingPeriod, Sex } from '../adapters/aggregate-query.js';
+
 export const INDICATOR_AREAS = [
   'patient-safety',
   'efficiency',
@@ -23,9 +26,6 @@ export type IndicatorArea = (typeof INDICATOR_AREAS)[number];
 
 export const ORGANISATION_LEVELS = ['gp-practice', 'hospital-trust', 'local-authority'] as const;
 export type OrganisationLevel = (typeof ORGANISATION_LEVELS)[number];
-
-/** The source systems an indicator can draw on (the adapters' names). */
-export type IndicatorSource = 'gp' | 'hospital' | 'social-care';
 
 /**
  * How the value is formed from numerator and denominator.
@@ -63,7 +63,6 @@ export interface IndicatorMeta {
 /** Age bands used for stratification and standardisation (ONS/ESP 2013 style, 5-year to 90+ collapsed to 10-year here). */
 export const AGE_BANDS = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-69', '70-79', '80-89', '90+'] as const;
 export type AgeBand = (typeof AGE_BANDS)[number];
-export type Sex = 'male' | 'female';
 
 export interface StratumCount {
   ageBand: AgeBand;
@@ -88,12 +87,6 @@ export interface IndicatorComputation {
   organisations: OrganisationCount[];
   /** Sources this indicator needed that did not answer: the computation is then incomplete. */
   missingSources: IndicatorSource[];
-}
-
-/** Inclusive dates, YYYY-MM-DD. */
-export interface ReportingPeriod {
-  start: string;
-  end: string;
 }
 
 export interface SourceStatus {

@@ -5,7 +5,7 @@
  *       [--nhs-number 9990000018] [--ttl 3600] [--data-dir .data]
  *   npm run token -- --role patient --nhs-number 9990000018 --scope "patient/*.rs"
  *
- * --scope takes SMART v2 scopes, space-separated (checked with server/scopes.ts parseScopes); without it
+ * --scope takes SMART v2 scopes, space-separated (checked with identity/scopes.ts parseScopes); without it
  * the token carries the role's defaults (defaultScopes: patient → "patient/*.rs patient/Consent.cu",
  * privacy-officer → "user/*.rs user/AuditEvent.u", other staff → "user/*.rs").
  *
@@ -14,9 +14,9 @@
  */
 import { parseArgs } from 'node:util';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
-import { ROLES, type Role } from '../server/principal.js';
+import { ROLES, type Role } from '../identity/principal.js';
 import { ensureDemoKeys, mintToken, type DemoKeys } from '../server/demo-keys.js';
-import { parseScopes } from '../server/scopes.js';
+import { parseScopes } from '../identity/scopes.js';
 
 const USAGE =
   'usage: npx tsx scripts/mint-token.ts --role <' + ROLES.join('|') + '> [--org ODS] [--sub ID] ' +

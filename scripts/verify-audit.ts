@@ -11,7 +11,8 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AuditLog, type AuditAnchor } from '../consent/audit.js';
+import { AuditLog } from '../audit/audit-log.js';
+import type { AuditAnchor } from '../audit/types.js';
 import { openDb, type Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 

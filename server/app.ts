@@ -10,7 +10,7 @@ import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
 import { normalizeError, notAcceptable, notFound } from '../fhir/outcomes.js';
 import type { TokenVerifier } from './auth.js';
-import type { AuditLog } from '../consent/audit.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { EmergencyAccess } from '../consent/emergency.js';
 import type { ConsentGuard } from '../consent/guard.js';
 import type { ConsentStore } from '../consent/store.js';
@@ -19,7 +19,7 @@ import { FHIR_JSON, fhirRoutes } from './fhir-routes.js';
 import { oversightRoutes } from './oversight-routes.js';
 import { searchRoutes } from './search-routes.js';
 import { indicatorRoutes, isPublicIndicatorRequest, type IndicatorRouteDeps } from './indicator-routes.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../identity/principal.js';
 import { compression } from './compression.js';
 import { pathOnly } from './logger.js';
 import { cacheValidatorRoutePatterns } from './route-pattern-cache.js';
@@ -129,7 +129,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.locals.principal = await deps.verifyToken(req.header('authorization'));
     next();
   });
-  // SMART scopes, keyed by OpenAPI route (server/scopes.ts scopeRuleFor): deny by default for /fhir routes.
+  // SMART scopes, keyed by OpenAPI route (server/scope-rules.ts scopeRuleFor): deny by default for /fhir routes.
   app.use(enforceScopes({ audit: deps.audit }));
   app.use(smartRoutes(deps.smart));
   const repoFor = (res: Response, operation: string) =>

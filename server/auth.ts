@@ -18,7 +18,7 @@ import {
 } from 'jose';
 import { forbidden, serviceUnavailable, unauthorized, type OperationOutcomeError } from '../fhir/outcomes.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
-import { ROLES, type Principal, type Role } from './principal.js';
+import { ROLES, type Principal, type Role } from '../identity/principal.js';
 
 export interface AuthConfig {
   issuer: string;

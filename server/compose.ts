@@ -6,7 +6,7 @@ import { createSocialCareAdapter } from '../adapters/social-care.js';
 import { Transport } from '../adapters/transport.js';
 import { createAggregateClient, type AggregateClient } from '../adapters/aggregate-client.js';
 import type { SourceAdapter, SourceId } from '../adapters/types.js';
-import { AuditLog } from '../consent/audit.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { EmergencyAccess } from '../consent/emergency.js';
 import { ConsentGuard } from '../consent/guard.js';
 import { ConsentStore } from '../consent/store.js';

@@ -1,13 +1,14 @@
 import { Router, type Request, type Response } from 'express';
 import type { Bundle, Consent } from 'fhir/r4.js';
-import type { AuditInput, AuditLog } from '../consent/audit.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditInput } from '../audit/types.js';
 import type { EmergencyAccess } from '../consent/emergency.js';
 import type { ConsentStore, StoredConsent } from '../consent/store.js';
 import { validateConsent } from '../consent/validate.js';
 import { badRequest, forbidden, notFound, OperationOutcomeError, outcome } from '../fhir/outcomes.js';
 import type { GuardedRepository } from '../consent/guard.js';
 import { FHIR_JSON } from './fhir-routes.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../identity/principal.js';
 
 export interface ConsentRouteDeps {
   consents: ConsentStore;

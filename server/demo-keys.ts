@@ -7,8 +7,8 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK } from 'jose';
-import type { Role } from './principal.js';
-import { defaultScopes } from './scopes.js';
+import type { Role } from '../identity/principal.js';
+import { defaultScopes } from '../identity/scopes.js';
 
 export const DEMO_ISSUER = 'https://demo.integrated-record.local/issuer';
 export const DEMO_AUDIENCE = 'https://demo.integrated-record.local/fhir';

@@ -1,12 +1,12 @@
 import { Router, type Request, type Response } from 'express';
-import { capabilityStatement } from '../fhir/capability.js';
-import { everything, readPatient, searchPatients, type OperationContext } from '../fhir/patient-operations.js';
-import { parseEverything, parsePatientSearch, type RawParams } from '../fhir/search.js';
+import { capabilityStatement } from '../record/capability.js';
+import { everything, readPatient, searchPatients, type OperationContext } from '../record/patient-operations.js';
+import { parseEverything, parsePatientSearch, type RawParams } from '../record/search.js';
 import type { GuardedRepository } from '../consent/guard.js';
 import { forbidden, notFound } from '../fhir/outcomes.js';
-import type { PatientRef, RecordRepository } from '../fhir/repository.js';
-import type { Principal } from './principal.js';
-import { patientSummary } from '../fhir/summary.js';
+import type { PatientRef, RecordRepository } from '../adapters/record-repository.js';
+import type { Principal } from '../identity/principal.js';
+import { patientSummary } from '../record/summary.js';
 import { SOURCE_DISPLAY, SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
 import { hasCategory } from '../consent/sensitivity.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import type { AuditLog } from '../consent/audit.js';
-import { organisationSystem } from '../fhir/measure.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { organisationSystem } from '../indicators/measure-resources.js';
 import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcomes.js';
 import { catalogueCsv, figuresCsv } from '../indicators/csv.js';
 import { FEEDBACK_MAX_CHARS, RateLimiter, type FeedbackStore } from '../indicators/feedback.js';
@@ -11,7 +11,7 @@ import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
 import { isRealDate } from '../indicators/period.js';
 import { measureRoutes } from './measure-routes.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../identity/principal.js';
 
 /**
  * Publishing the transparency indicators (issue #5): JSON, CSV and FHIR Measure / MeasureReport, all

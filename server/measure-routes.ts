@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { Resource } from 'fhir/r4.js';
 import { searchset } from '../fhir/bundle.js';
-import { measureFor, measureReportFor, measureReportId, parseMeasureReportId } from '../fhir/measure.js';
+import { measureFor, measureReportFor, measureReportId, parseMeasureReportId } from '../indicators/measure-resources.js';
 import { badRequest, notFound } from '../fhir/outcomes.js';
 import { isRealDate } from '../indicators/period.js';
 import type { SnapshotStore } from '../indicators/snapshots.js';
@@ -11,7 +11,7 @@ import { FHIR_JSON } from './fhir-routes.js';
 /**
  * The published indicators as FHIR R4 (public, no token): `GET /fhir/Measure[/{id}]`,
  * `GET /fhir/MeasureReport?measure=&period=&subject=` and `GET /fhir/MeasureReport/{id}`. Only the published
- * snapshot of each period is reported (see server/indicator-routes.ts); the mapping is fhir/measure.ts.
+ * snapshot of each period is reported (see server/indicator-routes.ts); the mapping is indicators/measure-resources.ts.
  */
 export interface MeasureRouteDeps {
   defs: readonly IndicatorDefinition[];

@@ -1,11 +1,12 @@
 import { Router, type Request, type Response } from 'express';
 import type { Bundle } from 'fhir/r4.js';
-import type { AuditInput, AuditLog, AuditSearch } from '../consent/audit.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditInput, AuditSearch } from '../audit/types.js';
 import type { EmergencyAccess, GrantRecord } from '../consent/emergency.js';
 import type { GuardedRepository } from '../consent/guard.js';
 import { badRequest, forbidden, notFound } from '../fhir/outcomes.js';
 import { FHIR_JSON } from './fhir-routes.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../identity/principal.js';
 
 export interface OversightRouteDeps {
   emergency: EmergencyAccess;

@@ -1,16 +1,18 @@
 /**
- * Enforces SMART scopes (server/scopes.ts) for every authenticated request, keyed by the OpenAPI route
+ * Enforces SMART scopes (identity/scopes.ts, route rules in server/scope-rules.ts) for every authenticated request, keyed by the OpenAPI route
  * template, before any handler runs; and narrows `$everything` results to the types the token may read.
  * Role and consent checks (consent/guard.ts) still apply afterwards: scopes only ever take access away.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Resource } from 'fhir/r4.js';
-import type { AuditInput, AuditLog } from '../consent/audit.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditInput } from '../audit/types.js';
 import type { GuardedRepository } from '../consent/guard.js';
 import { OperationOutcomeError, outcome, unauthorized } from '../fhir/outcomes.js';
-import type { PatientRef, RecordFilter } from '../fhir/repository.js';
-import type { Principal } from './principal.js';
-import { InsufficientScope, requireScope, scopeAllows, scopeRuleFor, scopesOf, ScopeSyntaxError, type ScopeNeed } from './scopes.js';
+import type { PatientRef, RecordFilter } from '../adapters/record-repository.js';
+import type { Principal } from '../identity/principal.js';
+import { InsufficientScope, requireScope, scopeAllows, scopesOf, ScopeSyntaxError } from '../identity/scopes.js';
+import { scopeRuleFor, type ScopeNeed } from './scope-rules.js';
 
 interface OpenApiInfo {
   openApiRoute?: string;

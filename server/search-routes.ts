@@ -1,12 +1,12 @@
 import { Router, type Request, type Response } from 'express';
 import type { GuardedRepository } from '../consent/guard.js';
 import { forbidden, notFound } from '../fhir/outcomes.js';
-import type { PatientRef } from '../fhir/repository.js';
+import type { PatientRef } from '../adapters/record-repository.js';
 import { SEARCH_TYPE_NAMES } from '../fhir/search-parameters.js';
-import { searchType } from '../fhir/type-search-operation.js';
+import { searchType } from '../record/type-search-operation.js';
 import { parseTypeSearch, preferStrict } from '../fhir/type-search.js';
 import { abortOnClose, incompleteHeader, send } from './fhir-routes.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../identity/principal.js';
 
 export interface SearchRouteDeps {
   /** The consent-guarded repository for this request (decides, audits as PatientQuery, filters). */

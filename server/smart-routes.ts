@@ -11,7 +11,7 @@
 import { Router, type Response } from 'express';
 import type { Config } from './config.js';
 import { DEMO_ISSUER } from './demo-keys.js';
-import { SERVER_CAPABILITIES } from './scopes.js';
+import { SERVER_CAPABILITIES } from '../identity/scopes.js';
 
 
 export const SCOPES_SUPPORTED: readonly string[] = [

@@ -19,7 +19,7 @@ import {
 import { createTokenVerifier, requireRole, type AuthConfig, type TokenVerifier } from '../server/auth.js';
 import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys, mintToken, type TokenClaims } from '../server/demo-keys.js';
 import { OperationOutcomeError } from '../fhir/outcomes.js';
-import type { Principal } from '../server/principal.js';
+import type { Principal } from '../identity/principal.js';
 
 const ISS = 'https://issuer.test/';
 const AUD = 'https://fhir.test/';

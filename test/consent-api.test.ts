@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import type { AuditEvent, Bundle, Consent, ConsentProvision } from 'fhir/r4.js';
-import { AuditLog } from '../consent/audit.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { categoriesOf } from '../consent/sensitivity.js';
 import {
   ACT_REASON_SYSTEM,

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import type { Bundle, Coding, Consent, ConsentProvision, Resource } from 'fhir/r4.js';
 import { SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
 import { OperationOutcomeError } from '../fhir/outcomes.js';
-import type { Principal, Role } from '../server/principal.js';
+import type { Principal, Role } from '../identity/principal.js';
 import { canSee, compileConsents, decideRequest, isOptedOutOfSecondaryUse, recorderOrganisation } from '../consent/policy.js';
 import { CATEGORY_LABELS, SENSITIVE_CODES, SNOMED_SYSTEM, categoriesOf } from '../consent/sensitivity.js';
 import {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { measureFor, measureReportFor } from '../fhir/measure.js';
+import { measureFor, measureReportFor } from '../indicators/measure-resources.js';
 import { indicatorById } from '../indicators/catalogue.js';
 import { figuresCsv } from '../indicators/csv.js';
 import { binomQuantile } from '../indicators/distributions.js';

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import type { Bundle, OperationOutcome } from 'fhir/r4.js';
-import { AuditLog } from '../consent/audit.js';
-import { parseScopes, requireScope, scopeAllows, scopeRuleFor, defaultScopes, InsufficientScope, ScopeSyntaxError } from '../server/scopes.js';
-import type { Principal } from '../server/principal.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { parseScopes, requireScope, scopeAllows, defaultScopes, InsufficientScope, ScopeSyntaxError } from '../identity/scopes.js';
+import { scopeRuleFor } from '../server/scope-rules.js';
+import type { Principal } from '../identity/principal.js';
 import { expectValidFhir } from './helpers/fhir-validator.js';
 import { get, idForNhs, issueCodes, matches, outcomes } from './helpers/fhir-http.js';
 import { startHarness, type Harness } from './helpers/harness.js';

@@ -1,6 +1,6 @@
 /** One "service instance" for the audit benchmark: appends events with 16 concurrent requests for BENCH_SECONDS, prints {"appended": n}. */
 import { randomUUID } from 'node:crypto';
-import { AuditLog } from '../../consent/audit.js';
+import { AuditLog } from '../../audit/audit-log.js';
 import { openDb } from '../../store/db.js';
 
 const db = await openDb({ databaseUrl: process.env.DATABASE_URL! });

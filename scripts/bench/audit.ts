@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { AuditLog } from '../../consent/audit.js';
+import { AuditLog } from '../../audit/audit-log.js';
 import { openDb } from '../../store/db.js';
 import { migrate } from '../../store/migrate.js';
 

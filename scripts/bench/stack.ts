@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys, mintToken } from '../../server/demo-keys.js';
-import type { Role } from '../../server/principal.js';
+import type { Role } from '../../identity/principal.js';
 import { SERVICE_NODE_FLAGS } from '../../server/runtime-flags.js';
 import { startChild, startPolled, type Child } from './lib.js';
 

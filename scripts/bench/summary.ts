@@ -15,7 +15,7 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import type { Bundle, Resource } from 'fhir/r4.js';
 import { SOURCE_DISPLAY, SOURCE_TAG_SYSTEM } from '../../adapters/merge.js';
 import { hasCategory } from '../../consent/sensitivity.js';
-import { buildSummary } from '../../fhir/summary.js';
+import { buildSummary } from '../../record/summary.js';
 import { fmt, line, load, percentile } from './lib.js';
 import { CONCURRENCY, pick, startBenchStack, SYNTHEA_DIR } from './stack.js';
 

@@ -1,13 +1,9 @@
 import type { Patient, Resource } from 'fhir/r4.js';
-import type { PatientQuery } from '../adapters/types.js';
-import type { TypeSearch } from './type-search.js';
+import type { PatientQuery } from './types.js';
+import type { Warning } from '../fhir/bundle.js';
+import type { TypeSearch } from '../fhir/type-search.js';
 
-/** A warning to surface in a response: which source, what kind of problem, a message without patient data. */
-export interface Warning {
-  source: string;
-  kind: string;
-  message: string;
-}
+export type { Warning } from '../fhir/bundle.js';
 
 /** An integrated patient known to the patient index (resolved once per request). */
 export interface PatientRef {

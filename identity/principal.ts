@@ -1,5 +1,7 @@
 /** Who is calling, as established from a verified bearer token. */
 export type Role = 'ambulance-crew' | 'clinician' | 'patient' | 'analyst' | 'privacy-officer';
+/** Code system of the roles above, as recorded in Consent provisions and AuditEvents. */
+export const ROLE_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/user-role';
 export const ROLES: readonly Role[] = ['ambulance-crew', 'clinician', 'patient', 'analyst', 'privacy-officer'];
 
 export interface Principal {
@@ -10,7 +12,7 @@ export interface Principal {
   organisation?: string;
   /** For role patient only: the patient's own NHS number. */
   nhsNumber?: string;
-  /** Raw SMART scope string from the token; parsed and enforced by server/scopes.ts (via server/scope-guard.ts). */
+  /** Raw SMART scope string from the token; parsed by identity/scopes.ts, enforced by server/scope-guard.ts. */
   scope?: string;
   /** Token id, for audit. */
   jti?: string;

@@ -1,6 +1,6 @@
 import type { PatientQuery } from '../adapters/types.js';
-import { NHS_NUMBER_SYSTEM, isValidNhsNumber } from './nhs-number.js';
-import { badRequest } from './outcomes.js';
+import { NHS_NUMBER_SYSTEM, isValidNhsNumber } from '../fhir/nhs-number.js';
+import { badRequest } from '../fhir/outcomes.js';
 
 /** Query parameters as Express gives them (a repeated parameter arrives as an array). */
 export type RawParams = Record<string, unknown>;

@@ -3,7 +3,7 @@
  *
  * HOW ROUTES MUST USE THIS (read before adding a route):
  *  - You normally do nothing: `enforceScopes` (server/scope-guard.ts) runs after authentication for EVERY
- *    request and looks the route up by its OpenAPI path template in `scopeRuleFor` below. A `/fhir/...`
+ *    request and looks the route up by its OpenAPI path template in `scopeRuleFor` (server/scope-rules.ts). A `/fhir/...`
  *    route with no rule is refused (403), so a new route cannot be forgotten. Generic rules already cover
  *    type-level search (`GET /fhir/{Type}`, `POST /fhir/{Type}/_search` → `s` on Type), read
  *    (`GET /fhir/{Type}/{id}` → `r` on Type), `$everything` (`r` on Patient; other types are filtered out
@@ -30,7 +30,6 @@
  *  - Any other scope token is malformed → the token is refused (401).
  *  - A token with no scope claim at all grants nothing (every data route answers 403).
  */
-import { SUMMARY_SOURCE_TYPES } from '../fhir/summary.js';
 import type { Principal, Role } from './principal.js';
 
 export type ScopeContext = 'patient' | 'user' | 'system';
@@ -175,75 +174,4 @@ export function defaultScopes(role: Role | (string & {})): string {
     default:
       return 'user/*.rs';
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Route rules: which access a route needs, keyed by method + OpenAPI path template.
-
-export interface ScopeNeed {
-  resourceType: string;
-  permission: Permission;
-}
-
-export type ScopeRule =
-  /** Every listed access is required. */
-  | { kind: 'require'; needs: ScopeNeed[]; patientData: boolean }
-  /** No scope needed (public or aggregate, non-patient data). */
-  | { kind: 'none' };
-
-/**
- * Resource types a `$summary` (IPS) Bundle may contain: the Composition, its author Device, and the types
- * the summary is built from (fhir/summary.ts, one list for both). Read on all of them is required.
- */
-export const SUMMARY_TYPES: readonly string[] = ['Composition', 'Device', ...SUMMARY_SOURCE_TYPES];
-
-const FIXED: Record<string, ScopeRule> = {
-  'POST /emergency-access': { kind: 'require', needs: [{ resourceType: 'Patient', permission: 'r' }], patientData: true },
-  'GET /review/alerts': { kind: 'require', needs: [{ resourceType: 'AuditEvent', permission: 's' }], patientData: false },
-  'POST /review/alerts/{id}': { kind: 'require', needs: [{ resourceType: 'AuditEvent', permission: 'u' }], patientData: false },
-  'GET /audit': { kind: 'require', needs: [{ resourceType: 'AuditEvent', permission: 's' }], patientData: false },
-  'GET /audit/verify': { kind: 'require', needs: [{ resourceType: 'AuditEvent', permission: 'r' }], patientData: false },
-  'GET /access-log': { kind: 'require', needs: [{ resourceType: 'AuditEvent', permission: 'r' }], patientData: true },
-  'GET /fhir/metadata': { kind: 'none' },
-  'GET /.well-known/smart-configuration': { kind: 'none' },
-  'GET /fhir/.well-known/smart-configuration': { kind: 'none' },
-};
-
-const need = (resourceType: string, permission: Permission): ScopeRule => ({ kind: 'require', needs: [{ resourceType, permission }], patientData: true });
-const SUMMARY_RULE: ScopeRule = { kind: 'require', needs: SUMMARY_TYPES.map((t) => ({ resourceType: t, permission: 'r' as const })), patientData: true };
-
-const TYPE = '([A-Z][A-Za-z]+)';
-const INSTANCE_OP = new RegExp(`^/fhir/${TYPE}/\\{[a-zA-Z]+\\}/\\$everything$`);
-const SUMMARY_OP = /^\/fhir\/Patient\/\{[a-zA-Z]+\}\/\$summary$/;
-const TYPE_ROUTE = new RegExp(`^/fhir/${TYPE}$`);
-const TYPE_SEARCH_POST = new RegExp(`^/fhir/${TYPE}/_search$`);
-const INSTANCE = new RegExp(`^/fhir/${TYPE}/\\{[a-zA-Z]+\\}(/_history(/\\{[a-zA-Z]+\\})?)?$`);
-
-/**
- * The rule for a route (`method`, OpenAPI path template such as `/fhir/Patient/{id}/$everything`), or
- * undefined when there is none. `pathParams` resolves a templated type (`/fhir/{type}`).
- * The caller (scope-guard) refuses `/fhir` routes without a rule; other unlisted routes carry no
- * patient data (aggregate indicators, health checks) and need no scope.
- */
-export function scopeRuleFor(method: string, route: string, pathParams: Record<string, string> = {}): ScopeRule | undefined {
-  const upper = method.toUpperCase();
-  const m = upper === 'HEAD' ? 'GET' : upper;
-  const fixed = FIXED[`${m} ${route}`];
-  if (fixed) return fixed;
-  // A templated type segment, e.g. /fhir/{type} or /fhir/{resourceType}/{id}.
-  const concrete = route.replace(/^\/fhir\/\{(type|resourceType)\}/, () => `/fhir/${pathParams.type ?? pathParams.resourceType ?? ''}`);
-  let r: RegExpExecArray | null;
-  if ((r = INSTANCE_OP.exec(concrete)) && m === 'GET') return need(r[1]!, 'r');
-  if (SUMMARY_OP.test(concrete) && m === 'GET') return SUMMARY_RULE;
-  if ((r = TYPE_ROUTE.exec(concrete))) {
-    if (m === 'GET') return need(r[1]!, 's');
-    if (m === 'POST') return need(r[1]!, 'c');
-  }
-  if ((r = TYPE_SEARCH_POST.exec(concrete)) && m === 'POST') return need(r[1]!, 's');
-  if ((r = INSTANCE.exec(concrete))) {
-    if (m === 'GET') return need(r[1]!, 'r');
-    if (m === 'PUT' || m === 'PATCH') return need(r[1]!, 'u');
-    if (m === 'DELETE') return need(r[1]!, 'd');
-  }
-  return undefined;
 }

@@ -1,6 +1,6 @@
 import type { Extension, Measure, MeasureGroupPopulation, MeasureReport, MeasureReportGroupPopulation } from 'fhir/r4.js';
-import type { IndicatorMeta, OrganisationLevel, PublishedCount, PublishedIndicator, PublishedOrganisation, SnapshotMeta } from '../indicators/types.js';
-import { LA_SYSTEM, ODS_SYSTEM } from './nhs-number.js';
+import type { IndicatorMeta, OrganisationLevel, PublishedCount, PublishedIndicator, PublishedOrganisation, SnapshotMeta } from './types.js';
+import { LA_SYSTEM, ODS_SYSTEM } from '../fhir/nhs-number.js';
 
 /**
  * Transparency indicators as FHIR R4 Measure and MeasureReport (pure functions; no I/O).

@@ -12,7 +12,7 @@ import type {
   RelatedPerson,
   Resource,
 } from 'fhir/r4.js';
-import { conceptText, day, esc, join, quantityText, sourcesText } from './narrative.js';
+import { conceptText, day, esc, join, quantityText, sourcesText } from '../fhir/narrative.js';
 import { alertDefinition, deriveAlerts, evidenceDate, isAdvanceDirective, mainCode, pushTo } from './summary-flags.js';
 
 /**

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
-import { searchset } from './bundle.js';
-import { ERROR_CODE_SYSTEM, badRequest } from './outcomes.js';
+import { searchset } from '../fhir/bundle.js';
+import { ERROR_CODE_SYSTEM, badRequest } from '../fhir/outcomes.js';
 import { reportIncomplete, type OperationContext } from './patient-operations.js';
-import type { PatientRef } from './repository.js';
-import { searchDef, type TypeSearchDef } from './search-parameters.js';
-import { subsetResource, type Subset } from './subset.js';
-import { includeReferences, matchesAll, sortResources } from './type-filter.js';
-import { countRequestedBy, searchLink, type TypeSearch } from './type-search.js';
+import type { PatientRef } from '../adapters/record-repository.js';
+import { searchDef, type TypeSearchDef } from '../fhir/search-parameters.js';
+import { subsetResource, type Subset } from '../fhir/subset.js';
+import { includeReferences, matchesAll, sortResources } from '../fhir/type-filter.js';
+import { countRequestedBy, searchLink, type TypeSearch } from '../fhir/type-search.js';
 
 /**
  * Type-level search over the integrated record (http://hl7.org/fhir/R4/http.html#search): the consent-

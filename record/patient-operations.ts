@@ -1,7 +1,7 @@
 import type { Bundle, Patient, Resource } from 'fhir/r4.js';
 import type { PatientQuery } from '../adapters/types.js';
-import { searchset } from './bundle.js';
-import type { PatientRef, RecordRepository, Warning } from './repository.js';
+import { searchset } from '../fhir/bundle.js';
+import type { PatientRef, RecordRepository, Warning } from '../adapters/record-repository.js';
 import type { EverythingParams } from './search.js';
 
 /** FHIR operations on Patient: plain functions over a repository, free of HTTP. */

@@ -1,8 +1,8 @@
 import { hash, randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Composition, CompositionSection, Device, DomainResource, Flag, Meta, Observation, Patient, Reference, Resource } from 'fhir/r4.js';
-import { warningOutcome } from './bundle.js';
-import { conceptText, esc, join, narrative, ul } from './narrative.js';
-import type { PatientRef, RecordRepository, Warning } from './repository.js';
+import { warningOutcome } from '../fhir/bundle.js';
+import { conceptText, esc, join, narrative, ul } from '../fhir/narrative.js';
+import type { PatientRef, RecordRepository, Warning } from '../adapters/record-repository.js';
 import { alertKindsOf, FLAG_DETAIL_URL, pushTo } from './summary-flags.js';
 import * as S from './summary-sections.js';
 
@@ -57,8 +57,8 @@ const SUPPORTING_TYPES = new Set(['Medication', 'Practitioner', 'PractitionerRol
 const DROPPABLE_KEYS = new Set(['encounter', 'context']);
 
 /**
- * The resource types a summary is built from: what the sections select (fhir/summary-sections.ts), the
- * types that can evidence an alert or an advance directive (fhir/summary-flags.ts), and the supporting
+ * The resource types a summary is built from: what the sections select (record/summary-sections.ts), the
+ * types that can evidence an alert or an advance directive (record/summary-flags.ts), and the supporting
  * types entries point to. The sources are asked for these only (`$everything?_type=`): encounters,
  * claims, diagnostic reports, imaging and the like are a large part of a hospital record and none of
  * them would reach the document.
@@ -71,7 +71,7 @@ export const SUMMARY_SOURCE_TYPES: readonly string[] = [
 /**
  * Whether a resource of SUMMARY_SOURCE_TYPES can reach the summary. Everything can, except Observations:
  * only laboratory results (the Results section) and Observations that evidence an alert or an advance
- * directive (any alert kind, from the same code lists and words as fhir/summary-flags.ts) are used; vital
+ * directive (any alert kind, from the same code lists and words as record/summary-flags.ts) are used; vital
  * signs, surveys and other observations — most of a long hospital record — are not. A superset of what
  * the sections select (status is left to them), so buildSummary gives the same document with or without
  * this filter (test/summary-builder.test.ts checks it over the shared Synthea patients).

@@ -1,6 +1,6 @@
 import type { CapabilityStatement } from 'fhir/r4.js';
-import { searchCapabilityResources } from './search-parameters.js';
-import { SERVER_CAPABILITIES } from '../server/scopes.js';
+import { searchCapabilityResources } from '../fhir/search-parameters.js';
+import { SERVER_CAPABILITIES } from '../identity/scopes.js';
 
 /** The CapabilityStatement: exactly what this server supports, nothing more. */
 export function capabilityStatement(baseUrl: string, software: { name: string; version: string }): CapabilityStatement {

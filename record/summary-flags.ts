@@ -1,5 +1,5 @@
 import type { CodeableConcept, Coding, Condition, Consent, Extension, Flag, Observation, Procedure, Resource } from 'fhir/r4.js';
-import { conceptText, day } from './narrative.js';
+import { conceptText, day } from '../fhir/narrative.js';
 
 /**
  * Alerts for the patient summary (IPS Alerts section, LOINC 104605-1): things an ambulance crew must
