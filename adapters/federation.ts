@@ -7,7 +7,7 @@ import type { IndexedPatient, PatientIndex, PatientLink } from '../store/patient
 import { demographicsOf, resolveMatch, type Demographics } from './matching.js';
 import { mergeRecords } from './merge.js';
 import { SourceError, type FailureKind } from './transport.js';
-import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourceIssue, SourcePatient, SourcePatients, SourceRecord } from './types.js';
+import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourceIssue, SourceKind, SourcePatient, SourceRecord } from './types.js';
 
 /** Something the reader of a response must know: a source that failed, or a record left unlinked. */
 export interface SourceWarning {
@@ -30,7 +30,7 @@ interface Identity {
   demographics: Demographics;
 }
 
-const PRIORITY: Record<SourceId, number> = { gp: 0, hospital: 1, 'social-care': 2 };
+const PRIORITY: Record<SourceKind, number> = { gp: 0, hospital: 1, 'social-care': 2 };
 
 /**
  * The federated repository: finds people across sources (linking them in the patient index),
@@ -43,11 +43,16 @@ export class Federation {
   constructor(
     readonly adapters: SourceAdapter[],
     private readonly index: PatientIndex,
-    /** Organisation codes behind the hospital and social-care sources (the GP's is the registered practice). */
-    private readonly providers: { hospital?: string; socialCare?: string } = {},
   ) {
     this.byId = new Map(adapters.map((a) => [a.id, a]));
+    this.kinds = Object.fromEntries(adapters.map((a) => [a.id, a.kind]));
+    this.order = (a: { source: SourceId }, b: { source: SourceId }) =>
+      PRIORITY[this.kinds[a.source] ?? 'gp'] - PRIORITY[this.kinds[b.source] ?? 'gp'];
   }
+
+  private readonly kinds: Record<SourceId, SourceKind>;
+  /** GP records first, then hospital, then social care (the primary copy of a person's details). */
+  private readonly order: (a: { source: SourceId }, b: { source: SourceId }) => number;
 
   sourceUris(): Record<SourceId, string> {
     return Object.fromEntries(this.adapters.map((a) => [a.id, a.sourceUri])) as Record<SourceId, string>;
@@ -64,7 +69,7 @@ export class Federation {
     let broad: PatientQuery;
     if (query.kind === 'nhs-number') {
       found = await this.fanOutFind(query, warnings, signal);
-      const anchor = pickPrimary(found.filter((r) => nhsNumberOf(r.patient) === query.nhsNumber));
+      const anchor = [...found.filter((r) => nhsNumberOf(r.patient) === query.nhsNumber)].sort(this.order)[0];
       if (!anchor) return { patients: [], warnings };
       const d = demographicsOf(anchor.patient);
       if (!d.family || !d.birthDate) return this.finish(found, warnings, (i) => i.nhsNumber === query.nhsNumber);
@@ -105,6 +110,7 @@ export class Federation {
       integratedId: id,
       records: records.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, resources: [r.patient] })),
       sourceUris: this.sourceUris(),
+      kinds: this.kinds,
     });
     return { patient: patient as Patient, warnings };
   }
@@ -163,12 +169,13 @@ export class Federation {
     const records = collect(settled, tasks.map((t) => t.source), warnings, this.byId).flat();
     if (records.length === 0 && warnings.length > 0) throw unavailable(warnings);
     for (const r of records) this.report(r.source, r.issues, warnings);
-    const recorders = {
-      ...(indexed.registeredPractice ? { gp: indexed.registeredPractice } : {}),
-      ...(this.providers.hospital ? { hospital: this.providers.hospital } : {}),
-      ...(this.providers.socialCare ? { 'social-care': this.providers.socialCare } : {}),
-    };
-    return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris(), recorders }), warnings };
+    // Who recorded each source's entries: a GP system's, the registered practice; a trust's or council's, its organisation.
+    const recorders: Record<SourceId, string> = {};
+    for (const a of this.adapters) {
+      const code = a.kind === 'gp' ? indexed.registeredPractice ?? undefined : a.organisations[0];
+      if (code) recorders[a.id] = code;
+    }
+    return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris(), kinds: this.kinds, recorders }), warnings };
   }
 
   sourceIds(): string[] {
@@ -228,7 +235,7 @@ export class Federation {
    * identifier, or else the referenced Organization's ODS identifier, read from the GP system (cached there).
    */
   private async registeredPracticeOf(records: SourcePatient[], warnings: SourceWarning[]): Promise<string | undefined> {
-    const gp = records.find((r) => r.source === 'gp');
+    const gp = records.find((r) => this.kinds[r.source] === 'gp');
     const refs = gp?.patient.generalPractitioner ?? [];
     const direct = refs.find((g) => g.identifier?.system === ODS_SYSTEM && g.identifier.value)?.identifier?.value;
     if (direct || !gp) return direct;
@@ -271,7 +278,7 @@ export class Federation {
   ): Promise<{ patients: FederatedPatient[]; warnings: SourceWarning[] }> {
     const identities = new Map<string, Identity>();
     const unmatched: SourcePatient[] = [];
-    for (const r of [...found].sort((a, b) => PRIORITY[a.source] - PRIORITY[b.source])) {
+    for (const r of [...found].sort(this.order)) {
       const nhs = nhsNumberOf(r.patient);
       if (!nhs) {
         unmatched.push(r);
@@ -317,6 +324,7 @@ export class Federation {
         integratedId: id,
         records: identity.records.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, resources: [r.patient] })),
         sourceUris: this.sourceUris(),
+        kinds: this.kinds,
       });
       patients.push({ id, patient: patient as Patient });
     }
@@ -329,9 +337,6 @@ export function nhsNumberOf(p: Patient): string | undefined {
   return p.identifier?.find((i) => i.system === NHS_NUMBER_SYSTEM && i.value)?.value;
 }
 
-function pickPrimary(records: SourcePatient[]): SourcePatient | undefined {
-  return [...records].sort((a, b) => PRIORITY[a.source] - PRIORITY[b.source])[0];
-}
 
 function dedupeRecords(records: SourcePatient[]): SourcePatient[] {
   const seen = new Map<string, SourcePatient>();

@@ -5,7 +5,7 @@ import { DEFAULT_PAGING, readAllPages, type PagedResult, type PagingLimits } fro
 import { CapabilityCache, type SourceCapabilities } from './fhir-capabilities.js';
 import { DEFAULT_MAX_BODY_BYTES, getSourceJson, HttpStatusError } from './source-http.js';
 import { SourceError, type Transport } from './transport.js';
-import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourceIssue, SourcePatients, SourceRecord } from './types.js';
+import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourceIssue, SourceKind, SourcePatients, SourceRecord } from './types.js';
 
 /** Outbound authentication to a source: headers for each request; `invalidate` after a 401 (then asked again once). */
 export interface SourceAuth {
@@ -19,6 +19,10 @@ export interface FhirSourceOptions {
   /** FHIR base URL of the source, e.g. http://127.0.0.1:7001/fhir */
   baseUrl: string;
   transport: Transport;
+  /** Kind of source (default: `hospital` for the id `hospital`, else `gp`). */
+  kind?: SourceKind;
+  /** ODS codes of the organisations whose staff care for every patient the source holds (trusts). */
+  organisations?: readonly string[];
   /** Page and entry cap per call (default DEFAULT_PAGING). */
   paging?: PagingLimits;
   /** `_count` asked of the source: the largest page it may give (default 1000; a source may give fewer). */
@@ -118,6 +122,8 @@ export function createFhirSourceAdapter(opts: FhirSourceOptions): SourceAdapter 
 
   return {
     id,
+    kind: opts.kind ?? (id === 'hospital' ? 'hospital' : 'gp'),
+    organisations: opts.organisations ?? [],
     displayName,
     sourceUri: base,
 

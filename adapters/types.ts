@@ -1,9 +1,16 @@
 import type { Patient, Resource } from 'fhir/r4.js';
 import type { TypeSearch } from '../fhir/type-search.js';
 
-/** The three source systems the facade federates. */
-export type SourceId = 'gp' | 'hospital' | 'social-care';
-export const SOURCE_IDS: readonly SourceId[] = ['gp', 'hospital', 'social-care'];
+/**
+ * A kind of source system: GP systems (serving GP practices), hospital systems (trusts), social care
+ * (councils). Consent rules, display names and the order of precedence in a merge go by kind.
+ */
+export type SourceKind = 'gp' | 'hospital' | 'social-care';
+export const SOURCE_KINDS: readonly SourceKind[] = ['gp', 'hospital', 'social-care'];
+/** @deprecated the kinds; a source's own id is any registry id (`SourceId`). */
+export const SOURCE_IDS = SOURCE_KINDS;
+/** A source's id in the source registry (e.g. `gp`, `gp-emis-north`, `trust-leeds`). */
+export type SourceId = string;
 
 /** What the facade asks a source when looking for a person. */
 export type PatientQuery =
@@ -48,6 +55,14 @@ export interface SourceHealth {
 /** One small interface every source adapter implements. Aggregate count queries come in a later issue. */
 export interface SourceAdapter {
   readonly id: SourceId;
+  /** What kind of source this is (consent rules and precedence go by kind). */
+  readonly kind: SourceKind;
+  /**
+   * ODS codes of the organisations behind the source whose staff have a care relationship with every
+   * patient the source holds (a trust, a council). A GP system lists none: its practices' relationship
+   * is the patient's registered practice.
+   */
+  readonly organisations: readonly string[];
   /** Human-readable name used in OperationOutcome diagnostics (never patient data). */
   readonly displayName: string;
   /** Base URL used as `meta.source` for resources from this source. */

@@ -4,6 +4,8 @@ import { Federation } from '../adapters/federation.js';
 import { createFhirSourceAdapter } from '../adapters/fhir-source.js';
 import { createSocialCareAdapter } from '../adapters/social-care.js';
 import { Transport } from '../adapters/transport.js';
+import { relationshipOrganisations } from '../adapters/source-registry.js';
+import { createSmartBackendAuth, readKeyFile } from '../adapters/smart-backend-auth.js';
 import { createAggregateClient, type AggregateClient } from '../adapters/aggregate-client.js';
 import type { SourceAdapter, SourceId } from '../adapters/types.js';
 import { AuditLog } from '../audit/audit-log.js';
@@ -35,23 +37,28 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/** One adapter per source of the registry, each with its own transport (deadline, retry, breaker) and outbound auth. */
 export function createAdapters(
-  config: Pick<Config, 'sources' | 'sourceDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs' | 'sourcePaging' | 'sourceMaxBodyBytes'>,
+  config: Pick<Config, 'sourceRegistry' | 'sourceDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs' | 'sourcePaging' | 'sourceMaxBodyBytes'>,
 ): SourceAdapter[] {
-  const transport = (id: SourceId) =>
+  const transport = (id: SourceId, deadlineMs?: number) =>
     new Transport(id, {
-      deadlineMs: config.sourceDeadlineMs,
+      deadlineMs: deadlineMs ?? config.sourceDeadlineMs,
       retries: config.sourceRetries,
       retryBaseMs: 25,
       breaker: { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
     });
   const { pageSize, maxPages, maxEntries } = config.sourcePaging;
   const fhir = { pageSize, paging: { maxPages, maxEntries }, maxBodyBytes: config.sourceMaxBodyBytes };
-  return [
-    createFhirSourceAdapter({ id: 'gp', displayName: 'GP practice system', baseUrl: config.sources.gp, transport: transport('gp'), ...fhir }),
-    createFhirSourceAdapter({ id: 'hospital', displayName: 'Hospital system', baseUrl: config.sources.hospital, transport: transport('hospital'), ...fhir }),
-    createSocialCareAdapter({ baseUrl: config.sources.socialCare, transport: transport('social-care'), maxBodyBytes: config.sourceMaxBodyBytes }),
-  ];
+  return config.sourceRegistry.map((s) => {
+    const common = { id: s.id, displayName: s.displayName, organisations: relationshipOrganisations(s), transport: transport(s.id, s.deadlineMs) };
+    if (s.kind === 'social-care-api') return createSocialCareAdapter({ ...common, baseUrl: s.baseUrl, maxBodyBytes: config.sourceMaxBodyBytes });
+    const auth =
+      s.auth.type === 'smart-backend'
+        ? createSmartBackendAuth({ ...s.auth, privateKey: readKeyFile(s.auth.privateKeyFile) })
+        : undefined;
+    return createFhirSourceAdapter({ ...common, kind: s.category, baseUrl: s.baseUrl, ...fhir, ...(auth ? { auth } : {}) });
+  });
 }
 
 /** One aggregate client per source, each with its own transport (breaker) and the aggregate deadline. */
@@ -97,7 +104,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
   const db = given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` }));
   try {
     await migrate(db);
-    const federation = new Federation(createAdapters(config), new PatientIndex(db), config.providerOrganisations);
+    const federation = new Federation(createAdapters(config), new PatientIndex(db));
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db, config.auditDeferMs);
@@ -107,7 +114,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       optedOutNhsNumbers: (now) => listOptedOutNhsNumbers(consents, new PatientIndex(db), now),
       logger,
     });
-    const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
+    const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, sourceOrganisations: Object.fromEntries(config.sourceRegistry.map((s) => [s.id, relationshipOrganisations(s)])) });
     const app = createApp({
       guard,
       consents,
