@@ -53,8 +53,16 @@ export function createFhirSourceAdapter(opts: FhirSourceOptions): SourceAdapter 
   const count = String(opts.pageSize ?? 1000);
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
+  const authHeaders = async (name: string, signal: AbortSignal) => {
+    try {
+      return await opts.auth?.headers(signal);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      throw new SourceError(id, 'error', `${name}: outbound authentication failed (${e instanceof Error ? e.message : 'no token'})`);
+    }
+  };
   const once = async (name: string, url: string, signal: AbortSignal) =>
-    getSourceJson(url, { source: id, name, signal, origin, maxBodyBytes, accept: FHIR_JSON, headers: await opts.auth?.headers(signal) });
+    getSourceJson(url, { source: id, name, signal, origin, maxBodyBytes, accept: FHIR_JSON, headers: await authHeaders(name, signal) });
   /** One GET through the transport; a 401 with outbound auth gets a fresh token and one more try. */
   const get = (name: string, path: string, signal?: AbortSignal, deadlineMs?: number) =>
     transport.call(
