@@ -50,7 +50,7 @@ describe('upstream faults injected with nock (HTTP interface)', function () {
       GP_FHIR_URL: `${GP}/fhir`,
       HOSPITAL_FHIR_URL: `${HOSP}/fhir`,
       SOCIAL_CARE_URL: SC,
-      SOURCE_DEADLINE_MS: '300',
+      SOURCE_DEADLINE_MS: '600',
       SOURCE_RETRIES: '1',
       CIRCUIT_FAILURE_THRESHOLD: '50',
       VALIDATE_RESPONSES: 'true',

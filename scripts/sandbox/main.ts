@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { faultsFromEnv } from './faults.js';
 import { startRegion } from './region.js';
 import { startSandbox } from './start.js';
 
@@ -22,6 +23,7 @@ import { startSandbox } from './start.js';
  *        (e.g. 3 / 2 / 2): a region (region.ts) on ephemeral ports, patients distributed, some known to two
  *        trusts; the registry for the service is written to SANDBOX_REGISTRY_FILE (default .data/sources.json)
  *        and printed as {"region":{"registry":<path>,"sources":[…]}}. No aggregate extracts in this mode.
+ *        SANDBOX_REGION_BASE_PORT: the region's servers listen on consecutive ports from it (default ephemeral).
  */
 
 const env = process.env;
@@ -44,11 +46,16 @@ if (counts3.some((n) => n > 1)) {
   const region = await startRegion({
     gp: Math.max(1, counts3[0]!), hospital: Math.max(1, counts3[1]!), socialCare: Math.max(1, counts3[2]!),
     bundleDirs, generate: count > 0 ? { count, seed: intEnv('SANDBOX_SEED', 1) } : undefined, host: env.SANDBOX_HOST || '127.0.0.1',
+    latency: { gp: faultsFromEnv('GP'), hospital: faultsFromEnv('HOSPITAL'), socialCare: faultsFromEnv('SOCIAL_CARE') },
+    ...(env.SANDBOX_MAX_PAGE_SIZE ? { maxPageSize: intEnv('SANDBOX_MAX_PAGE_SIZE', 1000) } : {}),
+    ...(env.SANDBOX_REGION_BASE_PORT ? { basePort: intEnv('SANDBOX_REGION_BASE_PORT', 0) } : {}),
   });
   const file = env.SANDBOX_REGISTRY_FILE || '.data/sources.json';
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(region.registry(), null, 2));
-  console.log(JSON.stringify({ region: { registry: file, sources: region.registry().sources.map((s) => ({ id: s.id, baseUrl: s.baseUrl })) } }));
+  // Which sources hold each (synthetic) person and under which ids: the benchmark's patient list.
+  const patients = region.data.manifest.map((m) => ({ nhsNumber: m.nhsNumber, gpPatientId: m.gpPatientId, hospitalPatientId: m.hospitalPatientId, socialCarePersonId: m.socialCarePersonId, ...region.placement.get(m.nhsNumber) }));
+  console.log(JSON.stringify({ region: { registry: file, sources: region.registry().sources.map((s) => ({ id: s.id, kind: s.kind, baseUrl: s.baseUrl })), patients } }));
   const stopRegion = (): void => void region.close().then(() => process.exit(0), () => process.exit(1));
   process.on('SIGTERM', stopRegion);
   process.on('SIGINT', stopRegion);

@@ -25,6 +25,8 @@ export interface RegionOptions {
   /** Latency/jitter per kind of source (ms). */
   latency?: Partial<Record<'gp' | 'hospital' | 'socialCare', Partial<FaultConfig>>>;
   maxPageSize?: number;
+  /** First port of the region's servers (then one each, in order); default 0 = ephemeral ports. */
+  basePort?: number;
 }
 
 export interface RegionSource {
@@ -93,7 +95,8 @@ export async function startRegion(opts: RegionOptions): Promise<Region> {
   const sources: RegionSource[] = [];
   const start = async (app: Express): Promise<string> => {
     const server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, host, resolve));
+    const port = opts.basePort ? opts.basePort + servers.length : 0;
+    await new Promise<void>((resolve) => server.listen(port, host, resolve));
     servers.push(server);
     return `http://${host}:${(server.address() as AddressInfo).port}`;
   };
