@@ -126,6 +126,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       maxBodyBytes: config.maxBodyBytes,
       validateResponses: config.validateResponses,
       everythingPageSize: config.everythingPageSize,
+      sourceNames: config.sourceRegistry.map((s) => s.displayName),
       smart: smartConfiguration(config),
       indicators: {
         computer: indicators,

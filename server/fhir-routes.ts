@@ -15,6 +15,7 @@ export interface FhirRouteDeps {
   repoFor(res: Response, operation: string): GuardedRepository;
   baseUrl: string;
   everythingPageSize: number;
+  sourceNames: string[];
   software: { name: string; version: string };
 }
 
@@ -40,7 +41,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     ...(req.res ? { incomplete: incompleteHeader(req.res) } : {}),
   });
 
-  router.get('/metadata', (_req, res) => send(res, 200, capabilityStatement(fhirBase, deps.software)));
+  router.get('/metadata', (_req, res) => send(res, 200, capabilityStatement(fhirBase, deps.software, deps.sourceNames)));
 
   const search = async (req: Request, res: Response, params: RawParams) => {
     const query = parsePatientSearch(params);

@@ -180,6 +180,11 @@ sources:
       expect(r.body.total).to.equal(undefined);
     });
 
+    it('the CapabilityStatement names every source of the registry', async () => {
+      const r = await request(service.app).get('/fhir/metadata');
+      expect(r.body.implementation.description).to.include('GP system (north); GP system (south); Trust A hospital system; Trust B hospital system; Council X social care');
+    });
+
     it('readyz reports every source of the registry', async () => {
       const r = await request(service.app).get('/readyz');
       const names = JSON.stringify(r.body);
