@@ -46,6 +46,8 @@ export interface BenchStack {
   sandbox: Child;
   service: Child;
   manifest: Manifest[];
+  /** The service's DATA_DIR (its demo signing keys live there). */
+  dataDir: string;
   /** Indexes every sandbox patient through the Patient search; tokens for `role` at each registered practice. */
   indexPatients(role: Extract<Role, 'clinician' | 'ambulance-crew'>): Promise<BenchPatient[]>;
   stop(): Promise<void>;
@@ -53,7 +55,7 @@ export interface BenchStack {
 
 export const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
-export async function startBenchStack(opts: { generate: number; name: string; serviceEnv?: Record<string, string> }): Promise<BenchStack> {
+export async function startBenchStack(opts: { generate: number; name: string; serviceEnv?: Record<string, string>; port?: number }): Promise<BenchStack> {
   const dataDir = mkdtempSync(join(tmpdir(), `ipr-bench-${opts.name}-`));
   const sandbox = await startChild(
     'scripts/sandbox/main.ts',
@@ -75,7 +77,7 @@ export async function startBenchStack(opts: { generate: number; name: string; se
     process.env.BENCH_SANDBOX_NODE_ARGS?.split(' ').filter(Boolean),
   );
   const urls = sandbox.value;
-  const port = 18000 + Math.floor(Math.random() * 2000);
+  const port = opts.port ?? 18000 + Math.floor(Math.random() * 2000);
   // Request logs at info go to the service's stdout (discarded here) as they would in production.
   const service = await startPolled(
     'server/main.ts',
@@ -112,6 +114,7 @@ export async function startBenchStack(opts: { generate: number; name: string; se
     sandbox: sandbox.child,
     service,
     manifest,
+    dataDir,
     async indexPatients(role) {
       const searchAuth = { authorization: `Bearer ${await mint('bench', 'clinician', 'A81001')}` };
       const patients: BenchPatient[] = [];
