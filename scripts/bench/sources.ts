@@ -38,7 +38,11 @@ async function startStack(counts: [number, number, number], extraEnv: Record<str
   const service = await startPolled('server/main.ts', {
     SOURCES_FILE: region.value.registry, PORT: String(port), DATA_DIR: dir, AUTH_MODE: 'demo', LOG_LEVEL: 'warn', SOURCE_DEADLINE_MS: '3000', DATABASE_URL: '',
     ...(extraEnv.SANDBOX_MAX_PAGE_SIZE ? { SOURCE_MAX_PAGES: '1000' } : {}),
-  }, `http://127.0.0.1:${port}/healthz`, [...SERVICE_NODE_FLAGS]);
+  }, `http://127.0.0.1:${port}/healthz`, [...SERVICE_NODE_FLAGS], 600_000).catch(async (e: unknown) => {
+    await region.child.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
   const base = `http://127.0.0.1:${port}`;
   const keys = await ensureDemoKeys(dir);
   const mint = (org: string) => mintToken(keys.privateJwk, keys.kid, { sub: `bench-${org}`, role: 'clinician', org }, { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE });
