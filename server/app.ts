@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../store/package-files.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import * as OpenApiValidator from 'express-openapi-validator';
@@ -28,7 +28,7 @@ import { cacheValidatorRoutePatterns } from './route-pattern-cache.js';
 import { enforceScopes, scopedRepository } from './scope-guard.js';
 import { SMART_CONFIGURATION_PATHS, smartRoutes, type SmartConfiguration } from './smart-routes.js';
 
-export const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
+export const OPENAPI_PATH = packageFile('openapi.yaml');
 
 export interface ReadinessCheck {
   name: string;

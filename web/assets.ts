@@ -12,10 +12,11 @@ import { dirname, join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { Router, type Request, type Response } from 'express';
 import { SUBSET_CSS_PATH } from './css-build.js';
+import { packageFile } from '../store/package-files.js';
 
 const require = createRequire(import.meta.url);
 const NHSUK_DIST = join(dirname(require.resolve('nhsuk-frontend/package.json')), 'dist', 'nhsuk');
-const SERVICE_CSS = new URL('./styles/service.css', import.meta.url);
+const SERVICE_CSS = packageFile('web', 'styles', 'service.css');
 
 interface Asset {
   url: string;

@@ -1,10 +1,11 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../store/package-files.js';
 
 const require = createRequire(import.meta.url);
-export const SUBSET_SCSS_PATH = fileURLToPath(new URL('./styles/nhsuk-subset.scss', import.meta.url));
-export const SUBSET_CSS_PATH = fileURLToPath(new URL('./static/nhsuk-subset.css', import.meta.url));
+// From the package root, not beside this module: the same from source and from dist/ (store/package-files.ts).
+export const SUBSET_SCSS_PATH = packageFile('web', 'styles', 'nhsuk-subset.scss');
+export const SUBSET_CSS_PATH = packageFile('web', 'static', 'nhsuk-subset.css');
 
 /** Compiles the design-system subset (Sass is a devDependency: build and test time only). */
 export function compileSubset(): string {

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../store/package-files.js';
 import type { Response } from 'express';
 import nunjucks from 'nunjucks';
 import type { AssetUrls } from './assets.js';
@@ -13,7 +13,7 @@ import type { Principal } from '../identity/principal.js';
 
 const require = createRequire(import.meta.url);
 const NHSUK_ROOT = join(dirname(require.resolve('nhsuk-frontend/package.json')), 'dist');
-const VIEWS = fileURLToPath(new URL('./views/', import.meta.url));
+const VIEWS = packageFile('web', 'views');
 
 export const ROLE_LABELS: Record<Principal['role'], string> = {
   'ambulance-crew': 'ambulance crew',

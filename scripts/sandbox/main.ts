@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { packageFile } from '../../store/package-files.js';
 import { faultsFromEnv } from './faults.js';
 import { startRegion } from './region.js';
 import { startSandbox } from './start.js';
@@ -35,7 +35,7 @@ const intEnv = (name: string, fallback: number): number => {
   return n;
 };
 
-const defaultDir = fileURLToPath(new URL('../../../shared/data/synthea', import.meta.url));
+const defaultDir = packageFile('..', 'shared', 'data', 'synthea');
 const bundleDirs = env.SANDBOX_BUNDLE_DIRS !== undefined
   ? env.SANDBOX_BUNDLE_DIRS.split(':').filter(Boolean)
   : existsSync(defaultDir) ? [defaultDir] : [];
