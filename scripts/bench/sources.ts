@@ -77,10 +77,13 @@ const check = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
 /** The machine's load beside the figures: on 2 shared cores the latencies follow everything else running. */
 const contention = () => `load average while running: ${loadavg().map((n) => n.toFixed(2)).join(' ')} (2 cores shared with other work: figures are indicative only)`;
 
-// Part 1: 7 sources.
-let stack = await startStack([3, 2, 2]);
+// BENCH_PARTS=sources,paging (default both).
+const PARTS = (process.env.BENCH_PARTS ?? 'sources,paging').split(',');
+let stack: Awaited<ReturnType<typeof startStack>> | undefined;
 let bare: { child: Child; value: string } | undefined;
-try {
+// Part 1: 7 sources.
+if (PARTS.includes('sources')) try {
+  stack = await startStack([3, 2, 2]);
   const { indexed, base, sourceCalls, info } = stack;
   const facade = () => {
     const x = pick(indexed);
@@ -125,11 +128,11 @@ try {
   console.log(contention());
 } finally {
   await bare?.child.stop();
-  await stack.stop();
+  await stack?.stop();
 }
 
 // Part 2: GP paging at 20 and 100 entries a page (80 ms a page), one source of each kind.
-for (const pageSize of [20, 100]) {
+for (const pageSize of PARTS.includes('paging') ? [20, 100] : []) {
   stack = await startStack([1, 1, 1], { SANDBOX_MAX_PAGE_SIZE: String(pageSize), SANDBOX_GENERATE: '0' });
   try {
     const { indexed, base, info } = stack;

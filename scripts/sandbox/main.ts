@@ -42,7 +42,8 @@ const bundleDirs = env.SANDBOX_BUNDLE_DIRS !== undefined
 const count = intEnv('SANDBOX_GENERATE', 50);
 
 const counts3 = ['SANDBOX_GP_COUNT', 'SANDBOX_HOSPITAL_COUNT', 'SANDBOX_SOCIAL_CARE_COUNT'].map((n) => intEnv(n, 1));
-if (counts3.some((n) => n > 1)) {
+// Region mode when any count is given (even 1 / 1 / 1: a region with its registry file).
+if (['SANDBOX_GP_COUNT', 'SANDBOX_HOSPITAL_COUNT', 'SANDBOX_SOCIAL_CARE_COUNT'].some((n) => env[n])) {
   const region = await startRegion({
     gp: Math.max(1, counts3[0]!), hospital: Math.max(1, counts3[1]!), socialCare: Math.max(1, counts3[2]!),
     bundleDirs, generate: count > 0 ? { count, seed: intEnv('SANDBOX_SEED', 1) } : undefined, host: env.SANDBOX_HOST || '127.0.0.1',
