@@ -4,6 +4,8 @@ import { Federation } from '../adapters/federation.js';
 import { createFhirSourceAdapter } from '../adapters/fhir-source.js';
 import { createSocialCareAdapter } from '../adapters/social-care.js';
 import { Transport } from '../adapters/transport.js';
+import { relationshipOrganisations } from '../adapters/source-registry.js';
+import { createSmartBackendAuth, readKeyFile } from '../adapters/smart-backend-auth.js';
 import { createAggregateClient, type AggregateClient } from '../adapters/aggregate-client.js';
 import type { SourceAdapter, SourceId } from '../adapters/types.js';
 import { AuditLog } from '../audit/audit-log.js';
@@ -44,19 +46,28 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export function createAdapters(config: Pick<Config, 'sources' | 'sourceDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs'>): SourceAdapter[] {
-  const transport = (id: SourceId) =>
+/** One adapter per source of the registry, each with its own transport (deadline, retry, breaker) and outbound auth. */
+export function createAdapters(
+  config: Pick<Config, 'sourceRegistry' | 'sourceDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs' | 'sourcePaging' | 'sourceMaxBodyBytes'>,
+): SourceAdapter[] {
+  const transport = (id: SourceId, deadlineMs?: number) =>
     new Transport(id, {
-      deadlineMs: config.sourceDeadlineMs,
+      deadlineMs: deadlineMs ?? config.sourceDeadlineMs,
       retries: config.sourceRetries,
       retryBaseMs: 25,
       breaker: { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
     });
-  return [
-    createFhirSourceAdapter({ id: 'gp', displayName: 'GP practice system', baseUrl: config.sources.gp, transport: transport('gp') }),
-    createFhirSourceAdapter({ id: 'hospital', displayName: 'Hospital system', baseUrl: config.sources.hospital, transport: transport('hospital') }),
-    createSocialCareAdapter({ baseUrl: config.sources.socialCare, transport: transport('social-care') }),
-  ];
+  const { pageSize, maxPages, maxEntries } = config.sourcePaging;
+  const fhir = { pageSize, paging: { maxPages, maxEntries }, maxBodyBytes: config.sourceMaxBodyBytes };
+  return config.sourceRegistry.map((s) => {
+    const common = { id: s.id, displayName: s.displayName, organisations: relationshipOrganisations(s), transport: transport(s.id, s.deadlineMs) };
+    if (s.kind === 'social-care-api') return createSocialCareAdapter({ ...common, baseUrl: s.baseUrl, maxBodyBytes: config.sourceMaxBodyBytes });
+    const auth =
+      s.auth.type === 'smart-backend'
+        ? createSmartBackendAuth({ ...s.auth, privateKey: readKeyFile(s.auth.privateKeyFile) })
+        : undefined;
+    return createFhirSourceAdapter({ ...common, kind: s.category, baseUrl: s.baseUrl, ...fhir, ...(auth ? { auth } : {}) });
+  });
 }
 
 /** One aggregate client per source, each with its own transport (breaker) and the aggregate deadline. */
@@ -105,7 +116,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
   const db = withUnavailable(given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` })));
   try {
     await migrate(db);
-    const federation = new Federation(createAdapters(config), new PatientIndex(db), config.providerOrganisations);
+    const federation = new Federation(createAdapters(config), new PatientIndex(db));
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db, config.auditDeferMs);
@@ -119,7 +130,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
     });
     const snapshots = new SnapshotStore(db);
     const cellKey = cellKeyFrom(indicatorSecret);
-    const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
+    const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, sourceOrganisations: Object.fromEntries(config.sourceRegistry.map((s) => [s.id, relationshipOrganisations(s)])) });
     const web = config.web.signIn.mode === 'off' ? undefined : await createWeb({
       db,
       config: config.web,
@@ -138,6 +149,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       maxBodyBytes: config.maxBodyBytes,
       validateResponses: config.validateResponses,
       everythingPageSize: config.everythingPageSize,
+      sourceNames: config.sourceRegistry.map((s) => s.displayName),
       smart: smartConfiguration(config),
       ...(web ? { web } : {}),
       indicators: {
