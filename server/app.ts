@@ -46,6 +46,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   validateResponses: boolean;
   everythingPageSize: number;
+  /** Express `trust proxy` (config TRUST_PROXY): whose X-Forwarded-For gives the client address. Unset: none. */
+  trustProxy?: number | string[];
   /** The SMART discovery document (server/smart-routes.ts smartConfiguration). */
   smart: SmartConfiguration;
   /** Transparency indicators: computer, snapshot and feedback stores, disclosure policy (server/indicator-routes.ts). */
@@ -67,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   // resources that support conditional updates (Consent) set their version ETag themselves.
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
 
   app.use((req, res, next) => {
     const given = req.header('x-request-id');

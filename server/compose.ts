@@ -12,6 +12,7 @@ import { ConsentGuard } from '../consent/guard.js';
 import { ConsentStore } from '../consent/store.js';
 import { openDb, type Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
+import { sharedRateLimiter } from '../store/rate-limits.js';
 import { PatientIndex } from '../store/patient-index.js';
 import { createIndicatorComputer, type IndicatorComputer } from '../indicators/compute.js';
 import { listOptedOutNhsNumbers } from '../indicators/opt-outs.js';
@@ -90,16 +91,17 @@ export async function createVerifier(config: Config): Promise<TokenVerifier> {
 /** Wires configuration into a ready application: database (migrated), adapters, federation, auth. */
 export async function createService(config: Config, logger: Logger, given: { db?: Db; verifier?: TokenVerifier } = {}): Promise<Service> {
   const verifier = given.verifier;
-  const db = given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` }));
+  const db = given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize } : { dataDir: `${config.dataDir}/pglite` }));
   try {
     await migrate(db);
     const federation = new Federation(createAdapters(config), new PatientIndex(db), config.providerOrganisations);
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db, config.auditDeferMs);
+    const secret = await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production });
     const indicators = createIndicatorComputer({
       sources: createAggregateClients(config),
-      secret: await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production }),
+      secret,
       optedOutNhsNumbers: (now) => listOptedOutNhsNumbers(consents, new PatientIndex(db), now),
       logger,
     });
@@ -116,12 +118,14 @@ export async function createService(config: Config, logger: Logger, given: { db?
       validateResponses: config.validateResponses,
       everythingPageSize: config.everythingPageSize,
       smart: smartConfiguration(config),
+      ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
       indicators: {
         computer: indicators,
         snapshots: new SnapshotStore(db),
         feedback: new FeedbackStore(db),
         disclosure: config.disclosure,
         feedbackPerMinute: config.feedbackRatePerMinute,
+        feedbackLimiter: sharedRateLimiter(db, { bucket: 'indicator-feedback', limit: config.feedbackRatePerMinute, windowMs: 60_000, secret }),
       },
       readiness: async () => {
         const dbCheck = await db.query('SELECT 1').then(

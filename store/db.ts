@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import { embeddedCaches, type EmbeddedCaches } from './embedded-cache.js';
 
 /** One small query interface over PostgreSQL (pg) and embedded PGlite. SQL must run on both. */
 export interface Queryable {
@@ -12,18 +13,24 @@ export interface Db extends Queryable {
   /** Runs fn inside one transaction; commits when it resolves, rolls back when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * Read caches, present ONLY on embedded PGlite (one process owns the database, so it sees every write).
+   * A PostgreSQL Db never has them: other instances write to the same database (store/embedded-cache.ts).
+   */
+  readonly embeddedCaches?: EmbeddedCaches;
 }
 
-export type DbConfig = { databaseUrl: string } | { dataDir: string } | { memory: true };
+/** poolSize: connections this process may hold open to PostgreSQL (default 10). */
+export type DbConfig = { databaseUrl: string; poolSize?: number } | { dataDir: string } | { memory: true };
 
 export async function openDb(cfg: DbConfig): Promise<Db> {
-  if ('databaseUrl' in cfg) return openPostgres(cfg.databaseUrl);
+  if ('databaseUrl' in cfg) return openPostgres(cfg.databaseUrl, cfg.poolSize ?? 10);
   if ('dataDir' in cfg) mkdirSync(cfg.dataDir, { recursive: true });
   return openPglite('dataDir' in cfg ? cfg.dataDir : undefined);
 }
 
-function openPostgres(url: string): Db {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+function openPostgres(url: string, max: number): Db {
+  const pool = new pg.Pool({ connectionString: url, max });
   // An idle client that errors (e.g. the server restarted) must not crash the process.
   pool.on('error', () => undefined);
   return {
@@ -55,5 +62,6 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
     query: async (sql, params) => db.query(sql, params as unknown[]) as never,
     tx: (fn) => db.transaction((t) => fn({ query: async (sql, params) => t.query(sql, params as unknown[]) as never })),
     close: () => db.close(),
+    embeddedCaches: embeddedCaches(),
   };
 }

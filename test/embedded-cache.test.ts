@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Consent } from 'fhir/r4.js';
 import { ConsentStore } from '../consent/store.js';
-import type { Db } from '../store/db.js';
+import { openDb, type Db } from '../store/db.js';
 import { readCache } from '../store/embedded-cache.js';
 import { PatientIndex } from '../store/patient-index.js';
 import { openTestDb, TEST_ENGINE } from './helpers/test-db.js';
@@ -16,7 +16,7 @@ const consent = (status: Consent['status']): Consent => ({
 
 /** The hot reads of every record request are cached on embedded PGlite only, and never stale. */
 describe(`hot-read cache on ${TEST_ENGINE}`, () => {
-  let db: Db;
+  let db: Db & { url?: string };
   before(async () => {
     db = await openTestDb();
   });
@@ -81,5 +81,25 @@ describe(`hot-read cache on ${TEST_ENGINE}`, () => {
     let n = 0;
     await cache.read('k', async () => ++n);
     expect(await cache.read('k', async () => ++n)).to.equal(2);
+  });
+
+  it('on PostgreSQL a Db has no cache registry at all, and a second instance\'s writes are seen by the next read', async function () {
+    if (db.engine !== 'postgres') this.skip();
+    const other = await openDb({ databaseUrl: db.url! });
+    try {
+      expect(other.embeddedCaches).to.equal(undefined);
+      const index = new PatientIndex(db);
+      const consents = new ConsentStore(db);
+      const patientId = await index.link('9990006666', [{ source: 'gp', sourcePatientId: 'cache-g5', matchMethod: 'nhs-number' }]);
+      expect(await consents.forPatient(patientId)).to.deep.equal([]);
+      expect((await index.get(patientId))!.links).to.have.length(1);
+      // Another instance (its own pool) writes: this instance's very next reads see it.
+      await new ConsentStore(other).create(consent('active'), patientId, 'test');
+      await new PatientIndex(other).link('9990006666', [{ source: 'hospital', sourcePatientId: 'cache-h5', matchMethod: 'nhs-number' }]);
+      expect((await consents.forPatient(patientId)).map((c) => c.resource.status)).to.deep.equal(['active']);
+      expect((await index.get(patientId))!.links.map((l) => l.sourcePatientId)).to.deep.equal(['cache-g5', 'cache-h5']);
+    } finally {
+      await other.close();
+    }
   });
 });
