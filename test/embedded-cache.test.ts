@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import type { Consent } from 'fhir/r4.js';
 import { ConsentStore } from '../consent/store.js';
+import pino from 'pino';
+import { loadConfig } from '../server/config.js';
+import { createService } from '../server/compose.js';
 import { openDb, type Db } from '../store/db.js';
 import { readCache } from '../store/embedded-cache.js';
 import { PatientIndex } from '../store/patient-index.js';
@@ -100,6 +103,18 @@ describe(`hot-read cache on ${TEST_ENGINE}`, () => {
       expect((await index.get(patientId))!.links.map((l) => l.sourcePatientId)).to.deep.equal(['cache-g5', 'cache-h5']);
     } finally {
       await other.close();
+    }
+  });
+
+  it('on PGlite the service keeps the caches (whatever wraps its Db)', async function () {
+    if (db.engine !== 'pglite') this.skip();
+    this.timeout(120_000);
+    const config = loadConfig({ GP_FHIR_URL: 'http://gp.test', HOSPITAL_FHIR_URL: 'http://h.test', SOCIAL_CARE_URL: 'http://sc.test', INDICATOR_PSEUDONYM_SECRET: 'x'.repeat(32) });
+    const service = await createService(config, pino({ level: 'silent' }), { db: await openDb({ memory: true }), verifier: async () => { throw new Error('no tokens here'); } });
+    try {
+      expect(service.db.embeddedCaches, 'the service would read the database on every request').to.not.equal(undefined);
+    } finally {
+      await service.close();
     }
   });
 });
