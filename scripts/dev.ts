@@ -2,12 +2,18 @@
  * `npm start`: starts the sandbox source systems (GP, hospital, social care) and the service on the
  * embedded default (PGlite in DATA_DIR, demo tokens), each in its own process, and prints the URLs and
  * how to mint a demo token. Ctrl-C stops both.
+ *
+ * Run compiled (`npm start`: dist/scripts/dev.js) it starts the compiled sandbox and service beside it in
+ * dist/; run from source (`npm run dev`: tsx) it starts their sources under tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { SERVICE_NODE_FLAGS } from '../server/runtime-flags.js';
 
-const tsx = ['--import', 'tsx/esm'];
+const compiled = import.meta.url.endsWith('.js');
+const loader = compiled ? [] : ['--import', 'tsx/esm'];
+const entry = (path: string): string => fileURLToPath(new URL(`${path}${compiled ? '.js' : '.ts'}`, import.meta.url));
 const children: ChildProcess[] = [];
 
 function stopAll(code: number): void {
@@ -18,7 +24,7 @@ process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
 async function startSandbox(): Promise<{ gp: string; hospital: string; socialCare: string }> {
-  const child = spawn(process.execPath, [...tsx, 'scripts/sandbox/main.ts'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  const child = spawn(process.execPath, [...loader, entry('./sandbox/main')], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   children.push(child);
   child.on('exit', (code) => {
     process.stderr.write(`sandbox exited (${code})\n`);
@@ -38,7 +44,7 @@ async function startSandbox(): Promise<{ gp: string; hospital: string; socialCar
 
 const urls = await startSandbox();
 const port = process.env.PORT ?? '8080';
-const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...tsx, 'server/main.ts'], {
+const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...loader, entry('../server/main')], {
   stdio: 'inherit',
   env: {
     ...process.env,

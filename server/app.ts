@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../store/package-files.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import * as OpenApiValidator from 'express-openapi-validator';
@@ -10,6 +10,8 @@ import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
 import { normalizeError, notAcceptable, notFound } from '../fhir/outcomes.js';
 import type { TokenVerifier } from './auth.js';
+import type { Web } from '../web/app.js';
+import { wantsHtml } from '../web/page-errors.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { EmergencyAccess } from '../consent/emergency.js';
 import type { ConsentGuard } from '../consent/guard.js';
@@ -26,7 +28,7 @@ import { cacheValidatorRoutePatterns } from './route-pattern-cache.js';
 import { enforceScopes, scopedRepository } from './scope-guard.js';
 import { SMART_CONFIGURATION_PATHS, smartRoutes, type SmartConfiguration } from './smart-routes.js';
 
-export const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
+export const OPENAPI_PATH = packageFile('openapi.yaml');
 
 export interface ReadinessCheck {
   name: string;
@@ -52,6 +54,8 @@ export interface AppDeps {
   smart: SmartConfiguration;
   /** Transparency indicators: computer, snapshot and feedback stores, disclosure policy (server/indicator-routes.ts). */
   indicators: Omit<IndicatorRouteDeps, 'audit' | 'baseUrl'>;
+  /** The web pages (web/app.ts createWeb); absent = API only. */
+  web?: Web;
 }
 
 const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
@@ -95,6 +99,12 @@ export function createApp(deps: AppDeps): express.Express {
   // gzip/br when the client asks (Accept-Encoding): a summary is ~5× smaller on a weak mobile signal.
   // The whole body in one step, synchronously when small (server/compression.ts says why).
   app.use(compression());
+  // The pages (their own CSP, sessions, CSRF and error pages) before the API's parsers and validator.
+  // Mounted through a named function: HTML pages are not API routes (openapi.yaml describes the API).
+  const web = deps.web?.router;
+  if (web) app.use(function webPages(req: Request, res: Response, next: NextFunction) {
+    web(req, res, next);
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -148,6 +158,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // The one terminal error handler: an OperationOutcome, never a stack trace.
   app.use((e: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // A browser asking for a page gets an error page; the API keeps its OperationOutcome.
+    if (deps.web && !req.path.startsWith('/fhir') && wantsHtml(req)) return deps.web.renderError(e, req, res);
     const err = normalizeError(e);
     if (err.status >= 500) req.log?.error({ err: { type: (e as Error)?.name, message: (e as Error)?.message, stack: (e as Error)?.stack } }, 'request failed');
     for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);

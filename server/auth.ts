@@ -18,7 +18,8 @@ import {
 } from 'jose';
 import { forbidden, serviceUnavailable, unauthorized, type OperationOutcomeError } from '../fhir/outcomes.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
-import { ROLES, type Principal, type Role } from '../identity/principal.js';
+import { ClaimsRefused, principalFromClaims, TOKEN_CLAIM_NAMES } from '../identity/claims.js';
+import type { Principal, Role } from '../identity/principal.js';
 
 export interface AuthConfig {
   issuer: string;
@@ -41,11 +42,7 @@ const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
   'ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA', 'Ed25519',
 ]);
 
-const STAFF_ROLES: readonly Role[] = ROLES.filter((r) => r !== 'patient');
-/** ODS organisation codes: 3–10 upper-case letters/digits (e.g. A81001, RXX, 8HK49). */
-const ODS_CODE = /^[A-Z0-9]{3,10}$/;
 const MAX_TOKEN_LENGTH = 16_384;
-const MAX_CLAIM_LENGTH = 256;
 
 export type TokenVerifier = (authorizationHeader: string | undefined) => Promise<Principal>;
 
@@ -242,41 +239,16 @@ function optionalString(payload: JWTPayload, name: string): string | undefined {
   return v;
 }
 
-function isRole(v: unknown): v is Role {
-  return typeof v === 'string' && (ROLES as readonly string[]).includes(v);
-}
-
+/** The same mapping the pages use (identity/claims.ts), plus the token's scope and id. */
 function toPrincipal(payload: JWTPayload): Principal {
-  const { sub } = payload;
-  if (typeof sub !== 'string' || sub === '' || sub.length > MAX_CLAIM_LENGTH) {
-    throw claimError('The token has no valid sub claim.');
+  let principal: Principal;
+  try {
+    principal = principalFromClaims(payload as Record<string, unknown>, TOKEN_CLAIM_NAMES, isValidNhsNumber);
+  } catch (e) {
+    if (e instanceof ClaimsRefused) throw claimError(e.message);
+    throw e;
   }
-  const role = payload['role'];
-  if (role === undefined) throw claimError('The token has no role claim.');
-  if (!isRole(role)) throw claimError(`The token's role claim is not a known role (expected one of: ${ROLES.join(', ')}).`);
-
   const scope = optionalString(payload, 'scope');
   const jti = optionalString(payload, 'jti');
-  const principal: Principal = { sub, role, ...(scope ? { scope } : {}), ...(jti ? { jti } : {}) };
-
-  if (role === 'patient') {
-    const nhs = payload['nhs_number'];
-    if (nhs === undefined) throw claimError('A patient token must carry an nhs_number claim.');
-    if (typeof nhs !== 'string' || !isValidNhsNumber(nhs)) {
-      throw claimError("The patient token's nhs_number claim is not a valid NHS number.");
-    }
-    principal.nhsNumber = nhs.replace(/\s+/g, '');
-    return principal;
-  }
-
-  if (STAFF_ROLES.includes(role)) {
-    if (payload['nhs_number'] !== undefined) throw claimError('The nhs_number claim is only allowed in patient tokens.');
-    const org = payload['org'];
-    if (org === undefined) throw claimError('A staff token must carry an org claim (ODS organisation code).');
-    if (typeof org !== 'string' || !ODS_CODE.test(org)) {
-      throw claimError("The token's org claim is not a valid ODS organisation code.");
-    }
-    principal.organisation = org;
-  }
-  return principal;
+  return { ...principal, ...(scope ? { scope } : {}), ...(jti ? { jti } : {}) };
 }

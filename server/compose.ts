@@ -25,6 +25,10 @@ import { createTokenVerifier, type TokenVerifier } from './auth.js';
 import { smartConfiguration } from './smart-routes.js';
 import type { Config } from './config.js';
 import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys } from './demo-keys.js';
+import { createWeb } from '../web/app.js';
+import { staffPages } from '../web/staff/index.js';
+
+const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
 
 export interface Service {
   app: ReturnType<typeof createApp>;
@@ -106,6 +110,13 @@ export async function createService(config: Config, logger: Logger, given: { db?
       logger,
     });
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
+    const web = await createWeb({
+      db,
+      config: config.web,
+      baseUrl: config.publicBaseUrl,
+      providerOrganisations: config.providerOrganisations,
+      pageSets: [staffPages({ guard, emergency, audit, software: SOFTWARE, fhirBaseUrl: `${config.publicBaseUrl}/fhir`, grantMinutes: config.emergencyGrantMinutes })],
+    });
     const app = createApp({
       guard,
       consents,
@@ -119,6 +130,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       everythingPageSize: config.everythingPageSize,
       smart: smartConfiguration(config),
       ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
+      web,
       indicators: {
         computer: indicators,
         snapshots: new SnapshotStore(db),

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { aggregateRootOf } from '../adapters/aggregate-client.js';
+import { loadWebConfig, WebConfigError, type WebConfig } from '../web/config.js';
 
 /** Service configuration, read from the environment once at start-up and validated; fails fast naming the setting. */
 export interface Config {
@@ -47,6 +48,8 @@ export interface Config {
   production: boolean;
   /** What the deployment's SMART authorisation server offers (published in /.well-known/smart-configuration). */
   smart: { authorizationEndpoint?: string; tokenEndpoint?: string; grantTypes?: string[]; capabilities: string[] };
+  /** The web pages: sign-in (demo provider or external OpenID Connect), sessions (web/config.ts). */
+  web: WebConfig;
 }
 
 export class ConfigError extends Error {
@@ -121,10 +124,19 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL');
+  const publicBaseUrl = url(env, 'PUBLIC_BASE_URL', `http://${host}:${port}`);
+  const secret = indicatorSecret(env);
+  let web: WebConfig;
+  try {
+    web = loadWebConfig(env, { publicBaseUrl, production: secret.production });
+  } catch (e) {
+    if (e instanceof WebConfigError) throw new ConfigError(e.setting, e.message.replace(`Invalid configuration: ${e.setting} `, ''));
+    throw e;
+  }
   return {
     host,
     port,
-    publicBaseUrl: url(env, 'PUBLIC_BASE_URL', `http://${host}:${port}`),
+    publicBaseUrl,
     ...(databaseUrl ? { databaseUrl } : {}),
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     ...trustProxy(env),
@@ -155,8 +167,9 @@ export function loadConfig(env: Env = process.env): Config {
       hospital: url(env, 'HOSPITAL_AGGREGATE_URL', aggregateRootOf(url(env, 'HOSPITAL_FHIR_URL'))),
       socialCare: url(env, 'SOCIAL_CARE_AGGREGATE_URL', url(env, 'SOCIAL_CARE_URL')),
     },
-    ...indicatorSecret(env),
+    ...secret,
     smart: smartSettings(env),
+    web,
   };
 }
 

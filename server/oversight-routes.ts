@@ -1,9 +1,10 @@
 import { Router, type Request, type Response } from 'express';
 import type { Bundle } from 'fhir/r4.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { AuditInput, AuditSearch } from '../audit/types.js';
+import type { AuditSearch } from '../audit/types.js';
 import type { EmergencyAccess, GrantRecord } from '../consent/emergency.js';
 import type { GuardedRepository } from '../consent/guard.js';
+import { checkMayRequestEmergencyAccess, openEmergencyAlerts, requestEmergencyAccess, reviewEmergencyAccess, searchAuditTrail, verifyAuditTrail } from '../consent/oversight.js';
 import { badRequest, forbidden, notFound } from '../fhir/outcomes.js';
 import { FHIR_JSON } from './fhir-routes.js';
 import type { Principal } from '../identity/principal.js';
@@ -40,34 +41,30 @@ const grantJson = (g: GrantRecord) => ({
 /** Emergency (break-glass) access, the privacy officers' review queue and audit, and the patient's access log. */
 export function oversightRoutes(deps: OversightRouteDeps): Router {
   const router = Router();
-  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) =>
-    deps.audit.record({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+  const caller = (res: Response, operation: string) => ({ principal: principalOf(res), requestId: res.locals.requestId as string, operation });
 
   router.post('/emergency-access', async (req: Request, res: Response) => {
-    const p = requireRole(res, ['ambulance-crew', 'clinician'], 'request emergency access');
+    checkMayRequestEmergencyAccess(principalOf(res));
     const body = (req.body ?? {}) as { patient?: unknown; reason?: unknown; note?: unknown };
     const patientId = typeof body.patient === 'string' ? body.patient.replace(/^Patient\//, '') : '';
     const ref = await deps.repoFor(res, 'POST /emergency-access').resolvePatient(patientId);
     if (!ref) throw notFound('The patient is not known to this service: find them first (Patient search).');
-    const grant = await deps.emergency.grant(p, ref.id, String(body.reason ?? ''), String(body.note ?? ''));
-    await audit(res, { action: 'emergency-access', decision: 'permit', patientId: ref.id, purpose: 'BTG', operation: 'POST /emergency-access', reason: grant.reason });
+    const grant = await requestEmergencyAccess(deps, caller(res, 'POST /emergency-access'), ref.id, String(body.reason ?? ''), String(body.note ?? ''));
     res.status(201).json(grantJson(grant));
   });
 
   router.get('/review/alerts', async (_req: Request, res: Response) => {
-    requireRole(res, ['privacy-officer'], 'see the review queue');
-    res.json({ alerts: (await deps.emergency.openAlerts()).map(grantJson) });
+    res.json({ alerts: (await openEmergencyAlerts(deps, caller(res, 'GET /review/alerts'))).map(grantJson) });
   });
 
   router.post('/review/alerts/:id', async (req: Request<{ id: string }>, res: Response) => {
-    const p = requireRole(res, ['privacy-officer'], 'review emergency access');
     const body = (req.body ?? {}) as { outcome?: unknown; note?: unknown };
-    const reviewed = await deps.emergency.review(req.params.id, p.sub, String(body.outcome ?? ''), String(body.note ?? ''));
-    await audit(res, { action: 'emergency-review', decision: 'permit', patientId: reviewed.patientId, purpose: 'HOPERAT', operation: 'POST /review/alerts/{id}', outcomeDescription: `emergency access reviewed: ${reviewed.reviewOutcome}` });
+    const reviewed = await reviewEmergencyAccess(deps, caller(res, 'POST /review/alerts/{id}'), req.params.id, String(body.outcome ?? ''), String(body.note ?? ''));
     res.json(grantJson(reviewed));
   });
 
   router.get('/audit', async (req: Request, res: Response) => {
+    const c = caller(res, 'GET /audit');
     requireRole(res, ['privacy-officer'], 'search the audit trail');
     const q = req.query as Record<string, string | undefined>;
     const date = (name: string) => {
@@ -87,7 +84,7 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
       count: q._count ? Number(q._count) : 100,
       offset: q._offset ? Number(q._offset) : 0,
     };
-    const events = await deps.audit.search(filter);
+    const events = await searchAuditTrail(deps, c, filter);
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'searchset',
@@ -98,8 +95,7 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
   });
 
   router.get('/audit/verify', async (_req: Request, res: Response) => {
-    requireRole(res, ['privacy-officer'], 'verify the audit trail');
-    res.json(await deps.audit.verify());
+    res.json(await verifyAuditTrail(deps, caller(res, 'GET /audit/verify')));
   });
 
   router.get('/access-log', async (_req: Request, res: Response) => {

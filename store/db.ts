@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { embeddedCaches, type EmbeddedCaches } from './embedded-cache.js';
+import { hasCluster, initPgliteDataDir } from './pglite-init.js';
 
 /** One small query interface over PostgreSQL (pg) and embedded PGlite. SQL must run on both. */
 export interface Queryable {
@@ -55,6 +56,8 @@ function openPostgres(url: string, max: number): Db {
 }
 
 async function openPglite(dataDir: string | undefined): Promise<Db> {
+  // initdb in a child process: its memory is returned when the child exits (pglite-init.ts).
+  if (dataDir && !hasCluster(dataDir)) await initPgliteDataDir(dataDir);
   const db = dataDir ? new PGlite(dataDir) : new PGlite();
   await db.waitReady;
   return {

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Db } from './db.js';
+import { packageFile } from './package-files.js';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const MIGRATIONS_DIR = packageFile('store', 'migrations') + '/';
 /** Serialises migrations between service instances sharing one PostgreSQL. */
 const MIGRATION_LOCK = 7_240_001;
 

@@ -46,6 +46,8 @@ export interface BenchStack {
   sandbox: Child;
   service: Child;
   manifest: Manifest[];
+  /** The service's DATA_DIR (its demo signing keys live there). */
+  dataDir: string;
   /** Indexes every sandbox patient through the Patient search; tokens for `role` at each registered practice. */
   indexPatients(role: Extract<Role, 'clinician' | 'ambulance-crew'>): Promise<BenchPatient[]>;
   /** Another service instance with the same settings (same database, sources and demo keys) on `port`; the caller stops it. */
@@ -55,7 +57,7 @@ export interface BenchStack {
 
 export const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
-export async function startBenchStack(opts: { generate: number; name: string; port?: number; serviceEnv?: Record<string, string> }): Promise<BenchStack> {
+export async function startBenchStack(opts: { generate: number; name: string; serviceEnv?: Record<string, string>; port?: number }): Promise<BenchStack> {
   const dataDir = mkdtempSync(join(tmpdir(), `ipr-bench-${opts.name}-`));
   const sandbox = await startChild(
     'scripts/sandbox/main.ts',
@@ -116,6 +118,7 @@ export async function startBenchStack(opts: { generate: number; name: string; po
     sandbox: sandbox.child,
     service,
     manifest,
+    dataDir,
     async indexPatients(role) {
       const searchAuth = { authorization: `Bearer ${await mint('bench', 'clinician', 'A81001')}` };
       const patients: BenchPatient[] = [];

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../../store/package-files.js';
 import type { Queryable } from '../../store/db.js';
 import { populationOrganisations, practiceBounds, type PopulationOrganisations } from './organisations.js';
 import { generateGpRecords } from './gp-facts.js';
@@ -50,7 +50,7 @@ export interface PopulationSummary {
 }
 
 export const DEFAULT_AS_OF = '2026-03-31';
-const SCHEMA_SQL = readFileSync(fileURLToPath(new URL('../sandbox/extract/schema.sql', import.meta.url)), 'utf8');
+const SCHEMA_SQL = readFileSync(packageFile('scripts', 'sandbox', 'extract', 'schema.sql'), 'utf8');
 
 /** The version recorded in each schema's extract_info: a re-run with the same options can be skipped. */
 export function populationVersion(o: PopulationOptions): string {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../../store/package-files.js';
 import { startSandbox } from './start.js';
 
 /**
@@ -26,7 +26,7 @@ const intEnv = (name: string, fallback: number): number => {
   return n;
 };
 
-const defaultDir = fileURLToPath(new URL('../../../shared/data/synthea', import.meta.url));
+const defaultDir = packageFile('..', 'shared', 'data', 'synthea');
 const bundleDirs = env.SANDBOX_BUNDLE_DIRS !== undefined
   ? env.SANDBOX_BUNDLE_DIRS.split(':').filter(Boolean)
   : existsSync(defaultDir) ? [defaultDir] : [];

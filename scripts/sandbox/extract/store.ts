@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openDb, type Db } from '../../../store/db.js';
+import { packageFile } from '../../../store/package-files.js';
 
 /** Rows of a source's analytic extract (schema.sql), as loaded into PGlite or PostgreSQL. */
 
@@ -39,7 +42,7 @@ export interface ExtractRows {
   version?: string;
 }
 
-const SCHEMA_SQL = readFileSync(new URL('./schema.sql', import.meta.url), 'utf8');
+const SCHEMA_SQL = readFileSync(packageFile('scripts', 'sandbox', 'extract', 'schema.sql'), 'utf8');
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
@@ -47,12 +50,27 @@ const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
  * a small machine: no JIT (compiling each statement costs more than it saves at this size), 64 MB work_mem
  * (sorts and hashes stay in memory) and no parallel workers (on 2 shared cores each worker rebuilt the same
  * hash tables: measured about 2x slower), unless the URL already sets `options`.
+ * Without a URL: a PGlite in a temporary folder, removed on close. File-backed rather than in-memory: an
+ * in-memory PGlite runs initdb in this process, which held ~0.6 GiB more of the sandbox's RSS from the first
+ * aggregate request on (store/pglite-init.ts; docs/operations-build.md).
  */
-export function openExtractDb(databaseUrl?: string): Promise<Db> {
-  if (!databaseUrl) return openDb({ memory: true });
+export async function openExtractDb(databaseUrl?: string): Promise<Db> {
+  if (!databaseUrl) return openTemporaryPglite();
   const url = new URL(databaseUrl);
   if (!url.searchParams.has('options')) url.searchParams.set('options', '-c jit=off -c work_mem=64MB -c max_parallel_workers_per_gather=0');
   return openDb({ databaseUrl: url.toString() });
+}
+
+async function openTemporaryPglite(): Promise<Db> {
+  const dir = mkdtempSync(join(tmpdir(), 'sandbox-extract-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const db = await openDb({ dataDir: dir });
+    return { ...db, engine: db.engine, close: () => db.close().finally(remove) };
+  } catch (e) {
+    remove();
+    throw e;
+  }
 }
 
 /** Creates the schema and its tables (idempotent). */

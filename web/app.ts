@@ -1,0 +1,106 @@
+/**
+ * The web pages: assets, sign-in (embedded demo OpenID provider or an external one), server-side
+ * sessions, CSRF, CSP, error pages, the start page, and the page sets (staff now; patients and the
+ * public site later) — each a router over the same guarded operations the API uses.
+ */
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Db } from '../store/db.js';
+import { loadAssets } from './assets.js';
+import type { WebConfig } from './config.js';
+import { createDemoProvider, DEMO_PROVIDER_PATH } from './demo-provider.js';
+import { roleGate, type PageKit, type PageSet } from './page-kit.js';
+import { renderErrorPage } from './page-errors.js';
+import { createViews, ROLE_LABELS, type Renderer } from './render.js';
+import { pageSecurityHeaders } from './security-headers.js';
+import { SessionStore } from './session-store.js';
+import { requireCsrf, Sessions } from './sessions.js';
+import { signInRoutes } from './sign-in.js';
+
+export interface WebDeps {
+  db: Db;
+  config: WebConfig;
+  /** The service's public base URL. */
+  baseUrl: string;
+  providerOrganisations: { hospital: string; socialCare: string };
+  pageSets: PageSet[];
+  now?: () => Date;
+}
+
+export interface Web {
+  /** Mount after request id, logging, helmet and compression, before the API's validator. */
+  router: Router;
+  /** Renders an error as a page (the app's terminal handler uses it for browser requests). */
+  renderError(e: unknown, req: Request, res: Response): void;
+  /** True for paths the pages own. */
+  isPagePath(path: string): boolean;
+}
+
+const CORE_PREFIXES = ['/sign-in', '/sign-out', '/signed-out', '/auth/'];
+
+/** Builds the web layer. With WEB_SIGN_IN=demo it also starts the embedded demo provider. */
+export async function createWeb(deps: WebDeps): Promise<Web> {
+  const now = deps.now ?? (() => new Date());
+  const assets = loadAssets();
+  const demo = deps.config.signIn.mode === 'demo';
+  const views = createViews({
+    serviceName: 'Integrated patient record',
+    assets: assets.urls,
+    footerLinks: [{ href: '/feedback', text: 'Give feedback about this service' }],
+    demo,
+  });
+  const render: Renderer = views.render;
+  const sessions = new Sessions({ store: new SessionStore(deps.db), secureCookies: deps.config.secureCookies, maxSessionHours: deps.config.maxSessionHours, now });
+
+  const router = Router();
+  router.use(assets.router);
+  let signIn: { issuer: string; clientId: string; clientSecret: string; scope: string };
+  if (deps.config.signIn.mode === 'demo') {
+    const provider = await createDemoProvider({ baseUrl: deps.baseUrl, providers: deps.providerOrganisations, views });
+    router.use(DEMO_PROVIDER_PATH, pageSecurityHeaders());
+    router.use(provider.router);
+    signIn = { issuer: provider.issuer, clientId: provider.clientId, clientSecret: provider.clientSecret, scope: 'openid profile' };
+  } else {
+    signIn = deps.config.signIn;
+  }
+  const prefixes = [...CORE_PREFIXES, ...deps.pageSets.flatMap((s) => s.prefixes)];
+  const isPagePath = (path: string) => path === '/' || prefixes.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+
+  const kit: PageKit = { render, sessions, staffIdleMinutes: deps.config.staffIdleMinutes, requireRole: roleGate(sessions, render, deps.config.staffIdleMinutes) };
+  const pages = Router();
+  const issuerOrigin = new URL(signIn.issuer).origin;
+  pages.use(pageSecurityHeaders(issuerOrigin === new URL(deps.baseUrl).origin ? [] : [issuerOrigin]));
+  pages.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 50 }));
+  pages.use(sessions.middleware());
+  pages.use(requireCsrf());
+  pages.get('/', (_req, res) => {
+    const principal = res.locals.principal;
+    const startLinks = principal ? deps.pageSets.flatMap((s) => s.startLinks?.(principal) ?? []) : [];
+    const notice = res.locals.sessionEnded === 'idle' ? `You were signed out because the service was not used for ${deps.config.staffIdleMinutes} minutes.` : undefined;
+    render(res, 'home', { title: 'Start', roleLabel: principal ? ROLE_LABELS[principal.role as keyof typeof ROLE_LABELS] : '', startLinks, notice });
+  });
+  pages.use(
+    signInRoutes({
+      ...signIn,
+      baseUrl: deps.baseUrl,
+      claims: deps.config.claims,
+      idleMinutes: { staff: deps.config.staffIdleMinutes, patient: deps.config.patientIdleMinutes },
+      sessions,
+      render,
+    }),
+  );
+  for (const set of deps.pageSets) pages.use(set.router(kit));
+  pages.use((req: Request, res: Response) => {
+    render(res, 'error', { title: 'Page not found', paragraphs: ['If you typed the web address, check it is correct.'], code: 'no-such-route' }, 404);
+  });
+  pages.use((e: unknown, req: Request, res: Response, _next: NextFunction) => renderErrorPage(render, e, req, res));
+  router.use((req, res, next) => (isPagePath(req.path) ? pages(req, res, next) : next()));
+
+  return {
+    router,
+    isPagePath,
+    renderError: (e, req, res) => {
+      pageSecurityHeaders()(req, res, () => undefined);
+      renderErrorPage(render, e, req, res);
+    },
+  };
+}

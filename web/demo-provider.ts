@@ -1,0 +1,145 @@
+/**
+ * The embedded demo OpenID provider (oidc-provider), mounted on this service at /demo-oidc for `npm start`
+ * and the tests: authorization code with PKCE (required), its own signing key and cookie keys (new at
+ * every start), short token lifetimes, RP-initiated logout. People sign in by choosing a demo user on a
+ * page that says it is a demo. Refused when NODE_ENV=production.
+ */
+import { randomBytes } from 'node:crypto';
+import express, { Router, type Request, type Response } from 'express';
+import { exportJWK, generateKeyPair } from 'jose';
+import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
+import { isValidNhsNumber } from '../fhir/nhs-number.js';
+import { demoPatientId, demoStaff, type DemoUser } from './demo-users.js';
+import type { Views } from './render.js';
+
+export const DEMO_PROVIDER_PATH = '/demo-oidc';
+export const DEMO_CLIENT_ID = 'integrated-record-web';
+
+export interface DemoProvider {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Interaction pages and the provider itself; mount at the root of the app. */
+  router: Router;
+}
+
+export interface DemoProviderOptions {
+  /** The service's public base URL (the provider's issuer is `${baseUrl}/demo-oidc`). */
+  baseUrl: string;
+  providers: { hospital: string; socialCare: string };
+  views: Views;
+}
+
+/** Starts the demo provider (throws when NODE_ENV=production). */
+export async function createDemoProvider(opts: DemoProviderOptions): Promise<DemoProvider> {
+  if (process.env.NODE_ENV === 'production') throw new Error('The demo OpenID provider is refused when NODE_ENV=production.');
+  const issuer = `${opts.baseUrl}${DEMO_PROVIDER_PATH}`;
+  const clientSecret = randomBytes(32).toString('base64url');
+  const staff = demoStaff(opts.providers);
+  const patients = new Map<string, string>(); // account id → NHS number (typed at demo sign-in)
+  const userById = (id: string): DemoUser | undefined => {
+    const s = staff.find((u) => u.id === id);
+    if (s) return s;
+    const nhs = patients.get(id);
+    return nhs ? { id, name: 'Demo patient', role: 'patient', nhsNumber: nhs, description: 'Demo patient' } : undefined;
+  };
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const signingKey = { ...(await exportJWK(privateKey)), kid: `demo-${randomBytes(4).toString('hex')}`, alg: 'RS256', use: 'sig' };
+
+  const page = (ctx: KoaContextWithOIDC, view: string, context: Record<string, unknown>) => {
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = opts.views.toHtml(view, context);
+  };
+
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: DEMO_CLIENT_ID,
+        client_secret: clientSecret,
+        redirect_uris: [`${opts.baseUrl}/auth/callback`],
+        post_logout_redirect_uris: [`${opts.baseUrl}/signed-out`],
+        response_types: ['code'],
+        grant_types: ['authorization_code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    pkce: { required: () => true },
+    jwks: { keys: [signingKey as never] },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    claims: { openid: ['sub'], profile: ['name', 'role', 'org', 'nhs_number'] },
+    conformIdTokenClaims: false,
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => page(ctx, 'demo-sign-out', { title: 'Sign out of the demo identity provider', formHtml: form }),
+        postLogoutSuccessSource: async (ctx) => page(ctx, 'signed-out', { title: 'You have signed out' }),
+      },
+    },
+    renderError: async (ctx, out) => {
+      page(ctx, 'error', { title: 'Sign-in did not complete', paragraphs: [String(out.error_description ?? out.error ?? 'The identity provider could not complete the request.')], code: String(out.error ?? '') });
+    },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600 },
+    interactions: { url: (_ctx, interaction) => `${DEMO_PROVIDER_PATH}/interaction/${interaction.uid}` },
+    // First-party client: the grant is given with the sign-in (no consent screen).
+    loadExistingGrant: async (ctx) => {
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
+      grant.addOIDCScope('openid profile');
+      await grant.save();
+      return grant;
+    },
+    findAccount: async (_ctx, id) => {
+      const user = userById(id);
+      if (!user) return undefined;
+      return {
+        accountId: id,
+        claims: async () => ({
+          sub: id,
+          name: user.name,
+          role: user.role,
+          ...(user.org ? { org: user.org } : {}),
+          ...(user.nhsNumber ? { nhs_number: user.nhsNumber } : {}),
+        }),
+      };
+    },
+  });
+  // The service runs behind its own public base URL; oidc-provider must trust X-Forwarded-* only if proxied.
+  provider.proxy = false;
+
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
+  const showSignIn = (res: Response, uid: string, status = 200, errors: { text: string; href: string }[] = [], values: Record<string, string> = {}) =>
+    res
+      .status(status)
+      .setHeader('Cache-Control', 'no-store')
+      .type('html')
+      .send(opts.views.toHtml('demo-sign-in', { title: 'Demo sign-in', uid, staff, errors, values, action: `${DEMO_PROVIDER_PATH}/interaction/${uid}` }));
+
+  router.get(`${DEMO_PROVIDER_PATH}/interaction/:uid`, async (req: Request<{ uid: string }>, res: Response) => {
+    const details = await provider.interactionDetails(req, res);
+    showSignIn(res, details.uid);
+  });
+  router.post(`${DEMO_PROVIDER_PATH}/interaction/:uid`, form, async (req: Request<{ uid: string }>, res: Response) => {
+    const details = await provider.interactionDetails(req, res);
+    const body = (req.body ?? {}) as Record<string, string>;
+    let accountId: string | undefined;
+    if (body.user === 'patient') {
+      const nhs = String(body.nhsNumber ?? '').replace(/\s+/g, '');
+      if (!isValidNhsNumber(nhs)) {
+        return showSignIn(res, details.uid, 400, [{ text: 'Enter a valid 10-digit NHS number', href: '#nhsNumber' }], { user: 'patient' });
+      }
+      accountId = demoPatientId(nhs);
+      patients.set(accountId, nhs);
+    } else if (staff.some((u) => u.id === body.user)) {
+      accountId = body.user;
+    } else {
+      return showSignIn(res, details.uid, 400, [{ text: 'Choose who to sign in as', href: `#user-${staff[0]!.id}` }]);
+    }
+    await provider.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
+  });
+  router.use(DEMO_PROVIDER_PATH, provider.callback());
+  return { issuer, clientId: DEMO_CLIENT_ID, clientSecret, router };
+}

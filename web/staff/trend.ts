@@ -1,0 +1,60 @@
+/**
+ * Repeated laboratory tests as a small trend: an SVG line (no script, no inline style — CSP) with the
+ * same values in a table beside it. Pure: values in, drawing coordinates out.
+ */
+import type { Observation, Resource } from 'fhir/r4.js';
+import { conceptText, dateOf, sourcesOf } from './view-model.js';
+
+export interface Trend {
+  name: string;
+  unit: string;
+  points: { when: string; value: number; sources: string }[];
+  /** SVG polyline points ("x,y x,y"), and the circles. */
+  polyline: string;
+  dots: { x: number; y: number; label: string }[];
+  width: number;
+  height: number;
+  min: number;
+  max: number;
+}
+
+const W = 300;
+const H = 100;
+const PAD = 10;
+
+/** One trend per test with two or more numeric values (oldest to newest), at most `limit` trends. */
+export function trendsOf(resources: Resource[], limit = 6): Trend[] {
+  const groups = new Map<string, Observation[]>();
+  for (const r of resources) {
+    const o = r as Observation;
+    if (r.resourceType !== 'Observation' || typeof o.valueQuantity?.value !== 'number') continue;
+    const key = o.code?.coding?.[0]?.code ?? conceptText(o.code);
+    if (!key) continue;
+    groups.set(key, [...(groups.get(key) ?? []), o]);
+  }
+  const trends: Trend[] = [];
+  for (const list of groups.values()) {
+    if (list.length < 2) continue;
+    const sorted = [...list].sort((a, b) => dateOf(a).localeCompare(dateOf(b)));
+    const values = sorted.map((o) => o.valueQuantity!.value!);
+    const min = Math.min(...values);
+    const max = Math.max(...values);
+    const span = max - min || 1;
+    const x = (i: number) => Math.round(PAD + (i * (W - 2 * PAD)) / Math.max(1, sorted.length - 1));
+    const y = (v: number) => Math.round(H - PAD - ((v - min) * (H - 2 * PAD)) / span);
+    const points = sorted.map((o) => ({ when: dateOf(o), value: o.valueQuantity!.value!, sources: sourcesOf(o).join(', ') }));
+    trends.push({
+      name: conceptText(sorted[0]!.code, 'Test'),
+      unit: sorted[0]!.valueQuantity?.unit ?? '',
+      points,
+      polyline: points.map((p, i) => `${x(i)},${y(p.value)}`).join(' '),
+      dots: points.map((p, i) => ({ x: x(i), y: y(p.value), label: `${p.when}: ${p.value}` })),
+      width: W,
+      height: H,
+      min,
+      max,
+    });
+    if (trends.length >= limit) break;
+  }
+  return trends;
+}
