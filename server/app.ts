@@ -51,6 +51,8 @@ export interface AppDeps {
   everythingPageSize: number;
   /** The federated source systems (registry display names), listed in the CapabilityStatement. */
   sourceNames?: string[];
+  /** Express `trust proxy` (config TRUST_PROXY): whose X-Forwarded-For gives the client address. Unset: none. */
+  trustProxy?: number | string[];
   /** The SMART discovery document (server/smart-routes.ts smartConfiguration). */
   smart: SmartConfiguration;
   /** Transparency indicators: computer, snapshot and feedback stores, disclosure policy (server/indicator-routes.ts). */
@@ -88,6 +90,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   const routeOf = routePatternMatcher(Object.keys(spec.paths ?? {}));
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
 
   app.use((req, res, next) => {
     const given = req.header('x-request-id');

@@ -14,6 +14,7 @@ import { ConsentGuard } from '../consent/guard.js';
 import { ConsentStore } from '../consent/store.js';
 import { openDb, withUnavailable, type Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
+import { sharedRateLimiter } from '../store/rate-limits.js';
 import { PatientIndex } from '../store/patient-index.js';
 import { createIndicatorComputer, type IndicatorComputer } from '../indicators/compute.js';
 import { listOptedOutNhsNumbers } from '../indicators/opt-outs.js';
@@ -113,23 +114,23 @@ export async function createVerifier(config: Config): Promise<TokenVerifier> {
 export async function createService(config: Config, logger: Logger, given: { db?: Db; verifier?: TokenVerifier } = {}): Promise<Service> {
   const verifier = given.verifier;
   // A lost database connection surfaces as DatabaseUnavailableError (→ 503 database-unavailable), also for a given Db.
-  const db = withUnavailable(given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` })));
+  const db = withUnavailable(given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize } : { dataDir: `${config.dataDir}/pglite` })));
   try {
     await migrate(db);
     const federation = new Federation(createAdapters(config), new PatientIndex(db));
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db, config.auditDeferMs);
-    const indicatorSecret = await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production });
+    const secret = await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production });
     const aggregateClients = createAggregateClients(config);
     const indicators = createIndicatorComputer({
       sources: aggregateClients,
-      secret: indicatorSecret,
+      secret,
       optedOutNhsNumbers: (now) => listOptedOutNhsNumbers(consents, new PatientIndex(db), now),
       logger,
     });
     const snapshots = new SnapshotStore(db);
-    const cellKey = cellKeyFrom(indicatorSecret);
+    const cellKey = cellKeyFrom(secret);
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, sourceOrganisations: Object.fromEntries(config.sourceRegistry.map((s) => [s.id, relationshipOrganisations(s)])) });
     const web = config.web.signIn.mode === 'off' ? undefined : await createWeb({
       db,
@@ -151,6 +152,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
       everythingPageSize: config.everythingPageSize,
       sourceNames: config.sourceRegistry.map((s) => s.displayName),
       smart: smartConfiguration(config),
+      ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
       ...(web ? { web } : {}),
       indicators: {
         computer: indicators,
@@ -159,6 +161,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
         disclosure: config.disclosure,
         cellKey,
         feedbackPerMinute: config.feedbackRatePerMinute,
+        feedbackLimiter: sharedRateLimiter(db, { bucket: 'indicator-feedback', limit: config.feedbackRatePerMinute, windowMs: 60_000, secret }),
       },
       readiness: async () => {
         const dbCheck = await db.query('SELECT 1').then(

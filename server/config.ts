@@ -10,6 +10,14 @@ export interface Config {
   /** Base URL clients use to reach this service (fullUrl and paging links are built on it). */
   publicBaseUrl: string;
   databaseUrl?: string;
+  /** Connections this instance may open to PostgreSQL (DATABASE_POOL_SIZE; docs/operations-scale-out.md sizes it). */
+  databasePoolSize: number;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address (TRUST_PROXY): a hop count, or a
+   * comma-separated list of addresses, subnets or Express names (loopback, uniquelocal). Unset: none, and
+   * behind a load balancer every client would then share the load balancer's feedback allowance.
+   */
+  trustProxy?: number | string[];
   dataDir: string;
   sources: { gp: string; hospital: string; socialCare: string };
   sourceDeadlineMs: number;
@@ -172,6 +180,8 @@ export function loadConfig(given: Env = process.env): Config {
     port,
     publicBaseUrl,
     ...(databaseUrl ? { databaseUrl } : {}),
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    ...trustProxy(env),
     dataDir: resolve(str(env, 'DATA_DIR', '.data')),
     sources: {
       gp: url(env, 'GP_FHIR_URL'),
@@ -234,6 +244,19 @@ function httpTimeouts(env: Env): Config['http'] {
   const requestTimeoutMs = int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000);
   if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', 'must not exceed HTTP_REQUEST_TIMEOUT_MS');
   return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 600_000) };
+}
+
+/** TRUST_PROXY: a hop count, or addresses/subnets/names; never "true" (any client could then name its own address). */
+function trustProxy(env: Env): { trustProxy?: number | string[] } {
+  const raw = env.TRUST_PROXY?.trim();
+  if (!raw) return {};
+  if (/^\d+$/.test(raw)) return { trustProxy: int(env, 'TRUST_PROXY', 0, 0, 10) };
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const ok = (s: string) => ['loopback', 'linklocal', 'uniquelocal'].includes(s) || /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s);
+  if (items.length === 0 || !items.every(ok)) {
+    throw new ConfigError('TRUST_PROXY', 'must be a hop count (0-10) or a comma-separated list of addresses, subnets, loopback, linklocal or uniquelocal');
+  }
+  return { trustProxy: items };
 }
 
 /** INDICATOR_PSEUDONYM_SECRET: at least 32 characters; required when NODE_ENV=production. */
