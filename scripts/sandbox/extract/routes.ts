@@ -210,8 +210,8 @@ export function sqlHmac(db: Db): Promise<boolean> {
 /**
  * One pass over the people with an NHS number, each keyed once, probing a hash of the opted-out pseudonyms
  * (a semi-join). Written as a JOIN ON pseudonym = expression, the planner chose a merge join that sorted
- * all 1,000,000 computed pseudonyms on disk with the locale's collation: 28.4 s against 11.9 s for the
- * same statement hashed, measured back to back at load ~17 (docs/indicators-disclosure.md §8).
+ * all 1,000,000 computed pseudonyms on disk with the locale's collation: median 11.0 s against 4.3 s for
+ * the hashed form, alternated back to back at load 11-18 (docs/indicators-disclosure.md §8).
  */
 async function materialiseExclusionsInSql(db: Db, schema: string, sessionId: string, key: Buffer, optedOut: string[]): Promise<void> {
   await db.query(
