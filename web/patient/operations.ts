@@ -41,7 +41,8 @@ export function patientOperationsFor(deps: PatientDeps, res: Response, operation
 
   /** The signed-in patient's own record reference (404 page when the index does not know them). */
   const self = async (): Promise<PatientRef & { registeredPractice?: string }> => {
-    const id = await repo.patientIdForNhsNumber(principal.nhsNumber!);
+    // Known to the index already, or found now by the patient's own NHS number (the guard permits only that).
+    const id = (await repo.patientIdForNhsNumber(principal.nhsNumber!)) ?? (await repo.findPatients({ kind: 'nhs-number', nhsNumber: principal.nhsNumber! }, signal)).patients[0]?.id;
     const ref = id ? await repo.resolvePatient(id) : undefined;
     if (!ref || ref.nhsNumber !== principal.nhsNumber) throw notFound('Your record is not known to this service yet.');
     return ref;

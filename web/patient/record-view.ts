@@ -84,6 +84,7 @@ export function myRecordView(resources: Resource[]) {
   const nonSocial = resources.filter((r) => !social.includes(r));
   return {
     results: resultGroups(resources),
+    problems: of(nonSocial, 'Condition').map((r) => item(r)),
     carePlans: of(nonSocial, 'CarePlan').map((r) => item(r, activitiesOf(r as CarePlan))),
     medicines: of(resources, 'MedicationRequest', 'MedicationStatement').filter(current).map((r) => item(r, ((r as { dosageInstruction?: { text?: string }[] }).dosageInstruction?.[0]?.text) ?? '')),
     allergies: of(resources, 'AllergyIntolerance').map((r) => item(r, ((r as { reaction?: { manifestation?: { text?: string; coding?: { display?: string }[] }[] }[] }).reaction ?? []).flatMap((x) => x.manifestation ?? []).map((m) => m.text ?? m.coding?.[0]?.display ?? '').filter(Boolean).join(', '))),
