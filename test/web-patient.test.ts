@@ -265,7 +265,7 @@ describe('patient pages in a real browser (issue 17)', function () {
         p.type = 'hidden'; p.name = 'patient'; p.value = 'x';
         f.appendChild(p);
       }, { action, bConsent, bVersion });
-      if (action === '/my-choices/add') { await a.check('#what-3'); await a.check('#who-2'); await a.check('#roles-1'); }
+      if (action === '/my-choices/add') { await a.check('#what-3'); await a.check('#who-2'); await a.check('#roles'); }
       const form = a.locator(`form[action="${action}"] button`).first();
       if ((await form.count()) === 0) continue;
       await Promise.all([a.waitForLoadState('load'), form.click()]);

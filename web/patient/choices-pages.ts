@@ -25,7 +25,7 @@ async function pageConsent(ops: PatientOperations, ref: { id: string }): Promise
   return { ...(current ? { current } : {}), others: all.filter((s) => s !== current) };
 }
 
-const EMPTY: Wish = { what: 'category', sources: [], categories: [], who: 'organisation', roles: [], organisation: '', from: '', to: '', emergency: false };
+const EMPTY: Wish = { what: '' as Wish['what'], sources: [], categories: [], who: '' as Wish['who'], roles: [], organisation: '', from: '', to: '', emergency: false };
 
 export function choicesPages(kit: PageKit, deps: PatientDeps): Router {
   const router = Router();
