@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The folder layering (docs/architecture-layout.md): dependencies point down only. A production folder may
+ * The folder layering (docs/architecture.md, "Layers"): dependencies point down only. A production folder may
  * import only folders listed after it; folders on the same line (identity and store) are peers that may not
  * import each other. Nothing imports server/; only server/ (the composition root, which mounts the pages)
  * imports web/. Scripts and tests may import anything.
