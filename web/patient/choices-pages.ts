@@ -8,6 +8,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { Consent, ConsentProvision } from 'fhir/r4.js';
 import { CATEGORIES } from '../../consent/sensitivity.js';
+import type { PatientRef } from '../../adapters/record-repository.js';
 import type { StoredConsent } from '../../consent/store.js';
 import { OperationOutcomeError } from '../../fhir/outcomes.js';
 import type { PageKit } from '../page-kit.js';
@@ -19,8 +20,8 @@ const SCOPE = 'http://terminology.hl7.org/CodeSystem/consentscope';
 const isPagesConsent = (c: Consent) => !!c.scope?.coding?.some((x) => x.system === SCOPE && x.code === 'patient-privacy');
 
 /** The consent the pages edit: the patient's most recently changed patient-privacy Consent. */
-async function pageConsent(ops: PatientOperations, ref: { id: string }): Promise<{ current?: StoredConsent; others: StoredConsent[] }> {
-  const all = (await ops.consents(ref as never)).sort((a, b) => (b.resource.meta?.lastUpdated ?? '').localeCompare(a.resource.meta?.lastUpdated ?? ''));
+async function pageConsent(ops: PatientOperations, ref: PatientRef): Promise<{ current?: StoredConsent; others: StoredConsent[] }> {
+  const all = (await ops.consents(ref)).sort((a, b) => (b.resource.meta?.lastUpdated ?? '').localeCompare(a.resource.meta?.lastUpdated ?? ''));
   const current = all.find((s) => isPagesConsent(s.resource));
   return { ...(current ? { current } : {}), others: all.filter((s) => s !== current) };
 }
