@@ -161,6 +161,7 @@ describe('patient pages in a real browser (issue 17)', function () {
     expect(hospitalRows.some((r) => r.includes('viewed') && r.includes('some items were not shown because of your choices')), rows.join('\n')).to.equal(true);
     expect(hospitalRows.some((r) => /Refused/.test(r)), 'no separate refused line').to.equal(false);
     expect(rows.some((r) => /ambulance crew|emergency/i.test(r)), 'a preview is not staff or emergency access').to.equal(false);
+    expect(rows.some((r) => r.includes('you') && r.includes('viewed your full record')), 'the patient’s own reads and previews, as their own').to.equal(true);
     await expectAccessible(page);
     await page.goto(`${stack.baseUrl}/who-looked?organisation=${hospital}`);
     const filtered = await page.$$eval('#access-log tbody tr', (trs) => trs.map((tr) => tr.textContent!));

@@ -37,7 +37,7 @@ export function recordPages(kit: PageKit, deps: PatientDeps): Router {
   const patient = kit.requireRole('patient');
 
   router.get('/my-record', patient, async (_req: Request, res: Response) => {
-    const ops = patientOperationsFor(deps, res, 'GET /my-record');
+    const ops = patientOperationsFor(deps, res, 'GET /my-record ($everything)');
     const ref = await ops.self();
     const { resources, warnings } = await ops.record(ref);
     kit.render(res, 'patient/my-record', { title: 'My record', current: 'record', ...myRecordView(resources as Resource[]), notices: noticesOf(warnings) });
@@ -47,7 +47,7 @@ export function recordPages(kit: PageKit, deps: PatientDeps): Router {
     const key = typeof req.query.as === 'string' ? req.query.as : '';
     const chosen = VIEWERS[key];
     if (!chosen) throw badRequest('invalid-viewer', 'Choose who to preview as: an ambulance crew, your GP practice or the hospital.', ['as']);
-    const ops = patientOperationsFor(deps, res, 'GET /my-choices/preview');
+    const ops = patientOperationsFor(deps, res, 'GET /my-choices/preview ($everything)');
     const ref = await ops.self();
     const result = await ops.preview(ref, chosen.viewer);
     kit.render(res, 'patient/preview', {
