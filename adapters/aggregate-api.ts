@@ -22,6 +22,8 @@ export interface VersionResponse {
   source: string;
   version: string;
   builtAt: string;
+  /** The date of the latest event the extract holds (YYYY-MM-DD), when it holds any: which periods have data. */
+  dataThrough?: string;
 }
 
 export interface SessionRequest {
@@ -35,6 +37,8 @@ export interface SessionResponse {
   version: string;
   /** Seconds the session stays usable. */
   expiresIn: number;
+  /** People the source holds without an NHS number: they cannot be linked to another source (nor excluded by opt-out). */
+  unlinkable?: number;
 }
 
 export interface CountsRequest {

@@ -165,6 +165,11 @@ export class Federation {
     return this.adapters.map((a) => a.id);
   }
 
+  /** The resource types a source can ever send (undefined: any, or an unknown source). */
+  sourceTypes(source: string): ReadonlySet<string> | undefined {
+    return this.byId.get(source as SourceId)?.resourceTypes;
+  }
+
   patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined> {
     return this.index.idForNhsNumber(nhsNumber);
   }
@@ -173,7 +178,7 @@ export class Federation {
   private async indexed(ref: PatientRef): Promise<IndexedPatient> {
     if ('links' in ref) return ref as IndexedPatient;
     const found = await this.index.get(ref.id);
-    if (!found) throw notFound(`Patient/${ref.id} is not known to this service.`);
+    if (!found) throw notFound('This patient is not known to this service.');
     return found;
   }
 

@@ -80,8 +80,13 @@ export function mergeRecords(input: MergeInput): Resource[] {
 
   const out: Resource[] = [];
   if (patients.length > 0) {
+    // Each source's Patient before merging, kept (by reference) so a consent that denies a source can
+    // have the Patient built again without it: see patientWithoutSources. Copied first because the
+    // rewrite below works in place on the primary's nested objects.
+    const originals = patients.map((p) => ({ source: p.source, patient: structuredClone(p.patient) }));
     const merged = mergePatients(input.integratedId, patients, input.sourceUris);
     out.push(rewriteReferences(merged, resolve(patients[0]!.source)));
+    PATIENT_SOURCES.set(merged, { originals, uris: input.sourceUris, resolve });
   }
   for (const { resource, sources } of kept.values()) {
     const source = sources[0]!;
@@ -125,6 +130,25 @@ function stampProvenance(r: Resource, sources: SourceId[], uris: Record<SourceId
   if (recorder) tag.push(recorderTag(recorder));
   const { versionId: _versionId, ...meta } = r.meta ?? {};
   r.meta = { ...meta, source: uris[sources[0]!], tag };
+}
+
+/** How a merged Patient was made: each source's copy, and the reference rewrite of its source. */
+const PATIENT_SOURCES = new WeakMap<Patient, { originals: { source: SourceId; patient: Patient }[]; uris: Record<SourceId, string>; resolve: (source: SourceId) => (ref: string) => string | undefined }>();
+
+/**
+ * The merged Patient built again from the sources not in `denied` (their identifiers, elements and
+ * source tags only), or undefined when no allowed source holds the patient or the Patient was not
+ * made by mergeRecords (the caller then shows identity only). Returns `merged` itself when nothing is denied.
+ */
+export function patientWithoutSources(merged: Patient, denied: ReadonlySet<string>): Patient | undefined {
+  if (denied.size === 0) return merged;
+  const made = PATIENT_SOURCES.get(merged);
+  if (!made) return undefined;
+  const kept = made.originals.filter((p) => !denied.has(p.source));
+  if (kept.length === made.originals.length) return merged;
+  if (kept.length === 0) return undefined;
+  const copies = kept.map((p) => ({ source: p.source, patient: structuredClone(p.patient) }));
+  return rewriteReferences(mergePatients(merged.id!, copies, made.uris), made.resolve(copies[0]!.source));
 }
 
 function mergePatients(id: string, patients: { source: SourceId; patient: Patient }[], uris: Record<SourceId, string>): Patient {

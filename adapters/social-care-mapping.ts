@@ -164,3 +164,6 @@ export function mapCase(kase: CaseResponse): Resource[] {
     ...kase.person.flags.map((f) => mapFlag(patient.id!, ref, f)),
   ];
 }
+
+/** Every resource type the mapping above produces (the social-care source can send nothing else). */
+export const SOCIAL_CARE_RESOURCE_TYPES: ReadonlySet<string> = new Set(['Patient', 'CarePlan', 'CareTeam', 'Flag', 'Procedure', 'RelatedPerson']);

@@ -1,6 +1,6 @@
 import type { CaseResponse, PeopleResponse, PersonSummary } from './social-care-api.js';
 import { SourceError, type Transport } from './transport.js';
-import { mapCase, mapPerson } from './social-care-mapping.js';
+import { mapCase, mapPerson, SOCIAL_CARE_RESOURCE_TYPES } from './social-care-mapping.js';
 import type { PatientQuery, SourceAdapter, SourceHealth, SourcePatient, SourceRecord } from './types.js';
 
 export interface SocialCareOptions {
@@ -38,6 +38,7 @@ export function createSocialCareAdapter(opts: SocialCareOptions): SourceAdapter 
     id: 'social-care',
     displayName: 'Social care system',
     sourceUri: root,
+    resourceTypes: SOCIAL_CARE_RESOURCE_TYPES,
 
     async findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]> {
       const q = new URLSearchParams();

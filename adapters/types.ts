@@ -37,6 +37,11 @@ export interface SourceAdapter {
   readonly displayName: string;
   /** Base URL used as `meta.source` for resources from this source. */
   readonly sourceUri: string;
+  /**
+   * The resource types this source can ever send (undefined: any). A fixed property of the source, so a
+   * consent restriction on it can be said to apply to a search without looking at what the search found.
+   */
+  readonly resourceTypes?: ReadonlySet<string>;
   findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]>;
   readPatient(sourcePatientId: string, signal?: AbortSignal): Promise<SourcePatient>;
   /**

@@ -62,6 +62,9 @@ export function toAccessLogEntry(row: AuditRow): AccessLogEntry {
     case 'consent-change':
       what = 'changed your choices about sharing your record';
       break;
+    case 'consent-read':
+      what = 'read your choices about sharing your record';
+      break;
     case 'emergency-access':
       what = 'started emergency access to your record';
       break;

@@ -53,6 +53,7 @@ function interactionOf(input: AuditInput): Interaction {
   if (input.operation.includes('$')) return 'operation';
   if (input.action === 'patient-read') return 'read';
   if (input.action === 'patient-query') return 'search-type';
+  if (input.action === 'consent-read') return input.operation.includes('{id}') ? 'read' : 'search-type';
   if (method === 'POST') return /_search\b/.test(input.operation) ? 'search-type' : 'create';
   if (method === 'PUT' || method === 'PATCH') return 'update';
   if (method === 'DELETE') return 'delete';

@@ -1,7 +1,8 @@
 import type { AuditEvent } from 'fhir/r4.js';
 import { serviceUnavailable } from '../fhir/outcomes.js';
-import type { Db } from '../store/db.js';
-import { appendToChain } from './append.js';
+import type { Db, Queryable } from '../store/db.js';
+import { DatabaseUnavailableError } from '../store/unavailable.js';
+import { AuditWriteError, appendToChain, changeWithAudit } from './append.js';
 import { checkInput } from './audit-event.js';
 import { accessLogOf, searchAuditEvents } from './search.js';
 import type { AccessLogEntry, AuditAnchor, AuditInput, AuditSearch, AuditVerification } from './types.js';
@@ -69,7 +70,8 @@ export class AuditLog {
         if (this.queue.includes(queued.entry)) this.startFlush();
         try {
           await queued.written;
-        } catch {
+        } catch (e) {
+          if (e instanceof DatabaseUnavailableError) throw e; // 503 database-unavailable, with Retry-After
           throw serviceUnavailable('audit-unavailable', failure);
         }
       },
@@ -83,8 +85,33 @@ export class AuditLog {
   async record(input: AuditInput, failure = 'The access could not be recorded in the audit trail, so it was not carried out. Try again shortly.'): Promise<void> {
     try {
       await this.append(input);
-    } catch {
+    } catch (e) {
+      if (e instanceof DatabaseUnavailableError) throw e; // 503 database-unavailable, with Retry-After
       throw serviceUnavailable('audit-unavailable', failure);
+    }
+  }
+
+  /**
+   * A state change and its audit events, committed together or not at all (one transaction; see
+   * changeWithAudit). Use for everything that changes state (consents, emergency grants, reviews); reads
+   * keep the deferred group commit. `work` writes through `q` only and returns its result and the events;
+   * an error it throws (e.g. 412) passes through and nothing is written; if the events cannot be written
+   * the change is rolled back and the caller gets a 503 OperationOutcome.
+   */
+  async change<T>(
+    work: (q: Queryable) => Promise<{ result: T; events: AuditInput[] }>,
+    failure = 'The change could not be recorded in the audit trail, so it was not made. Try again shortly.',
+  ): Promise<T> {
+    try {
+      const { result } = await changeWithAudit(this.db, async (q) => {
+        const out = await work(q);
+        for (const e of out.events) checkInput(e);
+        return out;
+      });
+      return result;
+    } catch (e) {
+      if (e instanceof AuditWriteError) throw serviceUnavailable('audit-unavailable', failure);
+      throw e;
     }
   }
 

@@ -6,6 +6,8 @@ export type AuditAction =
   | 'patient-read'
   | 'patient-query'
   | 'consent-change'
+  /** Reading a patient's consents (by id, history or search). */
+  | 'consent-read'
   | 'emergency-access'
   | 'emergency-review'
   | 'consent-decision'

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, notFound, OperationOutcomeError, outcome } from '../fhir/outcomes.js';
 import type { Principal } from '../identity/principal.js';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 import type { EmergencyGrant } from './types.js';
 
 /** Coded reasons for emergency (break-glass) access. */
@@ -47,7 +47,8 @@ export class EmergencyAccess {
     private readonly grantMinutes: number,
   ) {}
 
-  async grant(principal: Principal, patientId: string, reasonCode: string, note: string, now = new Date()): Promise<GrantRecord> {
+  /** Records a grant. `q`: the caller's transaction (AuditLog.change: the grant commits with its audit event). */
+  async grant(principal: Principal, patientId: string, reasonCode: string, note: string, now = new Date(), q: Queryable = this.db): Promise<GrantRecord> {
     if (!(reasonCode in EMERGENCY_REASONS)) {
       throw badRequest('invalid-reason', `reason must be one of: ${Object.keys(EMERGENCY_REASONS).join(', ')}.`, ['reason']);
     }
@@ -56,7 +57,7 @@ export class EmergencyAccess {
     }
     const id = randomUUID();
     const expires = new Date(now.getTime() + this.grantMinutes * 60_000);
-    const r = await this.db.query<Row>(
+    const r = await q.query<Row>(
       `INSERT INTO emergency_grant (id, user_sub, user_role, organisation, patient_id, reason_code, reason_text, created_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
       [id, principal.sub, principal.role, principal.organisation ?? null, patientId, reasonCode, note.trim(), now.toISOString(), expires.toISOString()],
@@ -78,18 +79,19 @@ export class EmergencyAccess {
     return r.rows.map(toRecord);
   }
 
-  async review(id: string, reviewer: string, outcomeCode: string, note: string): Promise<GrantRecord> {
+  /** Records a privacy officer's review. `q` as for grant. */
+  async review(id: string, reviewer: string, outcomeCode: string, note: string, q: Queryable = this.db): Promise<GrantRecord> {
     if (outcomeCode !== 'appropriate' && outcomeCode !== 'inappropriate') {
       throw badRequest('invalid-outcome', "outcome must be 'appropriate' or 'inappropriate'.", ['outcome']);
     }
-    const r = await this.db.query<Row>(
+    const r = await q.query<Row>(
       `UPDATE emergency_grant SET review_status = 'reviewed', review_outcome = $2, reviewed_by = $3, reviewed_at = now(), review_note = $4
         WHERE id = $1 AND review_status = 'open' RETURNING *`,
       [UUID.test(id) ? id : '00000000-0000-0000-0000-000000000000', outcomeCode, reviewer, note],
     );
     if (r.rows[0]) return toRecord(r.rows[0]);
-    const exists = UUID.test(id) && (await this.db.query('SELECT 1 FROM emergency_grant WHERE id = $1', [id])).rows.length > 0;
-    if (!exists) throw notFound(`There is no emergency-access alert ${id}.`);
+    const exists = UUID.test(id) && (await q.query('SELECT 1 FROM emergency_grant WHERE id = $1', [id])).rows.length > 0;
+    if (!exists) throw notFound('There is no such emergency-access alert.');
     throw new OperationOutcomeError(409, outcome(409, [{ code: 'conflict', errorCode: 'already-reviewed', diagnostics: 'This alert has already been reviewed.' }]));
   }
 }

@@ -1,14 +1,16 @@
-import type { Consent, Resource } from 'fhir/r4.js';
+import type { Consent, Patient, Resource } from 'fhir/r4.js';
+import { NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
 import type { PatientQuery } from '../adapters/types.js';
 import { badRequest, forbidden } from '../fhir/outcomes.js';
 import type { PatientRef, RecordFilter, RecordRepository, Warning } from '../adapters/record-repository.js';
-import { countRequestedBy, type TypeSearch } from '../fhir/type-search.js';
+import { countRequestedBy, resultTypes, type TypeSearch } from '../fhir/type-search.js';
 import type { Principal } from '../identity/principal.js';
 import type { IndexedPatient } from '../store/patient-index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditInput } from '../audit/types.js';
 import type { EmergencyAccess } from './emergency.js';
-import { canSee, compileConsents, decideRequest } from './policy.js';
+import { identityOnly, patientForSources } from './patient-view.js';
+import { canSee, compileConsents, dataRestricted, decideRequest, deniedSources } from './policy.js';
 import type { ConsentStore } from './store.js';
 import type { AccessContext, Decision, PurposeOfUse } from './types.js';
 
@@ -16,6 +18,8 @@ import type { AccessContext, Decision, PurposeOfUse } from './types.js';
 export interface GuardedSource extends RecordRepository {
   /** The source systems a record read may touch (for the audit trail). */
   sourceIds(): string[];
+  /** The resource types a source can ever send (undefined: any). */
+  sourceTypes?(source: string): ReadonlySet<string> | undefined;
   /** The integrated id already indexed for an NHS number (no source is asked). */
   patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined>;
   resolvePatient(id: string): Promise<(PatientRef & Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>>) | undefined>;
@@ -64,7 +68,7 @@ export interface PreviewResult {
 export const WITHHELD_WARNING: Warning = {
   source: 'consent',
   kind: 'consent-withheld',
-  message: "Some information in this patient's record has been withheld in line with the patient's recorded consent. The record shown is not complete.",
+  message: "Some data may be withheld by the patient's consent: a restriction the patient recorded applies to what was asked for, so the record shown may not be complete.",
 };
 
 /**
@@ -81,6 +85,7 @@ export class ConsentGuard {
   forRequest(principal: Principal, requestId: string, operation: string): GuardedRepository {
     const { deps } = this;
     const now = () => (deps.now ? deps.now() : new Date());
+    const typesOfSource = (source: string) => deps.repo.sourceTypes?.(source);
 
     const failure = 'The access could not be recorded in the audit trail, so no data is returned. Try again shortly.';
     const audit = (input: Omit<AuditInput, 'principal' | 'requestId' | 'operation'>) =>
@@ -101,8 +106,8 @@ export class ConsentGuard {
       return result;
     };
 
-    /** Gathers the context, decides, audits; throws 403 on deny (after the denial is audited). */
-    const authorise = async (ref: PatientRef, action: AuditInput['action']) => {
+    /** Gathers the context and decides, without auditing or throwing. */
+    const decide = async (ref: PatientRef) => {
       // The route resolved the patient already (with links); only a bare ref needs the index again.
       const indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>> =
         'links' in ref ? (ref as IndexedPatient) : ((await deps.repo.resolvePatient(ref.id)) ?? {});
@@ -129,6 +134,12 @@ export class ConsentGuard {
       const decision: Decision = decideRequest(ctx, compiled);
       const purpose: PurposeOfUse = decision.permit && decision.basis === 'emergency' ? 'BTG' : 'TREAT';
       ctx.purpose = purpose;
+      return { ctx, compiled, consents, purpose, decision };
+    };
+
+    /** Decides and audits; throws 403 on deny (after the denial is audited). */
+    const authorise = async (ref: PatientRef, action: AuditInput['action']) => {
+      const { ctx, compiled, consents, purpose, decision } = await decide(ref);
       if (!decision.permit) {
         await audit({ action, decision: 'deny', patientId: ref.id, purpose, reason: decision.reason });
         throw forbidden(decision.code, decision.reason);
@@ -189,16 +200,37 @@ export class ConsentGuard {
         const result = await deps.repo.findPatients(query, signal);
         // One audit event per person found (IHE BALP PatientQuery); a search that finds nobody is audited too.
         if (result.patients.length === 0) await audit({ action: 'patient-query', decision: 'permit', purpose: 'TREAT', resourceTypes: ['Patient'] });
-        await Promise.all(result.patients.map((p) => audit({ action: 'patient-query', decision: 'permit', patientId: p.id, purpose: 'TREAT', resourceTypes: ['Patient'] })));
-        return result;
+        // Staff see a found patient as a read would show them; staff who could not open the record (no care
+        // relationship, no emergency grant, or a consent refusing them) get the identity minimum only.
+        const patients = await Promise.all(
+          result.patients.map(async (p) => {
+            if (principal.role === 'patient') {
+              await audit({ action: 'patient-query', decision: 'permit', patientId: p.id, purpose: 'TREAT', resourceTypes: ['Patient'] });
+              return p;
+            }
+            const { ctx, compiled, purpose, decision } = await decide({ id: p.id, nhsNumber: nhsNumberIn(p.patient) });
+            const identity = !decision.permit;
+            await audit({
+              action: 'patient-query',
+              decision: 'permit',
+              patientId: p.id,
+              purpose,
+              resourceTypes: ['Patient'],
+              ...(identity ? { outcomeDescription: 'identity only (name, date of birth, NHS number): the record itself may not be opened' } : {}),
+            });
+            return { id: p.id, patient: identity ? identityOnly(p.patient) : patientForSources(p.patient, deniedSources(ctx, compiled)) };
+          }),
+        );
+        return { patients, warnings: result.warnings };
       },
 
       resolvePatient: (id: string) => deps.repo.resolvePatient(id),
       patientIdForNhsNumber: (nhsNumber: string) => deps.repo.patientIdForNhsNumber(nhsNumber),
 
       async readPatient(ref: PatientRef, signal?: AbortSignal) {
-        const { purpose } = await authorise(ref, 'patient-read');
-        return auditedWhile({ action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, resourceTypes: ['Patient'] }, () => deps.repo.readPatient(ref, signal));
+        const { ctx, compiled, purpose } = await authorise(ref, 'patient-read');
+        const read = await auditedWhile({ action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, resourceTypes: ['Patient'] }, () => deps.repo.readPatient(ref, signal));
+        return { ...read, patient: patientForSources(read.patient, deniedSources(ctx, compiled)) };
       },
 
       /**
@@ -217,12 +249,13 @@ export class ConsentGuard {
           { action: 'patient-query', decision: 'permit', patientId: ref.id, purpose, resourceTypes: [query.type], sources: deps.repo.sourceIds() },
           () => deps.repo.search(ref, query, signal),
         );
-        const shown = result.resources.filter((r) => r.resourceType === 'Patient' || canSee(ctx, compiled, r));
-        const withheld = result.resources.length - shown.length;
+        const { shown, withheld } = visible(ctx, compiled, result.resources);
         if (withheld > 0) {
           await audit({ action: 'consent-decision', decision: 'deny', patientId: ref.id, purpose, outcomeDescription: `${withheld} item(s) withheld under the patient's consent` });
         }
-        return { resources: shown, warnings: withheld > 0 ? [...result.warnings, WITHHELD_WARNING] : result.warnings, consentFiltered };
+        // The notice follows the restriction in force and the types asked for, never what matched: see dataRestricted.
+        const restricted = dataRestricted(ctx, compiled, resultTypes(query), typesOfSource);
+        return { resources: shown, warnings: restricted ? [...result.warnings, WITHHELD_WARNING] : result.warnings, consentFiltered };
       },
 
       async everything(ref: PatientRef, signal?: AbortSignal, filter?: RecordFilter) {
@@ -231,24 +264,34 @@ export class ConsentGuard {
           { action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, ...(filter ? { resourceTypes: [...filter.types] } : {}), sources: deps.repo.sourceIds() },
           () => deps.repo.everything(ref, signal, filter),
         );
-        const shown: Resource[] = [];
-        let withheld = 0;
-        for (const r of result.resources) {
-          if (r.resourceType === 'Patient' || canSee(ctx, compiled, r)) shown.push(r);
-          else withheld++;
-        }
+        const { shown, withheld } = visible(ctx, compiled, result.resources);
         if (withheld > 0) {
           await audit({ action: 'consent-decision', decision: 'deny', patientId: ref.id, purpose, outcomeDescription: `${withheld} item(s) withheld under the patient's consent` });
         }
         return {
           resources: shown,
-          warnings: withheld > 0 ? [...result.warnings, WITHHELD_WARNING] : result.warnings,
+          warnings: dataRestricted(ctx, compiled, filter?.types, typesOfSource) ? [...result.warnings, WITHHELD_WARNING] : result.warnings,
           consentFiltered: consents.some((c) => c.status === 'active'),
         };
       },
     };
   }
 }
+
+/** What of `resources` the caller may see (the Patient shown without denied sources' data), and how many were withheld. */
+function visible(ctx: AccessContext, compiled: ReturnType<typeof compileConsents>, resources: Resource[]): { shown: Resource[]; withheld: number } {
+  const denied = deniedSources(ctx, compiled);
+  const shown: Resource[] = [];
+  let withheld = 0;
+  for (const r of resources) {
+    if (r.resourceType === 'Patient') shown.push(patientForSources(r as Patient, denied));
+    else if (canSee(ctx, compiled, r)) shown.push(r);
+    else withheld++;
+  }
+  return { shown, withheld };
+}
+
+const nhsNumberIn = (p: Patient): string | null => p.identifier?.find((i) => i.system === NHS_NUMBER_SYSTEM && i.value)?.value ?? null;
 
 /** England's implied-consent model for direct care: a care relationship with the patient. */
 function hasRelationship(p: Principal, indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>>, orgs: GuardDeps['providerOrganisations']): boolean {

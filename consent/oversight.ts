@@ -30,9 +30,11 @@ function requireRole(p: Principal, roles: Role[], what: string): void {
 /** Break glass: a grant for this person and (already resolved) patient, audited as emergency access. */
 export async function requestEmergencyAccess(deps: OversightDeps, c: Caller, patientId: string, reason: string, note: string): Promise<GrantRecord> {
   requireRole(c.principal, ['ambulance-crew', 'clinician'], 'request emergency access');
-  const grant = await deps.emergency.grant(c.principal, patientId, reason, note);
-  await deps.audit.record({ action: 'emergency-access', decision: 'permit', principal: c.principal, requestId: c.requestId, patientId, purpose: 'BTG', operation: c.operation, reason: grant.reason });
-  return grant;
+  // The grant and its audit event commit together or not at all: no grant is in force without its event (503).
+  return deps.audit.change(async (q) => {
+    const grant = await deps.emergency.grant(c.principal, patientId, reason, note, new Date(), q);
+    return { result: grant, events: [{ action: 'emergency-access', decision: 'permit', principal: c.principal, requestId: c.requestId, patientId, purpose: 'BTG', operation: c.operation, reason: grant.reason }] };
+  });
 }
 
 /** Throws unless the caller may request emergency access (checked before the patient is looked up). */
@@ -49,9 +51,14 @@ export async function openEmergencyAlerts(deps: OversightDeps, c: Caller): Promi
 /** A privacy officer's review (appropriate/inappropriate + note), audited. */
 export async function reviewEmergencyAccess(deps: OversightDeps, c: Caller, grantId: string, outcome: string, note: string): Promise<GrantRecord> {
   requireRole(c.principal, ['privacy-officer'], 'review emergency access');
-  const reviewed = await deps.emergency.review(grantId, c.principal.sub, outcome, note);
-  await deps.audit.record({ action: 'emergency-review', decision: 'permit', principal: c.principal, requestId: c.requestId, patientId: reviewed.patientId, purpose: 'HOPERAT', operation: c.operation, outcomeDescription: `emergency access reviewed: ${reviewed.reviewOutcome}` });
-  return reviewed;
+  // The review and its audit event commit together or not at all.
+  return deps.audit.change(async (q) => {
+    const reviewed = await deps.emergency.review(grantId, c.principal.sub, outcome, note, q);
+    return {
+      result: reviewed,
+      events: [{ action: 'emergency-review', decision: 'permit', principal: c.principal, requestId: c.requestId, patientId: reviewed.patientId, purpose: 'HOPERAT', operation: c.operation, outcomeDescription: `emergency access reviewed: ${reviewed.reviewOutcome}` }],
+    };
+  });
 }
 
 /** Audit search for privacy officers. */

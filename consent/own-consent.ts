@@ -43,12 +43,18 @@ export async function saveOwnConsent(
   }
   await assertOwnConsent(deps, c, patientId);
   const event = { principal: c.principal, requestId: c.requestId, patientId, purpose: 'TREAT' as const, operation: c.operation };
-  const stored = update
-    ? await deps.consents.update(update.id, update.version, consent, patientId, c.principal.sub).catch(async (e) => {
-        if (e instanceof OperationOutcomeError && e.status === 412) await deps.audit.record({ ...event, action: 'consent-change', decision: 'deny', reason: 'version conflict (412)' });
-        throw e;
-      })
-    : await deps.consents.create(consent, patientId, c.principal.sub);
-  await deps.audit.record({ ...event, action: 'consent-change', decision: 'permit', resourceTypes: ['Consent'] });
+  // The consent and its audit event commit together or not at all (503, nothing stored).
+  const stored = await deps.audit
+    .change(async (q) => ({
+      result: update
+        ? await deps.consents.update(update.id, update.version, consent, patientId, c.principal.sub, q)
+        : await deps.consents.create(consent, patientId, c.principal.sub, q),
+      events: [{ ...event, action: 'consent-change' as const, decision: 'permit' as const, resourceTypes: ['Consent'] }],
+    }))
+    .catch(async (e) => {
+      if (update && e instanceof OperationOutcomeError && e.status === 412) await deps.audit.record({ ...event, action: 'consent-change', decision: 'deny', reason: 'version conflict (412)' });
+      throw e;
+    })
+    .finally(() => deps.consents.invalidate(patientId));
   return stored;
 }

@@ -307,6 +307,45 @@ export function canSee(ctx: AccessContext, consents: readonly Consent[] | Compil
   }
 }
 
+/**
+ * Whether a data restriction applies to what this caller asked for: a category deny (PSY, SEX, SDV) applies to
+ * every resource type (any entry may carry a sensitive code or label); a source deny applies when that source
+ * can send one of the asked-for `types` (all types when undefined). Deciding the "some data may be withheld"
+ * notice from this — and never from whether a withheld resource matched a search — keeps every answer to a
+ * restricted patient's search the same whatever the withheld data holds.
+ */
+export function dataRestricted(
+  ctx: AccessContext,
+  consents: readonly Consent[] | CompiledConsents,
+  types?: Iterable<string>,
+  typesOfSource: (source: string) => ReadonlySet<string> | undefined = () => undefined,
+): boolean {
+  const r = resolve(ctx, asCompiled(ctx, consents));
+  if (!r.decision.permit || r.self) return false;
+  const asked = types ? [...types] : undefined;
+  return r.dataRules.some((rule) => {
+    if (rule.categories !== 0 || rule.sources === null || !asked) return true;
+    for (const source of rule.sources) {
+      const sends = typesOfSource(source);
+      if (!sends || asked.some((t) => sends.has(t))) return true;
+    }
+    return false;
+  });
+}
+
+/**
+ * Sources whose data this caller may not see at all (a source rule without a category that applies to
+ * the caller). The Patient resource honours these: what only a denied source holds (its local record
+ * number, its source tag) is not shown.
+ */
+export function deniedSources(ctx: AccessContext, consents: readonly Consent[] | CompiledConsents): ReadonlySet<string> {
+  const r = resolve(ctx, asCompiled(ctx, consents));
+  const out = new Set<string>();
+  if (!r.decision.permit || r.self) return out;
+  for (const rule of r.dataRules) if (rule.categories === 0 && rule.sources) for (const s of rule.sources) out.add(s);
+  return out;
+}
+
 /** Whether the patient has opted out of secondary use (research or planning) at `now`. */
 export function isOptedOutOfSecondaryUse(consents: readonly Consent[] | CompiledConsents, now: Date): boolean {
   return (Array.isArray(consents) ? compileConsents(consents as readonly Consent[], now) : (consents as CompiledConsents))

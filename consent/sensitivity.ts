@@ -1,5 +1,6 @@
 import type { CodeableConcept, Coding, Resource } from 'fhir/r4.js';
 import { ACT_CODE_SYSTEM } from './types.js';
+import { loadSensitiveValueSets, type SensitiveValueSet } from './value-sets.js';
 
 /**
  * Sensitive categories a patient may withhold (Consent.provision.securityLabel, see types.ts).
@@ -13,8 +14,9 @@ import { ACT_CODE_SYSTEM } from './types.js';
  *      (a claim line for a sensitive procedure reveals the procedure).
  * References are not followed (a MedicationRequest whose only link to a depression diagnosis is
  * `reasonReference` is not recognised): label the resource in the source system when that matters.
- * Codes are exact matches (no SNOMED subsumption); the lists are deliberately small and only hold
- * concept ids we could check. See https://hl7.org/fhir/R4/security-labels.html.
+ * Codes are exact matches (no SNOMED subsumption), from the value sets in consent/value-sets/ (each
+ * naming its published source; docs/consent-hardening.md lists them and what is left out on purpose).
+ * See https://hl7.org/fhir/R4/security-labels.html.
  */
 export type Category = 'mental-health' | 'sexual-health' | 'safeguarding';
 export const CATEGORIES: readonly Category[] = ['mental-health', 'sexual-health', 'safeguarding'];
@@ -46,62 +48,21 @@ export interface SensitiveCode {
   display: string;
 }
 
-const sct = (code: string, display: string): SensitiveCode => ({ system: SNOMED_SYSTEM, code, display });
-const loinc = (code: string, display: string): SensitiveCode => ({ system: LOINC_SYSTEM, code, display });
-const rxnorm = (code: string, display: string): SensitiveCode => ({ system: RXNORM_SYSTEM, code, display });
+/**
+ * Main codes that put a resource in a category, loaded (and validated) at start-up from the value sets
+ * in consent/value-sets/*.json (see value-sets.ts; each names the published list it was drawn from).
+ */
+export const SENSITIVE_VALUE_SETS: readonly SensitiveValueSet[] = loadSensitiveValueSets(new Set(Object.values(CATEGORY_LABELS)));
+const LABEL_CATEGORY = new Map(CATEGORIES.map((c) => [CATEGORY_LABELS[c], c] as const));
 
-/** Main codes that put a resource in a category (README table). `(Synthea)` = seen in ../shared/data/synthea. */
-export const SENSITIVE_CODES: Readonly<Record<Category, readonly SensitiveCode[]>> = {
-  'mental-health': [
-    sct('74732009', 'Mental disorder'),
-    sct('35489007', 'Depressive disorder'),
-    sct('370143000', 'Major depressive disorder'),
-    sct('36923009', 'Major depression, single episode'),
-    sct('58214004', 'Schizophrenia'),
-    sct('69322001', 'Psychotic disorder'),
-    sct('13746004', 'Bipolar disorder'),
-    sct('197480006', 'Anxiety disorder'),
-    sct('47505003', 'Posttraumatic stress disorder'),
-    sct('171207006', 'Depression screening (Synthea)'),
-  ],
-  'sexual-health': [
-    sct('8098009', 'Sexually transmitted infectious disease'),
-    sct('105629000', 'Chlamydial infection'),
-    sct('15628003', 'Gonorrhoea'),
-    sct('76272004', 'Syphilis'),
-    sct('33839006', 'Genital herpes simplex'),
-    sct('86406008', 'Human immunodeficiency virus infection'),
-    sct('40780007', 'Human immunodeficiency virus I infection'),
-    sct('79019005', 'Human immunodeficiency virus II infection'),
-    sct('62479008', 'Acquired immune deficiency syndrome'),
-    sct('165816005', 'Human immunodeficiency virus positive'),
-    // Reproductive health (v3 SEX = "sexuality and reproductive health"), as recorded by Synthea:
-    sct('65200003', 'Insertion of intrauterine contraceptive device (Synthea)'),
-    sct('46706006', 'Replacement of contraceptive intrauterine device (Synthea)'),
-    sct('169553002', 'Insertion of subcutaneous contraceptive (Synthea)'),
-    sct('301807007', 'Removal of subcutaneous contraceptive (Synthea)'),
-    sct('10383002', 'Counseling for termination of pregnancy (Synthea)'),
-    sct('714812005', 'Induced termination of pregnancy (Synthea)'),
-    sct('386394001', 'Pregnancy termination care (Synthea)'),
-    sct('5880005', 'Physical exam following abortion (Synthea)'),
-    sct('243077000', 'Recommendation to limit sexual activity (Synthea)'),
-    loinc('55277-8', 'HIV status (Synthea)'),
-    rxnorm('389221', 'Etonogestrel 68 MG Drug Implant (Synthea)'),
-  ],
-  safeguarding: [
-    sct('224353004', 'Child protection finding (NHS England CPIS flag code)'),
-    sct('417430008', 'Vulnerable adult'),
-    sct('766561000000109', 'Adult safeguarding concern'),
-    sct('514331000000104', 'Referral to safeguarding adults team'),
-    sct('794091000000102', 'Under care of safeguarding adult team'),
-    sct('909021000000108', 'Safeguarding report'),
-    sct('909031000000105', 'Adult safeguarding report'),
-    sct('1053881000000102', 'Safeguarding intervention'),
-    sct('919461000000108', 'At risk of sexual exploitation'),
-    sct('761571000000106', 'At risk of financial abuse'),
-    loinc('28245-9', 'Abuse status [OMAHA] (Synthea)'),
-  ],
-};
+/** The codes of each category, from SENSITIVE_VALUE_SETS. */
+export const SENSITIVE_CODES: Readonly<Record<Category, readonly SensitiveCode[]>> = (() => {
+  const out: Record<Category, SensitiveCode[]> = { 'mental-health': [], 'sexual-health': [], safeguarding: [] };
+  for (const vs of SENSITIVE_VALUE_SETS) {
+    for (const c of vs.concepts) out[LABEL_CATEGORY.get(vs.label)!].push({ system: c.system, code: c.code, display: c.display });
+  }
+  return out;
+})();
 
 /** Bit per category, for the hot path (policy.ts compares masks, not sets). */
 export const CATEGORY_BIT: Readonly<Record<Category, number>> = { 'mental-health': 1, 'sexual-health': 2, safeguarding: 4 };

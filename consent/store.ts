@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Consent } from 'fhir/r4.js';
 import { OperationOutcomeError, notFound, outcome } from '../fhir/outcomes.js';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 import { readCache, type ReadCache } from '../store/embedded-cache.js';
 
 export interface StoredConsent {
@@ -34,27 +34,37 @@ export class ConsentStore {
     this.current = readCache(db, 'consents-by-patient');
   }
 
-  async create(consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
-    return this.insert(randomUUID(), 1, consent, patientId, by);
+  /**
+   * Stores a new consent. `q`: the caller's transaction (AuditLog.change, so the change commits with its
+   * audit event); the caller then calls `invalidate(patientId)` once it has committed or rolled back.
+   */
+  async create(consent: Consent, patientId: string, by: string, q?: Queryable): Promise<StoredConsent> {
+    return this.insert(randomUUID(), 1, consent, patientId, by, q);
   }
 
-  async update(id: string, expectedVersion: number, consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
-    const current = await this.read(id);
-    if (!current) throw notFound(`Consent/${id} does not exist.`);
+  /** Stores the next version (If-Match semantics: 412 when `expectedVersion` is not current). `q` as for create. */
+  async update(id: string, expectedVersion: number, consent: Consent, patientId: string, by: string, q?: Queryable): Promise<StoredConsent> {
+    const current = await this.read(id, undefined, q);
+    if (!current) throw notFound('This consent does not exist.');
     if (current.patientId !== patientId) {
       throw new OperationOutcomeError(422, outcome(422, [{ code: 'processing', errorCode: 'patient-changed', diagnostics: 'A Consent cannot be moved to another patient.', expression: ['Consent.patient'] }]));
     }
     if (current.version !== expectedVersion) {
-      throw preconditionFailed(`Consent/${id} is at version ${current.version}, not ${expectedVersion}: read it again and re-apply your change.`);
+      throw preconditionFailed(`This consent is at version ${current.version}, not ${expectedVersion}: read it again and re-apply your change.`);
     }
-    return this.insert(id, expectedVersion + 1, consent, patientId, by);
+    return this.insert(id, expectedVersion + 1, consent, patientId, by, q);
   }
 
-  async read(id: string, version?: number): Promise<StoredConsent | undefined> {
+  /** Drops the cached current consents of a patient (after a change made in the caller's transaction has ended). */
+  invalidate(patientId: string): void {
+    this.current.invalidate(patientId.toLowerCase());
+  }
+
+  async read(id: string, version?: number, q: Queryable = this.db): Promise<StoredConsent | undefined> {
     if (!UUID.test(id)) return undefined;
     const r = version === undefined
-      ? await this.db.query<Row>('SELECT * FROM consent_version WHERE id = $1 ORDER BY version DESC LIMIT 1', [id])
-      : await this.db.query<Row>('SELECT * FROM consent_version WHERE id = $1 AND version = $2', [id, version]);
+      ? await q.query<Row>('SELECT * FROM consent_version WHERE id = $1 ORDER BY version DESC LIMIT 1', [id])
+      : await q.query<Row>('SELECT * FROM consent_version WHERE id = $1 AND version = $2', [id, version]);
     return r.rows[0] ? toStored(r.rows[0]) : undefined;
   }
 
@@ -94,10 +104,10 @@ export class ConsentStore {
     return r.rows.map(toStored);
   }
 
-  private async insert(id: string, version: number, consent: Consent, patientId: string, by: string): Promise<StoredConsent> {
+  private async insert(id: string, version: number, consent: Consent, patientId: string, by: string, q: Queryable = this.db): Promise<StoredConsent> {
     const recordedAt = new Date();
     const resource: Consent = { ...consent, id, meta: { ...consent.meta, versionId: String(version), lastUpdated: recordedAt.toISOString() } };
-    const r = await this.db
+    const r = await q
       .query<Row>(
         `INSERT INTO consent_version (id, version, patient_id, status, scope, resource, recorded_at, recorded_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -106,7 +116,7 @@ export class ConsentStore {
         [id, version, patientId, consent.status, consent.scope?.coding?.[0]?.code ?? '', JSON.stringify(resource), recordedAt.toISOString(), by],
       )
       .finally(() => this.current.invalidate(patientId.toLowerCase()));
-    if (!r.rows[0]) throw preconditionFailed(`Consent/${id} was changed by someone else at the same time: read it again and re-apply your change.`);
+    if (!r.rows[0]) throw preconditionFailed('This consent was changed by someone else at the same time: read it again and re-apply your change.');
     return toStored(r.rows[0]);
   }
 }

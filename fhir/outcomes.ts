@@ -1,4 +1,5 @@
 import type { OperationOutcome, OperationOutcomeIssue } from 'fhir/r4.js';
+import { DatabaseUnavailableError } from '../store/unavailable.js';
 
 /**
  * One error type for the whole service (after Medplum's core/outcomes.ts): every failure is an
@@ -70,12 +71,21 @@ export const serviceUnavailable = (errorCode: string, diagnostics: string, issue
     503,
     outcome(503, [{ code: 'transient', errorCode, diagnostics }, ...issues]),
   );
+/** Seconds a client should wait before retrying while the database is unavailable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+export const databaseUnavailable = () =>
+  new OperationOutcomeError(
+    503,
+    outcome(503, [{ code: 'transient', errorCode: 'database-unavailable', diagnostics: 'The database cannot be reached just now; nothing was read or changed. Try again shortly.' }]),
+    { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+  );
 export const internalError = () =>
   err(500, 'exception', 'internal', 'An internal error occurred; it has been logged with the request id.');
 
 /** Anything thrown → an OperationOutcomeError; unknown errors become a generic 500 (no stack, no detail). */
 export function normalizeError(e: unknown): OperationOutcomeError {
   if (e instanceof OperationOutcomeError) return e;
+  if (e instanceof DatabaseUnavailableError) return databaseUnavailable();
   const anyErr = e as
     | { status?: number; statusCode?: number; type?: string; message?: string; errors?: { path?: string; message?: string }[] }
     | undefined;
@@ -88,7 +98,7 @@ export function normalizeError(e: unknown): OperationOutcomeError {
         code: STATUS_ISSUE[status] ?? 'invalid',
         errorCode: /^Unknown query parameter/.test(x.message ?? '') ? 'unknown-parameter' : (STATUS_ERROR_CODE[status] ?? 'invalid-request'),
         diagnostics: safeMessage(x.message ? `${locate(x.path)}${x.message}` : anyErr.message),
-        ...(x.path ? { expression: [expressionOf(x.path)] } : {}),
+        ...(x.path && PARAM_NAME.test(expressionOf(x.path)) ? { expression: [expressionOf(x.path)] } : {}),
       }))),
     );
   }
@@ -100,10 +110,19 @@ export function normalizeError(e: unknown): OperationOutcomeError {
   return internalError();
 }
 
-/** Client-error messages from libraries are kept short and free of request values. */
+/** Names echoed in messages only when they look like parameter or element names (never patient data). */
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_\-.:[\]]{0,63}$/;
+
+/**
+ * Client-error messages from libraries are kept short and free of request values: a quoted name the
+ * caller typed (`Unknown query parameter '9994242423'`) is kept only when it looks like a parameter name.
+ */
 function safeMessage(message: string | undefined): string {
   if (!message) return 'The request is invalid.';
-  return message.length > 300 ? message.slice(0, 300) + '…' : message;
+  const cleaned = message
+    .replace(/'([^']*)'/g, (_m, name: string) => (PARAM_NAME.test(name) ? `'${name}'` : '(a value from the request)'))
+    .replace(/^([^:\s]+): /, (m, name: string) => (PARAM_NAME.test(name) ? m : ''));
+  return cleaned.length > 300 ? cleaned.slice(0, 300) + '…' : cleaned;
 }
 
 const STATUS_ISSUE: Record<number, IssueCode> = { 401: 'login', 403: 'forbidden', 404: 'not-found', 405: 'not-supported', 406: 'not-supported', 413: 'too-costly', 415: 'not-supported' };
@@ -122,5 +141,5 @@ function expressionOf(path: string): string {
 }
 
 function locate(path: string | undefined): string {
-  return path ? `${expressionOf(path)}: ` : '';
+  return path && PARAM_NAME.test(expressionOf(path)) ? `${expressionOf(path)}: ` : '';
 }

@@ -1,4 +1,5 @@
 import { badRequest } from './outcomes.js';
+import { integerParam, PARAM_NAME } from './parameters.js';
 import { DEFAULT_COUNT, MAX_COUNT, RESULT_PARAMS, searchDef, type IncludeDef, type TypeSearchDef } from './search-parameters.js';
 import { DATE_PREFIXES, parseDateRange, type DatePrefix, type Filter, type SortKey, type TokenValue } from './type-filter.js';
 
@@ -33,8 +34,6 @@ export interface TypeSearch {
 }
 
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
-/** Names echoed in messages only when they look like parameter names (never patient data). */
-const NAME_RE = /^[A-Za-z_][A-Za-z0-9_\-.:]{0,63}$/;
 
 /** `Prefer: handling=strict` (anything else, or no header, is lenient). */
 export function preferStrict(prefer: string | undefined): boolean {
@@ -50,20 +49,15 @@ function valuesOf(name: string, v: unknown): string[] {
   });
 }
 
-const safeName = (name: string) => (NAME_RE.test(name) ? name : '(unrecognised name)');
-const expr = (name: string) => (NAME_RE.test(name) ? [name] : undefined);
+const safeName = (name: string) => (PARAM_NAME.test(name) ? name : '(unrecognised name)');
+const expr = (name: string) => (PARAM_NAME.test(name) ? [name] : undefined);
 
 function once(name: string, values: string[]): string {
   if (values.length !== 1) throw badRequest('repeated-parameter', `Parameter '${name}' must be given once.`, [name]);
   return values[0]!;
 }
 
-function int(name: string, v: string, min: number, max: number): number {
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw badRequest('invalid-parameter', `'${name}' must be an integer from ${min} to ${max}.`, [name]);
-  }
-  return Number(v);
-}
+const int = (name: string, v: string, min: number, max: number): number => integerParam(name, v, min, max, min);
 
 function parseToken(name: string, value: string): Filter {
   const values: TokenValue[] = value.split(',').map((part) => {
@@ -79,7 +73,7 @@ function parseToken(name: string, value: string): Filter {
 }
 
 function parseDate(name: string, value: string): Filter {
-  const m = /^([a-z]{2})?(.*)$/.exec(value)!;
+  const m = /^([a-z]{2})?([\s\S]*)$/.exec(value)!;
   const prefix = (m[1] ?? 'eq') as DatePrefix;
   if (m[1] && !DATE_PREFIXES.includes(prefix)) {
     throw badRequest('unsupported-prefix', `'${name}' supports the prefixes ${DATE_PREFIXES.join(', ')}.`, [name]);
@@ -135,7 +129,7 @@ export function parseTypeSearch(type: string, raw: Record<string, unknown>, opts
       for (const value of values) {
         const inc = includeOf(def, value);
         if (inc) q.include.push(value);
-        else unsupported(`_include=${NAME_RE.test(value) ? value : '…'}`, 'include');
+        else unsupported(`_include=${PARAM_NAME.test(value) ? value : '…'}`, 'include');
       }
       continue;
     }

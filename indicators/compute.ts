@@ -95,6 +95,8 @@ class SourceDown extends Error {
 interface OpenSession {
   client: AggregateClient;
   session: string;
+  /** People the source holds without an NHS number (cannot be linked), when it says. */
+  unlinkable?: number;
 }
 
 export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorComputer {
@@ -107,7 +109,7 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
     if (!validDate(period?.end)) throw badRequest('invalid-period', 'period end must be a date YYYY-MM-DD', ['period.end']);
     if (period.start > period.end) throw badRequest('invalid-period', 'period start must not be after its end', ['period.start']);
     const unknown = (indicatorIds ?? []).filter((id) => !byId.has(id));
-    if (unknown.length) throw badRequest('unknown-indicator', `unknown indicator: ${unknown.join(', ')}`, ['indicatorIds']);
+    if (unknown.length) throw badRequest('unknown-indicator', `unknown indicator (${unknown.length} of the ids asked for)`, ['indicatorIds']);
     const defs = indicatorIds ? [...new Set(indicatorIds)].map((id) => byId.get(id)!) : [...catalogue];
 
     const startedAt = now();
@@ -124,7 +126,7 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
         if (!client) return void status.set(source, { source, status: 'unavailable', reason: 'no aggregate client is configured for this source' });
         try {
           const s = await client.openSession(key, optedOut);
-          sessions.set(source, { client, session: s.session });
+          sessions.set(source, { client, session: s.session, ...(typeof s.unlinkable === 'number' ? { unlinkable: s.unlinkable } : {}) });
           status.set(source, { source, status: 'ok', version: s.version });
         } catch (e) {
           status.set(source, { source, status: 'unavailable', reason: reasonOf(e) });
@@ -141,7 +143,7 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
       if (missing().length === 0) {
         try {
           const organisations = def.sources.length === 1 ? await singleSource(def, period, sessions.get(def.sources[0]!)!) : await crossSource(def, period, sessions);
-          if (missing().length === 0) return { indicatorId: def.id, period, organisations, missingSources: [] };
+          if (missing().length === 0) return { indicatorId: def.id, period, organisations, missingSources: [], ...linkage(def, sessions) };
         } catch (e) {
           if (!(e instanceof SourceDown)) throw e;
           down(e.source, e.message);
@@ -255,4 +257,15 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/** For a cross-source indicator: how many people each of its sources holds that cannot be linked (no NHS number). */
+function linkage(def: IndicatorDefinition, sessions: Map<IndicatorSource, OpenSession>): Pick<IndicatorComputation, 'unlinkable'> {
+  if (def.sources.length < 2) return {};
+  const unlinkable: Partial<Record<IndicatorSource, number>> = {};
+  for (const s of def.sources) {
+    const n = sessions.get(s)?.unlinkable;
+    if (n !== undefined) unlinkable[s] = n;
+  }
+  return { unlinkable };
 }

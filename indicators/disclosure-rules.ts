@@ -27,7 +27,7 @@ export function publishCount(count: number, policy: DisclosurePolicy = DEFAULT_P
   return { value: roundCount(count, policy), suppressed: false };
 }
 
-/** n/d × per from unrounded counts, or null when not publishable or d = 0. */
+/** n/d × per, or null when not publishable or d = 0 (publish.ts passes the PUBLISHED counts, never the exact ones). */
 export function valueFromUnrounded(numerator: number, denominator: number, publishable: boolean, per = 1): number | null {
   return publishable && denominator > 0 ? (numerator / denominator) * per : null;
 }

@@ -6,16 +6,18 @@
  *     Zero is publishable. The breakdown of a small count is never published: every stratum of a small organisation
  *     (and every row of a small total) is also marked 'small-count' — zeros included, otherwise the published zeros
  *     would say how many strata share the few people, and k non-zero strata under a total ≤ T pin each one down.
- *  2. Every other count is rounded to the nearest multiple of R (halves up; a positive count never rounds to 0).
- *  3. Values (rates, proportions, means) are computed from UNROUNDED counts (funnel.ts) and published only when the
- *     numerator and the denominator cells are both published (`valuePublishable`).
+ *  2. Every other count is rounded to a multiple of R. Here (`roundCount`) to the nearest; publish.ts replaces that by
+ *     keyed random rounding (cell-key.ts: the same count of the same organisation always publishes the same way; the
+ *     rounding boundary is secret), issue 18.
+ *  3. Values (rates, proportions, means), intervals, funnel limits, targets and standardised values are computed from
+ *     the PUBLISHED (rounded) counts only (publish.ts), and published only when the numerator and the denominator
+ *     cells are both published (`valuePublishable`). docs/indicators-disclosure.md states the rule.
  *  4. Secondary suppression ('secondary') so that no small count can be learnt by differencing (below).
  *
  * THREAT MODEL — what the checker assumes the reader knows
- *  - every published cell EXACTLY. Rounding alone does not protect against differencing here: a published value
- *    n/d is computed from the unrounded counts, and together with n and d rounded to ±R/2 it usually singles out
- *    the exact n and d (few pairs in the ±2 boxes give that exact ratio). So protection comes from suppression only;
- *    rounding is a second line (it blurs any figure whose rate is not published);
+ *  - every published cell EXACTLY (conservative: since issue 18 no published figure carries more than the rounded
+ *    counts, but suppression is judged as if the rounding could be undone). So protection of small counts comes from
+ *    suppression alone; rounding is a second line, tested apart (test/indicators-disclosure-differencing.test.ts);
  *  - the additive structure: organisation rows sum to the total, strata sum to their organisation, in both the
  *    numerator and the denominator table; for proportions also denominator = numerator + complement cell by cell,
  *    the complement (those without the outcome) being a hidden cell ≥ 0 that is never published;

@@ -32,8 +32,9 @@
  *      (units keep the caller's order; no rank is produced). The target is Σ numerator / Σ denominator over the units.
  *  - `funnelCurve(kind, target, maxDenominator, points, phi?)` → limits along the denominator axis for drawing.
  *
- * Disclosure: compute with UNROUNDED counts, then publish a unit's value, CI, limits and class only when its numerator
- * and denominator are both publishable (disclosure.ts) — a class or interval would otherwise reveal a suppressed count.
+ * Disclosure: publish.ts passes the PUBLISHED (keyed-rounded) counts and the published total's value as target, and
+ * publishes a unit's value, CI, limits and class only when its numerator and denominator are both publishable
+ * (disclosure.ts) — a figure computed from exact counts would give them away (issue 18).
  */
 import type { Classification, ControlLimits, Interval } from './types.js';
 import { betaQuantile, binomQuantile, binomTails, dbinom, dpois, gammaQuantile, normalQuantile, poisQuantile, poisTails, regIncGamma } from './distributions.js';
@@ -41,7 +42,7 @@ import { betaQuantile, binomQuantile, binomTails, dbinom, dpois, gammaQuantile, 
 /** proportion: exact binomial; poisson: rates per exposure, counts, and the `mean` measure. */
 export type ComparisonKind = 'proportion' | 'poisson';
 
-/** One organisation's UNROUNDED counts. */
+/** One organisation's counts (as published, when publishing). */
 export interface FunnelUnit {
   numerator: number;
   denominator: number;
@@ -185,13 +186,14 @@ export interface FunnelResult {
 
 /**
  * The whole comparison for one indicator and period. Units with a zero denominator get null (no value).
- * `overdispersion: true` applies φ when it exceeds 1.
+ * `overdispersion: true` applies φ when it exceeds 1. `target` overrides Σ numerator / Σ denominator (publishing
+ * passes the published total's value, so that nothing is computed from counts it does not publish).
  */
-export function funnel(kind: ComparisonKind, units: FunnelUnit[], options: { overdispersion?: boolean } = {}): FunnelResult {
+export function funnel(kind: ComparisonKind, units: FunnelUnit[], options: { overdispersion?: boolean; target?: number } = {}): FunnelResult {
   const num = units.reduce((s, u) => s + u.numerator, 0);
   const den = units.reduce((s, u) => s + u.denominator, 0);
   if (!(den > 0)) throw new RangeError('funnel needs at least one unit with a positive denominator');
-  const target = num / den;
+  const target = options.target ?? num / den;
   const od = estimateOverdispersion(kind, target, units);
   const applied = options.overdispersion === true && od.phi > 1;
   const phi = applied ? od.phi : 1;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 import type { PublishedIndicator, ReportingPeriod, SnapshotMeta } from './types.js';
 
 /**
@@ -56,9 +56,12 @@ const PUBLISHED_FIRST = 's.complete DESC, s.computed_at DESC, s.stored_at DESC, 
 export class SnapshotStore {
   constructor(private readonly db: Db) {}
 
-  /** Stores a new snapshot and its figures atomically; returns its metadata (with the new id). */
-  async save(meta: Omit<SnapshotMeta, 'id'>, indicators: PublishedIndicator[], id: string = randomUUID()): Promise<SnapshotMeta> {
-    await this.db.tx(async (q) => {
+  /**
+   * Stores a new snapshot and its figures atomically; returns its metadata (with the new id). `within`: the
+   * caller's transaction (AuditLog.change, so the snapshot commits with its audit event).
+   */
+  async save(meta: Omit<SnapshotMeta, 'id'>, indicators: PublishedIndicator[], id: string = randomUUID(), within?: Queryable): Promise<SnapshotMeta> {
+    const write = async (q: Queryable) => {
       await q.query(
         `INSERT INTO indicator_snapshot (id, period_start, period_end, computed_at, requested_by, complete, source_statuses,
            unavailable_sources, opt_outs_applied, disclosure_policy, indicator_ids)
@@ -77,7 +80,9 @@ export class SnapshotStore {
         params.push(id, ind.indicatorId, ind.complete, JSON.stringify(ind));
       }
       await q.query(`INSERT INTO indicator_snapshot_figures (snapshot_id, indicator_id, complete, figures) VALUES ${values.join(', ')}`, params);
-    });
+    };
+    if (within) await write(within);
+    else await this.db.tx(write);
     return { id, ...meta };
   }
 
@@ -151,6 +156,18 @@ export class SnapshotStore {
           ORDER BY s.period_start, s.period_end, ${PUBLISHED_FIRST}) AS p
         ORDER BY p.period_end, p.period_start`,
       [indicatorId],
+    );
+    return r.rows.map(metaOf);
+  }
+
+  /** The published snapshot of every period any indicator has been computed for, most recent period first. */
+  async periodsWithData(): Promise<SnapshotMeta[]> {
+    const r = await this.db.query<SnapshotRow>(
+      `SELECT * FROM (
+         SELECT DISTINCT ON (s.period_start, s.period_end) ${META_COLUMNS}
+           FROM indicator_snapshot s
+          ORDER BY s.period_start, s.period_end, ${PUBLISHED_FIRST}) AS p
+        ORDER BY p.period_end DESC, p.period_start DESC`,
     );
     return r.rows.map(metaOf);
   }

@@ -87,6 +87,8 @@ export interface IndicatorComputation {
   organisations: OrganisationCount[];
   /** Sources this indicator needed that did not answer: the computation is then incomplete. */
   missingSources: IndicatorSource[];
+  /** Cross-source indicators: people each source holds without an NHS number, who cannot be linked (exact; never published as such). */
+  unlinkable?: Partial<Record<IndicatorSource, number>>;
 }
 
 export interface SourceStatus {
@@ -156,7 +158,7 @@ export interface PublishedOrganisation {
   code: string;
   numerator: PublishedCount;
   denominator: PublishedCount;
-  /** n/d (× `per` for rates) from the UNROUNDED counts; null unless both counts are publishable. */
+  /** n/d (× `per` for rates) from the PUBLISHED (rounded) counts; null unless both counts are publishable. */
   value: number | null;
   /** 95 % confidence interval of the value; null when the value is null. */
   ci95: Interval | null;
@@ -185,7 +187,7 @@ export interface PublishedIndicator {
   missingSources: IndicatorSource[];
   /** All organisations together (area total), disclosure-controlled like the rows. */
   total: { numerator: PublishedCount; denominator: PublishedCount; value: number | null; ci95: Interval | null };
-  /** The value organisations are compared with (the overall value from unrounded totals); null when not publishable. */
+  /** The value organisations are compared with (the published total's value); null when not publishable. */
   target: number | null;
   /** How the limits were formed, in words (e.g. "exact binomial" / "Poisson"). */
   limitsMethod: string;
@@ -198,6 +200,11 @@ export interface PublishedIndicator {
   disclosureControlled: boolean;
   /** Present when standardised: the standard population used, in words. */
   standardPopulation?: string;
+  /**
+   * Cross-source indicators: how many people each source holds that could not be linked between the systems (no NHS
+   * number), disclosure-controlled like any count; they are left out of the figures.
+   */
+  linkage?: { unlinkable: Array<{ source: IndicatorSource; people: PublishedCount }>; text: string };
   /** Sorted by organisation code. Never ranked. */
   organisations: PublishedOrganisation[];
 }

@@ -1,6 +1,7 @@
 import type { PatientQuery } from '../adapters/types.js';
 import { NHS_NUMBER_SYSTEM, isValidNhsNumber } from '../fhir/nhs-number.js';
 import { badRequest } from '../fhir/outcomes.js';
+import { integerParam, MAX_OFFSET, PARAM_NAME } from '../fhir/parameters.js';
 
 /** Query parameters as Express gives them (a repeated parameter arrives as an array). */
 export type RawParams = Record<string, unknown>;
@@ -14,7 +15,7 @@ function single(params: RawParams, allowed: readonly string[]): Record<string, s
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) {
     if (!allowed.includes(name)) {
-      throw badRequest('unknown-parameter', `Search parameter '${name}' is not supported here; supported: ${allowed.join(', ')}.`, [name]);
+      throw badRequest('unknown-parameter', `Search parameter ${PARAM_NAME.test(name) ? `'${name}'` : '(unrecognised name)'} is not supported here; supported: ${allowed.join(', ')}.`, PARAM_NAME.test(name) ? [name] : undefined);
     }
     // The OpenAPI layer may already have coerced a number; arrays mean the parameter was repeated.
     if (typeof value === 'number') out[name] = String(value);
@@ -67,20 +68,14 @@ export interface EverythingParams {
 
 export function parseEverything(raw: RawParams, defaultCount: number): EverythingParams {
   const p = single(raw, EVERYTHING_PARAMS);
-  const int = (name: string, v: string | undefined, min: number, max: number, dflt: number) => {
-    if (v === undefined) return dflt;
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-      throw badRequest('invalid-parameter', `'${name}' must be an integer from ${min} to ${max}.`, [name]);
-    }
-    return Number(v);
-  };
+  const int = integerParam;
   const types = p._type?.split(',').map((t) => t.trim());
   if (types?.some((t) => !/^[A-Z][A-Za-z]+$/.test(t))) {
     throw badRequest('invalid-parameter', "'_type' must be a comma-separated list of resource types.", ['_type']);
   }
   return {
     count: int('_count', p._count, 1, MAX_COUNT, defaultCount),
-    offset: int('_offset', p._offset, 0, 10_000_000, 0),
+    offset: int('_offset', p._offset, 0, MAX_OFFSET, 0),
     ...(types ? { types } : {}),
   };
 }

@@ -9,6 +9,9 @@
  * the token carries the role's defaults (defaultScopes: patient → "patient/*.rs patient/Consent.cu",
  * privacy-officer → "user/*.rs user/AuditEvent.u", other staff → "user/*.rs").
  *
+ * --ttl defaults to 3600 s, the longest lifetime the service accepts by default (AUTH_MAX_TOKEN_LIFETIME_SEC):
+ * a longer --ttl is refused here unless that setting is raised to match.
+ *
  * Prints the JWT (ES256, kid set, iss/aud = demo constants, iat/nbf/exp/jti) on stdout. Keys come from
  * `<data-dir>/demo-keys/` and are created there on first use; if that fails the script exits 1.
  */
@@ -72,7 +75,10 @@ async function main(): Promise<void> {
     }
   }
   const ttl = Number(values.ttl);
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400) fail('--ttl must be an integer number of seconds, 1..86400');
+  const maxTtl = Number(process.env.AUTH_MAX_TOKEN_LIFETIME_SEC || 3600);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > maxTtl) {
+    fail(`--ttl must be an integer number of seconds, 1..${maxTtl} (the service refuses longer-lived tokens; AUTH_MAX_TOKEN_LIFETIME_SEC)`);
+  }
 
   const dataDir = values['data-dir'] as string;
   let keys: DemoKeys;

@@ -8,7 +8,8 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import swaggerUi from 'swagger-ui-express';
 import { parse as parseYaml } from 'yaml';
-import { normalizeError, notAcceptable, notFound } from '../fhir/outcomes.js';
+import { badRequest, normalizeError, notAcceptable, notFound } from '../fhir/outcomes.js';
+import { PARAM_NAME } from '../fhir/parameters.js';
 import type { TokenVerifier } from './auth.js';
 import type { Web } from '../web/app.js';
 import { wantsHtml } from '../web/page-errors.js';
@@ -23,7 +24,7 @@ import { searchRoutes } from './search-routes.js';
 import { indicatorRoutes, isPublicIndicatorRequest, type IndicatorRouteDeps } from './indicator-routes.js';
 import type { Principal } from '../identity/principal.js';
 import { compression } from './compression.js';
-import { pathOnly } from './logger.js';
+import { routePatternMatcher } from './route-patterns.js';
 import { cacheValidatorRoutePatterns } from './route-pattern-cache.js';
 import { enforceScopes, scopedRepository } from './scope-guard.js';
 import { SMART_CONFIGURATION_PATHS, smartRoutes, type SmartConfiguration } from './smart-routes.js';
@@ -60,6 +61,19 @@ const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
 const ACCEPTABLE = ['application/fhir+json', 'application/json'];
 /** Routes that need no token. Everything else is authenticated (deny by default). */
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.yaml', '/fhir/metadata', ...SMART_CONFIGURATION_PATHS]);
+/** Public documents that hold no patient or audit data: the only responses a cache may keep. */
+const CACHEABLE_PATHS = new Set(['/openapi.yaml', '/fhir/metadata', ...SMART_CONFIGURATION_PATHS]);
+/** C0 control characters and DEL: never part of a legitimate query parameter name or value here. */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/**
+ * `Cache-Control: no-store` on every response (patient data, audit data, errors that could tell whether a
+ * record exists), except GETs of public documents and published (disclosure-controlled) indicators.
+ */
+export function mayBeCached(method: string, path: string): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  return CACHEABLE_PATHS.has(path) || path === '/docs' || path.startsWith('/docs/') || isPublicIndicatorRequest(method, path);
+}
 
 /** Builds the HTTP application from its dependencies; listening is the caller's job (server/main.ts). */
 export function createApp(deps: AppDeps): express.Express {
@@ -71,21 +85,23 @@ export function createApp(deps: AppDeps): express.Express {
   // resources that support conditional updates (Consent) set their version ETag themselves.
   app.set('etag', false);
   app.set('query parser', 'simple');
+  const routeOf = routePatternMatcher(Object.keys(spec.paths ?? {}));
 
   app.use((req, res, next) => {
     const given = req.header('x-request-id');
     const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
+    if (!mayBeCached(req.method, req.path)) res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use(
     pinoHttp({
       logger: deps.logger,
       genReqId: (_req, res) => (res as Response).locals.requestId as string,
-      // Paths only: query strings carry NHS numbers, names and birth dates.
+      // The documented route, never the raw path or query: both may carry NHS numbers, names and birth dates.
       serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: pathOnly(req.url) }),
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, route: routeOf(pathOf(req.url)) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
@@ -124,6 +140,21 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use(express.json({ type: ['application/json', 'application/fhir+json'], limit: deps.maxBodyBytes }));
   app.use(express.urlencoded({ extended: false, limit: deps.maxBodyBytes, parameterLimit: 50 }));
+  app.use((req, _res, next) => {
+    // PostgreSQL cannot store NUL in text or jsonb: refuse it in any body string up front (400, not 500).
+    const nulAt = nulPath(req.body);
+    if (nulAt !== undefined) {
+      throw badRequest('invalid-character', 'The request body contains a NUL character, which no field may hold.', PARAM_NAME.test(nulAt) ? [nulAt] : undefined);
+    }
+    for (const [name, value] of Object.entries(req.query as Record<string, unknown>)) {
+      const values = Array.isArray(value) ? value : [value];
+      if (CONTROL_CHARS.test(name) || values.some((v) => typeof v === 'string' && CONTROL_CHARS.test(v))) {
+        const named = PARAM_NAME.test(name);
+        throw badRequest('invalid-parameter', `${named ? `'${name}'` : 'A query parameter'} contains a control character (e.g. a line break or NUL).`, named ? [name] : undefined);
+      }
+    }
+    next();
+  });
   cacheValidatorRoutePatterns();
   app.use(
     OpenApiValidator.middleware({
@@ -136,6 +167,10 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     if (PUBLIC_PATHS.has(req.path) || isPublicIndicatorRequest(req.method, req.path)) return next();
+    // Node keeps only the first of repeated Authorization headers: refuse the request rather than guess.
+    if (req.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'authorization').length > 1) {
+      throw badRequest('repeated-header', 'The request has more than one Authorization header; send exactly one.');
+    }
     res.locals.principal = await deps.verifyToken(req.header('authorization'));
     next();
   });
@@ -163,4 +198,22 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(err.status).type(FHIR_JSON).json(err.outcome);
   });
   return app;
+}
+
+/** The dotted path of the first string (or key) holding NUL in a parsed body, '' at the top; undefined if none. */
+function nulPath(v: unknown, path = '', depth = 0): string | undefined {
+  if (typeof v === 'string') return v.includes('\u0000') ? path : undefined;
+  if (!v || typeof v !== 'object' || depth > 32) return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const at = k.includes('\u0000') ? path : nulPath(x, path ? `${path}.${k}` : k, depth + 1);
+    if (at !== undefined) return at;
+  }
+  return undefined;
+}
+
+/** The path of a URL without its query string. */
+function pathOf(url: string | undefined): string {
+  if (!url) return '';
+  const q = url.indexOf('?');
+  return q >= 0 ? url.slice(0, q) : url;
 }

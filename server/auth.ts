@@ -31,9 +31,16 @@ export interface AuthConfig {
   jwks?: JSONWebKeySet;
   /** Remote JWKS (https, or http on a loopback host), fetched and cached by jose. */
   jwksUrl?: string;
-  /** Allowed clock skew for exp/nbf, seconds. Default 30. */
+  /** Allowed clock skew for exp/nbf/iat, seconds. Default 60. */
   clockToleranceSec?: number;
+  /** Longest lifetime a token may have (exp − iat, or exp − now without iat), seconds. Default 3600. */
+  maxLifetimeSec?: number;
 }
+
+/** Default longest token lifetime: one hour (`npm run token` mints one-hour tokens by default). */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 3600;
+/** Default clock skew allowed between the token issuer and this service. */
+export const DEFAULT_CLOCK_TOLERANCE_SEC = 60;
 
 export const DEFAULT_ALGORITHMS: readonly string[] = ['ES256', 'ES384', 'RS256', 'RS384', 'PS256'];
 
@@ -54,7 +61,8 @@ class KeySetUnavailable extends Error {}
 /** Validates the config (throws a plain Error on misconfiguration, at startup) and returns a verifier. */
 export function createTokenVerifier(cfg: AuthConfig): TokenVerifier {
   const algorithms = validateConfig(cfg);
-  const clockTolerance = cfg.clockToleranceSec ?? 30;
+  const clockTolerance = cfg.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
+  const maxLifetime = cfg.maxLifetimeSec ?? DEFAULT_MAX_TOKEN_LIFETIME_SEC;
   const keys = keyResolver(cfg);
 
   // Verified tokens are remembered until they expire (at most 60 s): a mobile client sends the same
@@ -81,6 +89,7 @@ export function createTokenVerifier(cfg: AuthConfig): TokenVerifier {
     } catch (e) {
       throw mapVerifyError(e);
     }
+    checkLifetime(payload, maxLifetime, clockTolerance);
     const principal = toPrincipal(payload);
     if (verified.size >= MAX_CACHED) verified.clear();
     verified.set(token, { principal, until: Math.min((payload.exp ?? 0) * 1000, Date.now() + 60_000) });
@@ -108,6 +117,10 @@ function validateConfig(cfg: AuthConfig): string[] {
   }
   if ((cfg.jwks === undefined) === (cfg.jwksUrl === undefined)) {
     throw new Error('AuthConfig needs exactly one of jwks or jwksUrl');
+  }
+  const life = cfg.maxLifetimeSec;
+  if (life !== undefined && !(Number.isInteger(life) && life >= 60 && life <= 86_400)) {
+    throw new Error('AuthConfig.maxLifetimeSec must be a whole number of seconds from 60 to 86400');
   }
   const tol = cfg.clockToleranceSec;
   if (tol !== undefined && !(Number.isFinite(tol) && tol >= 0 && tol <= 300)) {
@@ -221,6 +234,21 @@ function mapVerifyError(e: unknown): unknown {
     return unauthorized('token-malformed', 'The token is not a well-formed signed JWT.');
   }
   return e; // programming/config error: surface as 500 via normalizeError
+}
+
+/**
+ * A token may live at most `maxLifetime` seconds (exp − iat; without iat, exp − now), and may not have
+ * been issued in the future beyond the clock skew: a ten-year token, or one dated ahead, is refused.
+ */
+function checkLifetime(payload: JWTPayload, maxLifetime: number, skew: number): void {
+  const now = Math.floor(Date.now() / 1000);
+  const { iat, exp } = payload;
+  if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat))) throw unauthorized('token-claims', "The token's iat claim is not a number.");
+  if (iat !== undefined && iat > now + skew) throw unauthorized('token-issued-in-future', 'The token is dated in the future (iat) beyond the allowed clock skew.');
+  const lifetime = (exp ?? 0) - (iat ?? now);
+  if (lifetime > maxLifetime + (iat === undefined ? skew : 0)) {
+    throw unauthorized('token-lifetime', `The token is valid for longer than this service accepts (at most ${maxLifetime} seconds).`);
+  }
 }
 
 /** Claim names from jose are fixed registered names, but keep the message safe regardless. */

@@ -10,12 +10,15 @@ import { AuditLog } from '../audit/audit-log.js';
 import { EmergencyAccess } from '../consent/emergency.js';
 import { ConsentGuard } from '../consent/guard.js';
 import { ConsentStore } from '../consent/store.js';
-import { openDb, type Db } from '../store/db.js';
+import { openDb, withUnavailable, type Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { PatientIndex } from '../store/patient-index.js';
 import { createIndicatorComputer, type IndicatorComputer } from '../indicators/compute.js';
 import { listOptedOutNhsNumbers } from '../indicators/opt-outs.js';
 import { loadPseudonymSecret } from '../indicators/pseudonyms.js';
+import { cellKeyFrom } from '../indicators/cell-key.js';
+import type { SnapshotMeta } from '../indicators/types.js';
+import { computeAtStartup } from './indicator-refresh.js';
 import { SnapshotStore } from '../indicators/snapshots.js';
 import { FeedbackStore } from '../indicators/feedback.js';
 import type { IndicatorSource } from '../indicators/types.js';
@@ -37,6 +40,8 @@ export interface Service {
   audit: AuditLog;
   /** Computes the transparency indicators from the sources' aggregate APIs (indicators/compute.ts). */
   indicators: IndicatorComputer;
+  /** Computes the indicators for the periods the sources' data covers unless stored already (server/indicator-refresh.ts). */
+  computeIndicatorsAtStartup(): Promise<SnapshotMeta[]>;
   close(): Promise<void>;
 }
 
@@ -79,12 +84,14 @@ export function createAggregateClients(
 }
 
 export async function createVerifier(config: Config): Promise<TokenVerifier> {
+  const policy = { maxLifetimeSec: config.tokens.maxLifetimeSec, clockToleranceSec: config.tokens.clockSkewSec };
   if (config.auth.mode === 'demo') {
     const keys = await ensureDemoKeys(config.dataDir);
-    return createTokenVerifier({ issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE, jwks: keys.publicJwks });
+    return createTokenVerifier({ issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE, jwks: keys.publicJwks, ...policy });
   }
   const { issuer, audience, jwksUrl, jwksFile, algorithms } = config.auth;
   return createTokenVerifier({
+    ...policy,
     issuer,
     audience,
     ...(algorithms ? { algorithms } : {}),
@@ -95,21 +102,26 @@ export async function createVerifier(config: Config): Promise<TokenVerifier> {
 /** Wires configuration into a ready application: database (migrated), adapters, federation, auth. */
 export async function createService(config: Config, logger: Logger, given: { db?: Db; verifier?: TokenVerifier } = {}): Promise<Service> {
   const verifier = given.verifier;
-  const db = given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` }));
+  // A lost database connection surfaces as DatabaseUnavailableError (→ 503 database-unavailable), also for a given Db.
+  const db = withUnavailable(given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` })));
   try {
     await migrate(db);
     const federation = new Federation(createAdapters(config), new PatientIndex(db), config.providerOrganisations);
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db, config.auditDeferMs);
+    const indicatorSecret = await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production });
+    const aggregateClients = createAggregateClients(config);
     const indicators = createIndicatorComputer({
-      sources: createAggregateClients(config),
-      secret: await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production }),
+      sources: aggregateClients,
+      secret: indicatorSecret,
       optedOutNhsNumbers: (now) => listOptedOutNhsNumbers(consents, new PatientIndex(db), now),
       logger,
     });
+    const snapshots = new SnapshotStore(db);
+    const cellKey = cellKeyFrom(indicatorSecret);
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
-    const web = await createWeb({
+    const web = config.web.signIn.mode === 'off' ? undefined : await createWeb({
       db,
       config: config.web,
       baseUrl: config.publicBaseUrl,
@@ -131,12 +143,13 @@ export async function createService(config: Config, logger: Logger, given: { db?
       validateResponses: config.validateResponses,
       everythingPageSize: config.everythingPageSize,
       smart: smartConfiguration(config),
-      web,
+      ...(web ? { web } : {}),
       indicators: {
         computer: indicators,
-        snapshots: new SnapshotStore(db),
+        snapshots,
         feedback: new FeedbackStore(db),
         disclosure: config.disclosure,
+        cellKey,
         feedbackPerMinute: config.feedbackRatePerMinute,
       },
       readiness: async () => {
@@ -148,7 +161,22 @@ export async function createService(config: Config, logger: Logger, given: { db?
         return [dbCheck, ...sources];
       },
     });
-    return { app, db, federation, audit, indicators, close: () => db.close() };
+    const computeIndicatorsAtStartup = () =>
+      computeAtStartup({
+        computer: indicators,
+        snapshots,
+        audit,
+        disclosure: config.disclosure,
+        cellKey,
+        defs: [...indicators.catalogue],
+        // the latest event any source holds (a source that does not answer is left out)
+        dataThrough: async () => {
+          const dates = await Promise.all(Object.values(aggregateClients).map((c) => c.version().then((v) => v.dataThrough, () => undefined)));
+          return dates.filter((d): d is string => !!d).sort().at(-1);
+        },
+        log: (msg, extra) => logger.info(extra ?? {}, msg),
+      });
+    return { app, db, federation, audit, indicators, computeIndicatorsAtStartup, close: () => db.close() };
   } catch (e) {
     await db.close();
     throw e;

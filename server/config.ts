@@ -20,9 +20,15 @@ export interface Config {
   auth:
     | { mode: 'demo' }
     | { mode: 'jwks'; issuer: string; audience: string; jwksUrl?: string; jwksFile?: string; algorithms?: string[] };
+  /** Token policy: longest accepted lifetime (exp − iat) and the clock skew allowed for exp/nbf/iat, seconds. */
+  tokens: { maxLifetimeSec: number; clockSkewSec: number };
+  /** HTTP server timeouts (server/http-server.ts says why these values). */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
   logLevel: string;
   maxBodyBytes: number;
   validateResponses: boolean;
+  /** INDICATORS_AT_STARTUP (default false; `npm start` sets true): compute the indicators once at start-up for the periods the sources' data covers, when none is stored. */
+  indicatorsAtStartup: boolean;
   everythingPageSize: number;
   shutdownGraceMs: number;
   emergencyGrantMinutes: number;
@@ -142,9 +148,15 @@ export function loadConfig(env: Env = process.env): Config {
     circuitFailureThreshold: int(env, 'CIRCUIT_FAILURE_THRESHOLD', 5, 1, 100),
     circuitOpenMs: int(env, 'CIRCUIT_OPEN_MS', 10_000, 100, 600_000),
     auth,
+    tokens: {
+      maxLifetimeSec: int(env, 'AUTH_MAX_TOKEN_LIFETIME_SEC', 3600, 60, 86_400),
+      clockSkewSec: int(env, 'AUTH_CLOCK_SKEW_SEC', 60, 0, 300),
+    },
+    http: httpTimeouts(env),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1_048_576, 1024, 50 * 1_048_576),
     validateResponses: bool(env, 'VALIDATE_RESPONSES', false),
+    indicatorsAtStartup: bool(env, 'INDICATORS_AT_STARTUP', false),
     everythingPageSize: int(env, 'EVERYTHING_PAGE_SIZE', 500, 1, 1000),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),
     emergencyGrantMinutes: int(env, 'EMERGENCY_GRANT_MINUTES', 60, 1, 24 * 60),
@@ -161,6 +173,19 @@ export function loadConfig(env: Env = process.env): Config {
     smart: smartSettings(env),
     web,
   };
+}
+
+/**
+ * HTTP_HEADERS_TIMEOUT_MS (default 10 s): the whole request head must arrive within it;
+ * HTTP_REQUEST_TIMEOUT_MS (default 30 s): the whole request, body included (bodies are ≤ MAX_BODY_BYTES);
+ * HTTP_KEEP_ALIVE_TIMEOUT_MS (default 65 s): how long an idle keep-alive connection is kept; a load balancer
+ * or client pool in front must close idle connections sooner (docs/operations-hardening.md).
+ */
+function httpTimeouts(env: Env): Config['http'] {
+  const headersTimeoutMs = int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 1000, 120_000);
+  const requestTimeoutMs = int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000);
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', 'must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 600_000) };
 }
 
 /** INDICATOR_PSEUDONYM_SECRET: at least 32 characters; required when NODE_ENV=production. */

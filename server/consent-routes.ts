@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { Bundle, Consent } from 'fhir/r4.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditInput } from '../audit/types.js';
 import type { EmergencyAccess } from '../consent/emergency.js';
 import type { ConsentStore, StoredConsent } from '../consent/store.js';
 import { validateConsent } from '../consent/validate.js';
@@ -43,23 +44,34 @@ function patientIdOf(c: Consent): string {
 export function consentRoutes(deps: ConsentRouteDeps): Router {
   const router = Router();
 
+  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) =>
+    deps.audit.record({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
+
   /** Only the patient themself writes consent (consent/own-consent.ts, shared with the patient pages). */
   const own = (res: Response, operation: string): [OwnConsentDeps, Caller] => [
     { consents: deps.consents, audit: deps.audit, nhsNumberOf: async (id) => (await deps.repoFor(res, operation).resolvePatient(id))?.nhsNumber },
     { principal: principalOf(res), requestId: res.locals.requestId as string, operation },
   ];
 
-  /** Reading consents: the patient, or staff whose access to the patient's record the guard permits. */
+  /**
+   * Reading consents: the patient, or staff whose access to the patient's record the guard permits.
+   * Every read is audited (consent-read), and so is every refusal.
+   */
   const assertMayRead = async (res: Response, patientId: string, operation: string) => {
     const p = principalOf(res);
     const repo = deps.repoFor(res, operation);
     const ref = await repo.resolvePatient(patientId);
-    if (!ref) throw p.role === 'patient' ? forbidden('not-own-record', 'A patient may only access their own record.') : notFound(`Patient/${patientId} is not known to this service.`);
+    const refuse = async () => {
+      await audit(res, { action: 'consent-read', decision: 'deny', patientId: ref ? patientId : null, purpose: 'TREAT', operation, reason: 'a patient may only read their own consents' });
+      return forbidden('not-own-record', 'A patient may only access their own record.');
+    };
+    if (!ref) throw p.role === 'patient' ? await refuse() : notFound('This patient is not known to this service.');
     if (p.role === 'patient') {
-      if (ref.nhsNumber !== p.nhsNumber) throw forbidden('not-own-record', 'A patient may only access their own record.');
-      return;
+      if (ref.nhsNumber !== p.nhsNumber) throw await refuse();
+    } else {
+      await repo.authorise(ref, 'consent-read');
     }
-    await repo.authorise(ref, 'consent-decision');
+    await audit(res, { action: 'consent-read', decision: 'permit', patientId, purpose: 'TREAT', operation, resourceTypes: ['Consent'] });
   };
 
   router.post('/fhir/Consent', async (req: Request, res: Response) => {
@@ -83,21 +95,21 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
     const consent = validateConsent(body, {});
     const patientId = patientIdOf(consent);
     const existing = await deps.consents.read(req.params.id);
-    if (!existing) throw notFound(`Consent/${req.params.id} does not exist.`);
+    if (!existing) throw notFound('This consent does not exist.');
     const stored = await saveOwnConsent(...own(res, 'PUT /fhir/Consent/{id}'), consent, patientId, { id: req.params.id, version: Number(m[1]) });
     sendConsent(res, 200, stored, deps.baseUrl);
   });
 
   router.get('/fhir/Consent/:id', async (req: Request<{ id: string }>, res: Response) => {
     const stored = await deps.consents.read(req.params.id);
-    if (!stored) throw notFound(`Consent/${req.params.id} does not exist.`);
+    if (!stored) throw notFound('This consent does not exist.');
     await assertMayRead(res, stored.patientId, 'GET /fhir/Consent/{id}');
     sendConsent(res, 200, stored, deps.baseUrl);
   });
 
   router.get('/fhir/Consent/:id/_history', async (req: Request<{ id: string }>, res: Response) => {
     const versions = await deps.consents.history(req.params.id);
-    if (versions.length === 0) throw notFound(`Consent/${req.params.id} does not exist.`);
+    if (versions.length === 0) throw notFound('This consent does not exist.');
     await assertMayRead(res, versions[0]!.patientId, 'GET /fhir/Consent/{id}/_history');
     const bundle: Bundle = {
       resourceType: 'Bundle',

@@ -52,7 +52,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     if (!ref) {
       // For a patient, an unknown id and someone else's id look the same (403), so ids cannot be probed.
       if (principalOf(res).role === 'patient') throw forbidden('not-own-record', 'A patient may only access their own record.');
-      throw notFound(`Patient/${id} is not known to this service.`);
+      throw notFound('This patient is not known to this service.');
     }
     return ref;
   };

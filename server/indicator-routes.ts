@@ -1,15 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import type { AuditLog } from '../audit/audit-log.js';
 import { organisationSystem } from '../indicators/measure-resources.js';
 import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcomes.js';
-import { catalogueCsv, figuresCsv } from '../indicators/csv.js';
+import { integerParam, MAX_OFFSET } from '../fhir/parameters.js';
+import { catalogueCsv, figuresCsv, metadataCsv, type MetadataUrl } from '../indicators/csv.js';
+import { comparisonOf, polarityOf } from '../indicators/comparison.js';
 import { FEEDBACK_MAX_CHARS, RateLimiter, type FeedbackStore } from '../indicators/feedback.js';
-import { publishRun } from '../indicators/publish.js';
 import type { PublishedSnapshot, SnapshotStore } from '../indicators/snapshots.js';
 import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
 import { isRealDate } from '../indicators/period.js';
+import { refreshSnapshot } from './indicator-refresh.js';
 import { measureRoutes } from './measure-routes.js';
 import type { Principal } from '../identity/principal.js';
 
@@ -18,7 +19,9 @@ import type { Principal } from '../identity/principal.js';
  * public (no token); the refresh (analyst only, audited) and the feedback listing (analyst only) are not.
  *
  * CSV: add `?_format=csv` (or send `Accept: text/csv`) to /indicators, /indicators/{id} and
- * /indicators/{id}/organisations/{code}.
+ * /indicators/{id}/organisations/{code}. Every figures CSV row names the metadata CSV of its snapshot
+ * (`/indicators/{id}/metadata?snapshot=…`: definition, method, limitations, polarity, completeness, opt-outs
+ * applied, disclosure rule), which the response also links (`Link: <…>; rel="describedby"; type="text/csv"`).
  * Periods: `period=YYYY-MM-DD/YYYY-MM-DD` (start/end, inclusive) names one reporting period exactly; without
  * it the most recent period is served. Per period the latest COMPLETE snapshot is published; when there is
  * none, the latest incomplete one, marked incomplete with the sources that were unavailable.
@@ -35,6 +38,8 @@ export interface IndicatorRouteDeps {
   feedback: FeedbackStore;
   audit: AuditLog;
   disclosure: DisclosurePolicy;
+  /** Secret key of the keyed (cell-key) rounding of published counts (indicators/cell-key.ts). */
+  cellKey: Uint8Array;
   /** Feedback submissions allowed per client IP address per minute. */
   feedbackPerMinute: number;
   baseUrl: string;
@@ -43,7 +48,7 @@ export interface IndicatorRouteDeps {
 /** Requests that need no token (server/app.ts): published indicators, Measure/MeasureReport reads and posting feedback. */
 export function isPublicIndicatorRequest(method: string, path: string): boolean {
   if (method === 'GET' || method === 'HEAD') {
-    return /^\/indicators(\/[^/]+(\/organisations\/[^/]+)?)?\/?$/.test(path) || /^\/fhir\/(Measure|MeasureReport)(\/[^/]+)?\/?$/.test(path);
+    return /^\/indicators(\/[^/]+(\/organisations\/[^/]+|\/metadata)?)?\/?$/.test(path) || /^\/fhir\/(Measure|MeasureReport)(\/[^/]+)?\/?$/.test(path);
   }
   return method === 'POST' && /^\/indicators\/[^/$]+\/feedback\/?$/.test(path);
 }
@@ -75,6 +80,17 @@ function publicMeta(m: SnapshotMeta) {
   };
 }
 
+/** The disclosure rule in words (JSON catalogue and metadata CSV). */
+export function disclosureText(policy: DisclosurePolicy): string {
+  return (
+    `Counts from 1 to ${policy.threshold} are suppressed, and so is any further cell from which a suppressed one could be ` +
+    `worked out (secondary suppression); other counts are rounded to a multiple of ${policy.rounding} by keyed random rounding ` +
+    '(the same count of the same organisation is always published the same way). Every value, interval, funnel limit, ' +
+    'comparison and standardised value is computed from the published (rounded) counts, never the exact ones, and only ' +
+    'when numerator and denominator are both publishable. The opt-outs applied follow the same rule.'
+  );
+}
+
 function catalogueEntry(def: IndicatorDefinition) {
   return {
     id: def.id,
@@ -83,6 +99,7 @@ function catalogueEntry(def: IndicatorDefinition) {
     level: def.level,
     measure: def.measure,
     direction: def.direction,
+    polarity: polarityOf(def.direction),
     sources: def.sources,
     numeratorText: def.numeratorText,
     denominatorText: def.denominatorText,
@@ -118,26 +135,28 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
 
   const definition = (id: string): IndicatorDefinition => {
     const def = byId.get(id);
-    if (!def) throw notFound(`There is no indicator '${id}'. GET /indicators lists them.`, 'unknown-indicator');
+    if (!def) throw notFound('There is no such indicator. GET /indicators lists them.', 'unknown-indicator');
     return def;
   };
 
   // ---- Catalogue ----
 
   router.get('/indicators', async (req: Request, res: Response) => {
-    const latest = await deps.snapshots.latestPerIndicator();
+    const [latest, periods] = await Promise.all([deps.snapshots.latestPerIndicator(), deps.snapshots.periodsWithData()]);
     if (wantsCsv(req)) return sendCsv(res, 'indicators', catalogueCsv(defs.map((def) => ({ def, latest: latest.get(def.id) }))));
     res.json({
       indicators: defs.map((def) => {
         const m = latest.get(def.id);
         return { ...catalogueEntry(def), latestSnapshot: m ? publicMeta(m) : null };
       }),
+      // which periods have figures (most recent first), so that a new user knows what to ask for
+      periodsWithData: periods.map((m) => ({ start: m.period.start, end: m.period.end, snapshotId: m.id, complete: m.complete })),
+      periodsNotice: periods.length
+        ? `Figures are published for ${periods.map((m) => `${m.period.start}/${m.period.end}`).join(', ')}; ask for one with ?period=START/END.`
+        : 'No period has been computed yet: an analyst can refresh one (POST /indicators/$refresh).',
       disclosure: {
         ...deps.disclosure,
-        description:
-          `Counts from 1 to ${deps.disclosure.threshold} are suppressed, and so is any further cell from which a suppressed one could be ` +
-          `worked out (secondary suppression); other counts are rounded to the nearest ${deps.disclosure.rounding}. Values are computed ` +
-          'from unrounded counts and published only when numerator and denominator are both publishable.',
+        description: disclosureText(deps.disclosure),
       },
       comparison:
         'Each organisation is compared with the overall value using funnel-plot control limits at its own denominator ' +
@@ -147,33 +166,60 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
 
   // ---- One indicator, all organisations, one period ----
 
-  router.get('/indicators/:id', async (req: Request<{ id: string }>, res: Response) => {
-    const def = definition(req.params.id);
-    const q = req.query as Record<string, string | undefined>;
+  const metadataUrl: MetadataUrl = (meta, figures) => `${deps.baseUrl}/indicators/${figures.indicatorId}/metadata?snapshot=${meta.id}`;
+  const describedBy = (res: Response, url: string) => res.setHeader('Link', `<${url}>; rel="describedby"; type="text/csv"`);
+
+  /** The snapshot a request names (`snapshot`, `period`, or the latest published). */
+  async function publishedFor(def: IndicatorDefinition, q: Record<string, string | undefined>): Promise<PublishedSnapshot> {
     const period = parsePeriodParam(q.period);
-    let pub: PublishedSnapshot | null;
     if (q.snapshot !== undefined) {
-      pub = await deps.snapshots.figures(q.snapshot, def.id);
-      if (!pub) throw notFound(`Snapshot ${q.snapshot} does not hold indicator '${def.id}'.`, 'no-snapshot');
+      const pub = await deps.snapshots.figures(q.snapshot, def.id);
+      if (!pub) throw notFound(`The snapshot asked for does not hold indicator '${def.id}'.`, 'no-snapshot');
       if (period && (pub.meta.period.start !== period.start || pub.meta.period.end !== period.end)) {
         throw badRequest('invalid-period', "'period' does not match the snapshot's period.", ['period']);
       }
-    } else {
-      pub = await deps.snapshots.published(def.id, period);
-      if (!pub) throw notFound(`Indicator '${def.id}' has not been computed${period ? ` for ${period.start}/${period.end}` : ''} yet.`, 'no-snapshot');
+      return pub;
     }
+    const pub = await deps.snapshots.published(def.id, period);
+    if (!pub) {
+      const have = (await deps.snapshots.publishedPeriods(def.id)).map((m) => `${m.period.start}/${m.period.end}`);
+      throw notFound(
+        `Indicator '${def.id}' has not been computed${period ? ` for ${period.start}/${period.end}` : ''} yet.` +
+          (have.length ? ` Periods with data: ${have.join(', ')}.` : ' No period has data yet.'),
+        'no-snapshot',
+      );
+    }
+    return pub;
+  }
+
+  router.get('/indicators/:id', async (req: Request<{ id: string }>, res: Response) => {
+    const def = definition(req.params.id);
+    const pub = await publishedFor(def, req.query as Record<string, string | undefined>);
+    describedBy(res, metadataUrl(pub.meta, pub.figures));
     if (wantsCsv(req)) {
-      return sendCsv(res, `${def.id}_${pub.meta.period.start}_${pub.meta.period.end}`, figuresCsv(pub.figures.organisations.map((org) => ({ meta: pub.meta, figures: pub.figures, org }))));
+      return sendCsv(res, `${def.id}_${pub.meta.period.start}_${pub.meta.period.end}`, figuresCsv([pub], def, metadataUrl));
     }
     const [periods, sameperiod] = await Promise.all([deps.snapshots.publishedPeriods(def.id), deps.snapshots.snapshotsOf(def.id, pub.meta.period)]);
     res.json({
       indicator: catalogueEntry(def),
       snapshot: publicMeta(pub.meta),
       published: pub.figures.complete && pub.meta.complete ? 'complete' : 'incomplete',
-      figures: pub.figures,
+      metadata: metadataUrl(pub.meta, pub.figures),
+      figures: { ...pub.figures, organisations: pub.figures.organisations.map((o) => ({ ...o, comparison: comparisonOf(o.classification, def.direction) })) },
       availablePeriods: periods.map((m) => ({ ...m.period, snapshotId: m.id, complete: m.complete })),
       snapshotsOfThisPeriod: sameperiod.map((m) => ({ id: m.id, computedAt: m.computedAt, complete: m.complete, published: m.id === pub.meta.id })),
     });
+  });
+
+  // ---- The caveats of one indicator in one snapshot (CSV) ----
+
+  router.get('/indicators/:id/metadata', async (req: Request<{ id: string }>, res: Response) => {
+    const def = definition(req.params.id);
+    const pub = await publishedFor(def, req.query as Record<string, string | undefined>);
+    const figuresUrl = `${deps.baseUrl}/indicators/${def.id}?snapshot=${pub.meta.id}&_format=csv`;
+    res.setHeader('Link', `<${figuresUrl}>; rel="describes"; type="text/csv"`);
+    sendCsv(res, `${def.id}_${pub.meta.period.start}_${pub.meta.period.end}_metadata`,
+      metadataCsv(def, pub.meta, pub.figures, disclosureText(pub.meta.disclosurePolicy), [['figures_url', figuresUrl], ['metadata_url', metadataUrl(pub.meta, pub.figures)]]));
   });
 
   // ---- One organisation over time ----
@@ -185,8 +231,9 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     const series = history
       .map((h) => ({ h, org: h.figures.organisations.find((o) => o.code === code) }))
       .filter((x) => x.org !== undefined);
-    if (series.length === 0) throw notFound(`Organisation ${code} has no published figures for indicator '${def.id}'.`, 'unknown-organisation');
-    if (wantsCsv(req)) return sendCsv(res, `${def.id}_${code}`, figuresCsv(series.map(({ h, org }) => ({ meta: h.meta, figures: h.figures, org: org! }))));
+    if (series.length === 0) throw notFound(`This organisation has no published figures for indicator '${def.id}'.`, 'unknown-organisation');
+    describedBy(res, metadataUrl(series.at(-1)!.h.meta, series.at(-1)!.h.figures));
+    if (wantsCsv(req)) return sendCsv(res, `${def.id}_${code}`, figuresCsv(series.map(({ h }) => h), def, metadataUrl, code));
     res.json({
       indicator: catalogueEntry(def),
       organisation: { code, system: organisationSystem(def.level), level: def.level },
@@ -196,7 +243,8 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
         published: h.figures.complete && h.meta.complete ? 'complete' : 'incomplete',
         target: h.figures.target,
         limitsMethod: h.figures.limitsMethod,
-        figures: org,
+        metadata: metadataUrl(h.meta, h.figures),
+        figures: { ...org!, comparison: comparisonOf(org!.classification, def.direction) },
       })),
     });
   });
@@ -219,21 +267,11 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     if (start > end) throw unprocessable('invalid-period', "'period.start' must not be after 'period.end'.", ['period.start']);
     const ids = body.indicators;
     ids?.forEach((id, i) => {
-      if (!byId.has(id)) throw unprocessable('unknown-indicator', `There is no indicator '${id}'.`, [`indicators[${i}]`]);
+      if (!byId.has(id)) throw unprocessable('unknown-indicator', 'There is no such indicator.', [`indicators[${i}]`]);
     });
     const period = { start, end };
-    const run = await deps.computer.compute(period, ids);
     const selected = ids ? defs.filter((d) => ids.includes(d.id)) : defs;
-    const published = publishRun(run, selected, deps.disclosure);
-    const snapshotId = randomUUID();
-    // Audited before it is stored: no snapshot exists without its audit record (fail closed → 503).
-    await deps.audit.record({
-      ...auditBase,
-      decision: 'permit',
-      sources: run.sources.filter((s) => s.status === 'ok').map((s) => s.source),
-      outcomeDescription: `indicator snapshot ${snapshotId} for ${start}/${end}: ${published.meta.complete ? 'complete' : `incomplete (unavailable: ${published.meta.unavailableSources.join(', ')})`}`,
-    });
-    const meta = await deps.snapshots.save({ ...published.meta, requestedBy: p.sub }, published.indicators, snapshotId);
+    const { meta, published } = await refreshSnapshot(deps, { period, defs: selected, ids, principal: p, requestId: res.locals.requestId as string, operation });
     res.status(201).setHeader('Location', `${deps.baseUrl}/indicators/${selected[0]?.id ?? ''}?snapshot=${meta.id}`);
     res.json({
       snapshot: { ...publicMeta(meta), requestedBy: meta.requestedBy, indicatorIds: meta.indicatorIds },
@@ -276,7 +314,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     if (principalOf(res).role !== 'analyst') throw forbidden('role-not-permitted', 'Only an analyst may read indicator feedback.');
     const def = definition(req.params.id);
     const q = req.query as Record<string, string | undefined>;
-    const feedback = await deps.feedback.list(def.id, q._count ? Number(q._count) : 100, q._offset ? Number(q._offset) : 0);
+    const feedback = await deps.feedback.list(def.id, integerParam('_count', q._count, 1, 1000, 100), integerParam('_offset', q._offset, 0, MAX_OFFSET, 0));
     res.json({ indicatorId: def.id, feedback });
   });
 

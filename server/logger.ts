@@ -2,8 +2,9 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 
 /**
  * JSON logs. Authorization headers and anything that could identify a patient are redacted:
- * request URLs are logged as paths without the query string (searches carry NHS numbers, names and
- * birth dates), and common identifier fields are censored wherever they appear.
+ * requests are logged by their documented route (server/route-patterns.ts), never by raw path or query
+ * (both may carry NHS numbers, names and birth dates), and common identifier fields are censored wherever
+ * they appear.
  */
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -21,11 +22,4 @@ export const REDACT_PATHS = [
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'integrated-record' } }, destination);
-}
-
-/** The path of a URL without its query string: query values may identify a patient. */
-export function pathOnly(url: string | undefined): string {
-  if (!url) return '';
-  const q = url.indexOf('?');
-  return q >= 0 ? url.slice(0, q) : url;
 }

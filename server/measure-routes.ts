@@ -34,7 +34,7 @@ export function measureRoutes(deps: MeasureRouteDeps): Router {
 
   router.get('/fhir/Measure/:id', (req: Request<{ id: string }>, res: Response) => {
     const def = byId.get(req.params.id);
-    if (!def) throw notFound(`Measure/${req.params.id} does not exist.`);
+    if (!def) throw notFound('This Measure does not exist.');
     send(res, 200, measureFor(def, fhirBase));
   });
 
@@ -74,7 +74,7 @@ export function measureRoutes(deps: MeasureRouteDeps): Router {
     const pub = meta && def ? await deps.snapshots.figures(meta.id, def.id) : null;
     const org = pub?.figures.organisations.find((o) => o.code === parsed!.code);
     if (!pub || !org || !def || measureReportId(pub.meta.id, def.id, org.code) !== req.params.id) {
-      throw notFound(`MeasureReport/${req.params.id} does not exist.`);
+      throw notFound('This MeasureReport does not exist.');
     }
     send(res, 200, measureReportFor(def, pub.meta, pub.figures, org, fhirBase));
   });

@@ -6,6 +6,7 @@ import type { EmergencyAccess, GrantRecord } from '../consent/emergency.js';
 import type { GuardedRepository } from '../consent/guard.js';
 import { checkMayRequestEmergencyAccess, openEmergencyAlerts, requestEmergencyAccess, reviewEmergencyAccess, ownAccessLog, searchAuditTrail, verifyAuditTrail } from '../consent/oversight.js';
 import { badRequest, forbidden, notFound } from '../fhir/outcomes.js';
+import { integerParam, MAX_OFFSET } from '../fhir/parameters.js';
 import { FHIR_JSON } from './fhir-routes.js';
 import type { Principal } from '../identity/principal.js';
 
@@ -17,6 +18,8 @@ export interface OversightRouteDeps {
 }
 
 const principalOf = (res: Response) => res.locals.principal as Principal;
+/** The integrated patient id: a UUID (store/patient-index.ts). */
+const INTEGRATED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function requireRole(res: Response, roles: Principal['role'][], what: string): Principal {
   const p = principalOf(res);
@@ -46,9 +49,19 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
   router.post('/emergency-access', async (req: Request, res: Response) => {
     checkMayRequestEmergencyAccess(principalOf(res));
     const body = (req.body ?? {}) as { patient?: unknown; reason?: unknown; note?: unknown };
+    // Only the integrated id (a random UUID the audited Patient search gives out) names the patient here:
+    // never an NHS number or a name, so this endpoint cannot be used to find out whether someone is known.
     const patientId = typeof body.patient === 'string' ? body.patient.replace(/^Patient\//, '') : '';
+    if (!INTEGRATED_ID.test(patientId)) {
+      throw badRequest('invalid-reference', "'patient' must be the integrated patient id (Patient/<id>) from a Patient search.", ['patient']);
+    }
     const ref = await deps.repoFor(res, 'POST /emergency-access').resolvePatient(patientId);
-    if (!ref) throw notFound('The patient is not known to this service: find them first (Patient search).');
+    if (!ref) {
+      // An id that matches no one: answered 404 (a crew must be told no access was granted) and audited,
+      // so repeated attempts are visible to privacy officers (docs/operations-hardening.md, item 18).
+      await deps.audit.record({ ...caller(res, 'POST /emergency-access'), action: 'emergency-access', decision: 'deny', patientId: null, purpose: 'BTG', reason: 'no patient has this integrated id' });
+      throw notFound('This patient is not known to this service: find them first (Patient search).');
+    }
     const grant = await requestEmergencyAccess(deps, caller(res, 'POST /emergency-access'), ref.id, String(body.reason ?? ''), String(body.note ?? ''));
     res.status(201).json(grantJson(grant));
   });
@@ -71,7 +84,7 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
       const v = q[name];
       if (v === undefined) return undefined;
       const d = new Date(v);
-      if (Number.isNaN(d.getTime())) throw badRequest('invalid-date', `'${name}' must be an ISO 8601 date or date-time.`, [name]);
+      if (!/^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) || Number.isNaN(d.getTime())) throw badRequest('invalid-date', `'${name}' must be an ISO 8601 date or date-time.`, [name]);
       return d;
     };
     const filter: AuditSearch = {
@@ -81,8 +94,8 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
       ...(q.decision ? { decision: q.decision as AuditSearch['decision'] } : {}),
       ...(date('from') ? { from: date('from') } : {}),
       ...(date('to') ? { to: date('to') } : {}),
-      count: q._count ? Number(q._count) : 100,
-      offset: q._offset ? Number(q._offset) : 0,
+      count: integerParam('_count', q._count, 1, 1000, 100),
+      offset: integerParam('_offset', q._offset, 0, MAX_OFFSET, 0),
     };
     const events = await searchAuditTrail(deps, c, filter);
     const bundle: Bundle = {

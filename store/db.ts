@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import { translateDbError } from './unavailable.js';
 import { hasCluster, initPgliteDataDir } from './pglite-init.js';
 
 /** One small query interface over PostgreSQL (pg) and embedded PGlite. SQL must run on both. */
@@ -15,16 +16,36 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-export type DbConfig = { databaseUrl: string } | { dataDir: string } | { memory: true };
+export type DbConfig = { databaseUrl: string; connectTimeoutMs?: number } | { dataDir: string } | { memory: true };
 
+/** How long a request waits for a PostgreSQL connection before the database counts as unavailable. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * Opens the database. Errors meaning "the database cannot be reached" (refused, reset, timed out,
+ * shutting down, closed) come out of every method as DatabaseUnavailableError (store/unavailable.ts);
+ * the pool reconnects by itself once the database is back.
+ */
 export async function openDb(cfg: DbConfig): Promise<Db> {
-  if ('databaseUrl' in cfg) return openPostgres(cfg.databaseUrl);
+  if ('databaseUrl' in cfg) return withUnavailable(openPostgres(cfg.databaseUrl, cfg.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
   if ('dataDir' in cfg) mkdirSync(cfg.dataDir, { recursive: true });
-  return openPglite('dataDir' in cfg ? cfg.dataDir : undefined);
+  return withUnavailable(await openPglite('dataDir' in cfg ? cfg.dataDir : undefined));
 }
 
-function openPostgres(url: string): Db {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+/** The same Db with connection errors translated (a query error stays what it is). */
+export function withUnavailable(db: Db): Db {
+  return {
+    engine: db.engine,
+    query: <R = Record<string, unknown>>(sql: string, params?: unknown[]) => db.query<R>(sql, params).catch(translateDbError),
+    tx: <T>(fn: (q: Queryable) => Promise<T>) => db.tx(fn).catch(translateDbError),
+    close: () => db.close(),
+  };
+}
+
+function openPostgres(url: string, connectTimeoutMs: number): Db {
+  // A bounded wait for a connection: with the database unreachable a request fails in seconds (503)
+  // rather than hanging until the client gives up.
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: connectTimeoutMs });
   // An idle client that errors (e.g. the server restarted) must not crash the process.
   pool.on('error', () => undefined);
   return {

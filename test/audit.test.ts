@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { normalizeError } from '../fhir/outcomes.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -496,7 +497,10 @@ describe(`audit trail on ${TEST_ENGINE}`, () => {
       const d = new AuditLog(broken, 10_000).defer(input());
       let error: unknown;
       await d.committed().catch((e: unknown) => (error = e));
-      expect(error).to.have.property('status', 503);
+      // A closed database is an outage: the client sees 503 database-unavailable (with Retry-After).
+      const seen = normalizeError(error);
+      expect(seen.status).to.equal(503);
+      expect(seen.outcome.issue[0]!.details!.coding![0]!.code).to.equal('database-unavailable');
     });
   });
 

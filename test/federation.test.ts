@@ -23,7 +23,8 @@ describe('federated record through the FHIR API (real sandbox over HTTP)', funct
 
   it('finds a patient by NHS number and returns one integrated Patient naming every source', async () => {
     const entry = h.sandbox.data.manifest.find((m) => m.hospitalPatientId && m.socialCareHasNhsNumber)!;
-    const r = await get(h.service.app, `/fhir/Patient?identifier=${NHS}|${entry.nhsNumber}`, token);
+    // A clinician at the registered practice (staff without a care relationship see identity only: consent-hardening.test.ts).
+    const r = await get(h.service.app, `/fhir/Patient?identifier=${NHS}|${entry.nhsNumber}`, await h.clinicianFor(entry.nhsNumber));
     expect(r.status).to.equal(200);
     expect(r.headers['content-type']).to.match(/application\/fhir\+json/);
     const [patient] = matches(r.body) as Patient[];

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import type { AuditEvent, Bundle, MeasureReport } from 'fhir/r4.js';
 import { expectValidFhir } from './helpers/fhir-validator.js';
+import { csvRecords, parseCsv } from './helpers/csv.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 
 /**
@@ -21,6 +22,8 @@ describe('indicators API: refresh, snapshots, JSON / CSV / FHIR publishing, feed
 
   before(async () => {
     h = await startHarness({ sandbox: { generate: { count: 80, seed: 11 } }, env: { FEEDBACK_RATE_PER_MINUTE: String(FEEDBACK_LIMIT) } });
+    // the sources' extracts load on first use: load them now, so a busy machine does not time out the first refresh
+    await h.sandbox.extract.db();
     analyst = await h.token({ role: 'analyst', org: 'X26', sub: 'analyst-7' });
     clinician = await h.token({ role: 'clinician', sub: 'dr-9' });
     officer = await h.token({ role: 'privacy-officer', org: 'X26', sub: 'po-1' });
@@ -110,7 +113,7 @@ describe('indicators API: refresh, snapshots, JSON / CSV / FHIR publishing, feed
     it('as an analyst → 201 with a complete snapshot stored, and the refresh is audited', async () => {
       const r = await refresh(analyst, { period: PERIOD });
       expect(r.status, r.text.slice(0, 500)).to.equal(201);
-      expect(r.body.snapshot.complete).to.equal(true);
+      expect(r.body.snapshot.complete, JSON.stringify(r.body.snapshot.sources)).to.equal(true);
       expect(r.body.snapshot.period).to.deep.equal(PERIOD);
       expect(r.body.snapshot.unavailableSources).to.deep.equal([]);
       expect(r.body.snapshot.sources.map((s: { source: string; status: string; version?: string }) => [s.source, s.status, typeof s.version]).sort()).to.deep.equal([
@@ -123,6 +126,20 @@ describe('indicators API: refresh, snapshots, JSON / CSV / FHIR publishing, feed
       const events = await auditFor('analyst-7');
       const ok = events.find((e) => actionOf(e) === 'indicator-refresh' && e.outcome === '0');
       expect(ok!.outcomeDesc).to.include(firstSnapshot);
+    });
+
+    it('when the audit write fails → 503 and no snapshot is stored (the snapshot and its event commit together)', async () => {
+      const snapshots = async () => Number((await h.service.db.query<{ n: number | string }>('SELECT count(*) AS n FROM indicator_snapshot')).rows[0]!.n);
+      const before = await snapshots();
+      await h.service.db.query(`CREATE OR REPLACE FUNCTION test_audit_fails() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit storage unavailable (test)'; END $$`);
+      await h.service.db.query('CREATE TRIGGER test_audit_fails BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION test_audit_fails()');
+      try {
+        expectOutcome(await refresh(analyst, { period: PERIOD }), 503, 'audit-unavailable');
+      } finally {
+        await h.service.db.query('DROP TRIGGER IF EXISTS test_audit_fails ON audit_event');
+      }
+      expect(await snapshots()).to.equal(before);
+      expect((await request(app()).get('/audit/verify').set('Authorization', `Bearer ${officer}`)).body.ok).to.equal(true);
     });
   });
 
@@ -141,11 +158,19 @@ describe('indicators API: refresh, snapshots, JSON / CSV / FHIR publishing, feed
       expect(r.status, r.text.slice(0, 500)).to.equal(200);
       expect(r.body.snapshot).to.include({ id: firstSnapshot, complete: true, status: 'complete' });
       expect(r.body.published).to.equal('complete');
+      expect(r.body.indicator.polarity).to.deep.equal({ code: 'higher-is-better', text: 'Higher is better' });
       const orgs = r.body.figures.organisations as { code: string; value: number | null; limits: unknown; classification: string | null; suppressed: boolean; withheld: string | null }[];
       expect(orgs.length).to.be.greaterThan(0);
       expect(orgs.map((o) => o.code)).to.deep.equal([...orgs.map((o) => o.code)].sort());
       for (const o of orgs) {
-        expect(o).to.have.all.keys('code', 'numerator', 'denominator', 'value', 'ci95', 'limits', 'classification', 'standardised', 'suppressed', 'withheld');
+        expect(o).to.have.all.keys('code', 'numerator', 'denominator', 'value', 'ci95', 'limits', 'classification', 'comparison', 'standardised', 'suppressed', 'withheld');
+        // the comparison in words and codes, following the polarity (higher is better for flu vaccination)
+        const cmp = (o as unknown as { comparison: { code: string; text: string } }).comparison;
+        const expected: Record<string, string> = {
+          'within-expected': 'no-evidence-of-difference', 'above-alert': 'better', 'above-alarm': 'better', 'below-alert': 'worse', 'below-alarm': 'worse',
+        };
+        expect(cmp.code).to.equal(o.classification ? expected[o.classification] : 'not-compared');
+        expect(cmp.text).to.be.a('string').and.not.equal('');
         if (o.value === null) expect(o.withheld).to.be.a('string');
         if (o.classification) expect(['within-expected', 'above-alert', 'above-alarm', 'below-alert', 'below-alarm']).to.include(o.classification);
       }
@@ -157,6 +182,9 @@ describe('indicators API: refresh, snapshots, JSON / CSV / FHIR publishing, feed
     it('a small population gets its small counts suppressed (published as suppressed with the reason)', async () => {
       const r = await request(app()).get('/indicators/dementia-emergency-admission');
       expect(r.status).to.equal(200);
+      // a cross-source indicator says how many people could not be linked between the systems, per source
+      expect(r.body.figures.linkage.unlinkable.map((u: { source: string }) => u.source)).to.deep.equal(['gp', 'hospital']);
+      expect(r.body.figures.linkage.text).to.match(/cannot be linked/);
       const all = counts(r.body.figures);
       const suppressed = all.filter((c) => c.suppressed);
       expect(suppressed.length, 'an 80-person sandbox has small cells').to.be.greaterThan(0);
@@ -309,6 +337,29 @@ describe('indicators API: refresh, snapshots, JSON / CSV / FHIR publishing, feed
       const csv = await request(app()).get(`/indicators/flu-vaccination-65?period=${DOWN_PERIOD.start}/${DOWN_PERIOD.end}&_format=csv`);
       const [header, row] = csv.text.split('\r\n');
       expect(row!.split(',')[header!.split(',').indexOf('snapshot_complete')]).to.equal('false');
+
+      // The CSV of the indicator whose source was down is not a bare header: it says why there are no figures,
+      // and every row links the metadata CSV (definition, method, limitations, polarity, completeness, opt-outs).
+      const care = await request(app()).get(`/indicators/care-packages-reviewed?period=${DOWN_PERIOD.start}/${DOWN_PERIOD.end}&_format=csv`);
+      expect(care.status).to.equal(200);
+      const rows = csvRecords(care.text);
+      expect(rows.length).to.be.at.least(1);
+      for (const x of rows) {
+        expect(x).to.include({ snapshot_complete: 'false' });
+        expect(x.unavailable_sources.split(' ')).to.include('social-care');
+      }
+      const link = /^<([^>]+)>; rel="describedby"; type="text\/csv"$/.exec(care.headers.link ?? '');
+      expect(link, care.headers.link).not.to.equal(null);
+      expect(rows[0]!.metadata_url).to.equal(link![1]);
+      const md = await request(app()).get(new URL(link![1]!).pathname + new URL(link![1]!).search);
+      expect(md.status, md.text.slice(0, 300)).to.equal(200);
+      expect(md.headers['content-type']).to.match(/^text\/csv/);
+      const field = (f: string) => parseCsv(md.text).filter((r) => r[0] === f).map((r) => r[1]);
+      expect(field('completeness')[0]).to.match(/^incomplete: .*social-care/);
+      expect(field('limitation').length).to.be.greaterThan(0);
+      expect(field('polarity')).to.have.length(1);
+      expect(field('methodology')[0]).to.be.a('string').and.not.equal('');
+      expect(field('opt_outs_applied')[0]).to.match(/^(suppressed|0|\d*[05])$/);
     });
 
     it('an incomplete snapshot does not displace the complete one already published for a period', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { byarInterval, ESP2013_WEIGHTS, standardisedRate, type StratumInput } from '../indicators/standardise.js';
+import { byarInterval, coveredWeights, ESP2013_WEIGHTS, standardisedRate, type StratumInput } from '../indicators/standardise.js';
 import { garwood } from '../indicators/funnel.js';
 import { AGE_BANDS } from '../indicators/types.js';
 
@@ -85,5 +85,94 @@ describe('directly age-sex standardised rates (Dobson limits)', () => {
     expect(Math.abs(byar.upper - exact.upper) / exact.upper).to.be.lessThan(1e-3);
     const strata: StratumInput[] = [{ ageBand: '60-69', sex: 'male', numerator: 400, denominator: 10_000 }];
     expect(standardisedRate(strata).method).to.match(/Byar/);
+  });
+});
+
+describe('standardising over the strata the indicator covers (issue 18, defect 1)', () => {
+  it('weights only the ESP 2013 groups inside the age range, sharing a cut 5-year group by its single years', () => {
+    // 65+: 60-69 keeps only 65-69 (5,500); 70-79 9,000; 80-89 4,000; 90+ 1,000; younger bands 0.
+    const w65 = coveredWeights({ min: 65 });
+    expect(AGE_BANDS.map((b) => w65[b])).to.deep.equal([0, 0, 0, 0, 0, 0, 5500, 9000, 4000, 1000]);
+    // 18+: 10-19 keeps 18 and 19, i.e. 2 of the 5 years of 15-19: 5,500 × 2/5 = 2,200.
+    expect(coveredWeights({ min: 18 })['10-19']).to.equal(2200);
+    // 40-74: 40-49 14,000, 50-59 13,500, 60-69 11,500, 70-79 only 70-74 = 5,000; 80+ 0.
+    const mid = coveredWeights({ min: 40, max: 74 });
+    expect(AGE_BANDS.map((b) => mid[b])).to.deep.equal([0, 0, 0, 0, 14000, 13500, 11500, 5000, 0, 0]);
+    // Everyone: the ten collapsed bands.
+    expect(coveredWeights()).to.deep.equal({ ...ESP2013_WEIGHTS });
+  });
+
+  it('flu vaccination at 65+: the DSR is the covered-weight average and lies within the stratum rates (hand-worked)', () => {
+    // Stratum (events / people, rate):
+    //   female 65-69 100/500 0.20, 70-79 120/400 0.30, 80-89 50/200 0.25, 90+ 5/50 0.10
+    //   male   65-69  50/500 0.10, 70-79  80/400 0.20, 80-89 30/100 0.30, 90+ 4/20 0.20
+    // Weights (65+, each sex): 5,500, 9,000, 4,000, 1,000 → Σw = 2 × 19,500 = 39,000.
+    //   Σ w·rate: female 1,100 + 2,700 + 1,000 + 100 = 4,900; male 550 + 1,800 + 1,200 + 200 = 3,750; total 8,650
+    //   DSR = 8,650 / 39,000 = 0.2217949 (the defect divided by 200,000 instead: 0.04325, below every stratum rate)
+    // Dobson: Σ (w/n)²·O: female 11²·100 + 22.5²·120 + 20²·50 + 20²·5 = 12,100 + 60,750 + 20,000 + 2,000 = 94,850;
+    //   male 11²·50 + 22.5²·80 + 40²·30 + 50²·4 = 6,050 + 40,500 + 48,000 + 10,000 = 104,550; total 199,400
+    //   var = 199,400 / 39,000² = 1.3109796e-4; O = 439 (≥ 389: Byar's limits)
+    //   Byar at 439: 439·(1 − 1/3951 − 1.959964/(3·√439))³ = 398.88858, 440·(1 − 1/3960 + 1.959964/(3·√440))³ = 482.05200
+    //   √(var/O) = √(2.98629e-7) = 5.46470e-4 → lower 0.2217949 + 5.46470e-4 · (398.88858 − 439) = 0.1998752,
+    //   upper 0.2217949 + 5.46470e-4 · (482.05200 − 439) = 0.2453215.
+    // Cross-checked independently (Python/SciPy: the same formula, and exact chi-square limits 398.8894/482.0514).
+    const strata: StratumInput[] = [
+      { ageBand: '60-69', sex: 'female', numerator: 100, denominator: 500 },
+      { ageBand: '70-79', sex: 'female', numerator: 120, denominator: 400 },
+      { ageBand: '80-89', sex: 'female', numerator: 50, denominator: 200 },
+      { ageBand: '90+', sex: 'female', numerator: 5, denominator: 50 },
+      { ageBand: '60-69', sex: 'male', numerator: 50, denominator: 500 },
+      { ageBand: '70-79', sex: 'male', numerator: 80, denominator: 400 },
+      { ageBand: '80-89', sex: 'male', numerator: 30, denominator: 100 },
+      { ageBand: '90+', sex: 'male', numerator: 4, denominator: 20 },
+      // the under-65 strata exist but hold nobody
+      ...AGE_BANDS.slice(0, 6).flatMap((ageBand) => (['female', 'male'] as const).map((sex) => ({ ageBand, sex, numerator: 0, denominator: 0 }))),
+    ];
+    const r = standardisedRate(strata, { coverage: { age: { min: 65 } } });
+    close(r.value, 8650 / 39000, 1e-12, 'DSR');
+    close(r.lower, 0.1998752, 1e-6, 'lower');
+    close(r.upper!, 0.2453215, 1e-6, 'upper');
+    expect(r.observed).to.equal(439);
+    expect(r.emptyStrata).to.equal(0); // the 12 under-65 strata are outside the coverage, not empty covered strata
+    const rates = strata.filter((s) => s.denominator > 0).map((s) => s.numerator / s.denominator);
+    expect(r.value).to.be.within(Math.min(...rates), Math.max(...rates));
+    expect(r.method).to.match(/ages 65\+/);
+  });
+
+  it('gives the common rate back when every covered stratum has it (any age range, one sex)', () => {
+    // Same rate 0.3 everywhere: Σ w·0.3 / Σ w = 0.3 whatever the weights.
+    const strata: StratumInput[] = AGE_BANDS.slice(2).map((ageBand, i) => ({ ageBand, sex: 'female', numerator: 3 * (i + 1), denominator: 10 * (i + 1) }));
+    close(standardisedRate(strata, { coverage: { age: { min: 25 }, sexes: ['female'] } }).value, 0.3, 1e-15, 'DSR');
+  });
+
+  it('weights a cut band by the covered years only (18+, hand-worked)', () => {
+    // 10-19 (only 18-19 covered) rate 0.5 with weight 2,200; 20-29 rate 0.1 with weight 12,000; nothing older.
+    // One sex (female): DSR = (2,200·0.5 + 12,000·0.1) / (Σ covered weights 2,200 + 12,000 + 13,500 + 14,000 + 13,500
+    //   + 11,500 + 9,000 + 4,000 + 1,000 = 80,700) = 2,300 / 80,700 = 0.02850062 (older bands empty: rate 0)
+    const strata: StratumInput[] = [
+      { ageBand: '10-19', sex: 'female', numerator: 10, denominator: 20 },
+      { ageBand: '20-29', sex: 'female', numerator: 10, denominator: 100 },
+    ];
+    const r = standardisedRate(strata, { coverage: { age: { min: 18 }, sexes: ['female'] } });
+    close(r.value, 2300 / 80700, 1e-12, 'DSR');
+    expect(r.emptyStrata).to.equal(7);
+  });
+
+  it('refuses strata with people outside the coverage (the strata and the definition disagree)', () => {
+    expect(() => standardisedRate([{ ageBand: '40-49', sex: 'female', numerator: 1, denominator: 10 }], { coverage: { age: { min: 65 } } }))
+      .to.throw(/outside the indicator's coverage/);
+    expect(() => standardisedRate([{ ageBand: '40-49', sex: 'male', numerator: 0, denominator: 10 }], { coverage: { sexes: ['female'] } }))
+      .to.throw(/outside the indicator's coverage/);
+  });
+
+  it('checks the Dobson limits of a small count against exact Poisson limits computed independently', () => {
+    // One stratum, 12 events among 400 people (rate 0.03), everyone covered by 70-79 only (coverage 70-79):
+    // with a single stratum the DSR is the crude rate and the Dobson interval reduces to the exact Poisson interval
+    // of 12 divided by 400. Exact limits of 12 (chi-square, SciPy: chi2.ppf(0.025, 24)/2, chi2.ppf(0.975, 26)/2):
+    // 6.200575, 20.961585 → 0.01550144, 0.05240396.
+    const r = standardisedRate([{ ageBand: '70-79', sex: 'male', numerator: 12, denominator: 400 }], { coverage: { age: { min: 70, max: 79 }, sexes: ['male'] } });
+    close(r.value, 0.03, 1e-15, 'DSR');
+    close(r.lower, 6.200575 / 400, 1e-8, 'lower');
+    close(r.upper!, 20.961585 / 400, 1e-8, 'upper');
   });
 });

@@ -44,8 +44,8 @@ describe('server process: start-up and graceful shutdown', function () {
   it('finishes an in-flight request on SIGTERM, then exits 0 and accepts no new connections', async () => {
     const { child } = start({ GP_FHIR_URL: sandbox.urls.gp, HOSPITAL_FHIR_URL: sandbox.urls.hospital, SOCIAL_CARE_URL: sandbox.urls.socialCare });
     proc = child;
-    for (let i = 0; i < 200; i++) {
-      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+    // Up to 50 s: PGlite start-up is slow on a loaded machine.
+    for (let i = 0; i < 500 && !(await fetch(`${base}/healthz`).then((r) => r.ok, () => false)); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     sandbox.faults.gp.set({ latencyMs: 800 });

@@ -158,7 +158,10 @@ describe('web foundation (issue 16)', function () {
   describe('configuration', () => {
     it('refuses the demo provider when NODE_ENV=production and validates an external issuer at start-up', () => {
       expect(() => loadConfig({ ...SANDBOX_ENV, NODE_ENV: 'production', INDICATOR_PSEUDONYM_SECRET: 's'.repeat(40), WEB_SIGN_IN: 'demo' })).to.throw(/WEB_SIGN_IN/);
-      expect(() => loadConfig({ ...SANDBOX_ENV, NODE_ENV: 'production', INDICATOR_PSEUDONYM_SECRET: 's'.repeat(40) })).to.throw(/OIDC_ISSUER/);
+      // Production without an identity provider: no pages at all (never the demo provider).
+      expect(loadConfig({ ...SANDBOX_ENV, NODE_ENV: 'production', INDICATOR_PSEUDONYM_SECRET: 's'.repeat(40) }).web.signIn).to.deep.equal({ mode: 'off' });
+      expect(() => loadConfig({ ...SANDBOX_ENV, NODE_ENV: 'production', INDICATOR_PSEUDONYM_SECRET: 's'.repeat(40), OIDC_ISSUER: 'https://idp.example.org' })).to.throw(/OIDC_CLIENT_ID/);
+      expect(() => loadConfig({ ...SANDBOX_ENV, WEB_SIGN_IN: 'oidc' })).to.throw(/OIDC_ISSUER/);
       expect(() => loadConfig({ ...SANDBOX_ENV, WEB_SIGN_IN: 'oidc', OIDC_ISSUER: 'http://idp.example.org' })).to.throw(/OIDC_ISSUER.*https/);
       expect(() => loadConfig({ ...SANDBOX_ENV, WEB_SIGN_IN: 'oidc', OIDC_ISSUER: 'https://idp.example.org' })).to.throw(/OIDC_CLIENT_ID/);
       expect(() => loadConfig({ ...SANDBOX_ENV, WEB_SIGN_IN: 'oidc', OIDC_ISSUER: 'https://idp.example.org', OIDC_CLIENT_ID: 'x' })).to.throw(/OIDC_CLIENT_SECRET/);

@@ -115,8 +115,9 @@ describe('staff pages in a real browser (issue 16)', function () {
     await page.waitForSelector('.nhsuk-error-summary');
     expect(await page.textContent('.nhsuk-error-summary')).to.include('valid NHS number');
     await expectAccessible(page);
-    await page.fill('#nhsNumber', '');
     await tabTo(page, '#nhsNumber');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Backspace');
     await page.keyboard.type(dementia.nhs);
     await tabTo(page, 'button.nhsuk-button');
     await Promise.all([page.waitForURL(/\/crew\/patient\/[0-9a-f-]{36}$/), page.keyboard.press('Enter')]);

@@ -3,11 +3,12 @@
  * sessions, CSRF, CSP, error pages, the start page, and the page sets (staff now; patients and the
  * public site later) — each a router over the same guarded operations the API uses.
  */
+import { randomBytes } from 'node:crypto';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Db } from '../store/db.js';
 import { loadAssets } from './assets.js';
 import type { WebConfig } from './config.js';
-import { createDemoProvider, DEMO_PROVIDER_PATH } from './demo-provider.js';
+import { DEMO_CLIENT_ID, DEMO_PROVIDER_PATH } from './demo-paths.js';
 import { roleGate, type PageKit, type PageSet } from './page-kit.js';
 import { renderErrorPage } from './page-errors.js';
 import { createViews, ROLE_LABELS, type Renderer } from './render.js';
@@ -54,11 +55,21 @@ export async function createWeb(deps: WebDeps): Promise<Web> {
   const router = Router();
   router.use(assets.router);
   let signIn: { issuer: string; clientId: string; clientSecret: string; scope: string };
+  if (deps.config.signIn.mode === 'off') throw new Error('createWeb: sign-in is off (WEB_SIGN_IN=off): do not build the pages');
   if (deps.config.signIn.mode === 'demo') {
-    const provider = await createDemoProvider({ baseUrl: deps.baseUrl, providers: deps.providerOrganisations, views });
+    // Started on first use (it loads oidc-provider and Koa): the service's start-up does not wait for it.
+    const clientSecret = randomBytes(32).toString('base64url');
+    let provider: Promise<Router> | undefined;
+    const demoRouter = () =>
+      (provider ??= import('./demo-provider.js').then((m) => m.createDemoProvider({ baseUrl: deps.baseUrl, clientSecret, providers: deps.providerOrganisations, views })).then((p) => p.router));
     router.use(DEMO_PROVIDER_PATH, pageSecurityHeaders());
-    router.use(provider.router);
-    signIn = { issuer: provider.issuer, clientId: provider.clientId, clientSecret: provider.clientSecret, scope: 'openid profile' };
+    router.use((req: Request, res: Response, next: NextFunction) => {
+      if (req.path !== DEMO_PROVIDER_PATH && !req.path.startsWith(`${DEMO_PROVIDER_PATH}/`)) return next();
+      demoRouter().then((r) => r(req, res, next), next);
+    });
+    signIn = { issuer: `${deps.baseUrl}${DEMO_PROVIDER_PATH}`, clientId: DEMO_CLIENT_ID, clientSecret, scope: 'openid profile' };
+    // Warm it up in the background once the service is up, so the first sign-in does not wait.
+    setTimeout(() => void demoRouter().catch(() => undefined), 0).unref();
   } else {
     signIn = deps.config.signIn;
   }

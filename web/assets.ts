@@ -22,9 +22,9 @@ interface Asset {
   url: string;
   type: string;
   body: Buffer;
-  /** Compressed once at start-up (the compression middleware skips an encoded response). */
-  br: Buffer;
-  gzip: Buffer;
+  /** Compressed once, on first request (the compression middleware skips an encoded response). */
+  br?: Buffer;
+  gzip?: Buffer;
 }
 
 /** The hashed URLs the layout links to. */
@@ -37,13 +37,7 @@ export interface AssetUrls {
 const hash = (body: Buffer) => createHash('sha256').update(body).digest('hex').slice(0, 12);
 
 function asset(name: string, ext: string, type: string, body: Buffer): Asset {
-  return {
-    url: `/assets/${name}.${hash(body)}.${ext}`,
-    type,
-    body,
-    br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
-    gzip: gzipSync(body, { level: 9 }),
-  };
+  return { url: `/assets/${name}.${hash(body)}.${ext}`, type, body };
 }
 
 /** Loads and hashes every asset once (at start-up). */
@@ -88,7 +82,12 @@ function sendEncoded(req: Request, res: Response, a: Asset): void {
   const coding = /\bbr\b/.test(accepted) ? 'br' : /\bgzip\b/.test(accepted) ? 'gzip' : undefined;
   res.setHeader('Vary', 'Accept-Encoding');
   if (coding) res.setHeader('Content-Encoding', coding);
-  send(res, a.type, coding ? a[coding] : a.body, 'public, max-age=31536000, immutable');
+  const body = coding === 'br'
+    ? (a.br ??= brotliCompressSync(a.body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }))
+    : coding === 'gzip'
+      ? (a.gzip ??= gzipSync(a.body, { level: 9 }))
+      : a.body;
+  send(res, a.type, body, 'public, max-age=31536000, immutable');
 }
 
 function send(res: Response, type: string, body: Buffer, cacheControl: string): void {

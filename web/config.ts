@@ -10,6 +10,7 @@ import type { Role } from '../identity/principal.js';
 export type ClaimMapping = ClaimNames;
 
 export type SignIn =
+  | { mode: 'off' }
   | { mode: 'demo' }
   | { mode: 'oidc'; issuer: string; clientId: string; clientSecret: string; scope: string };
 
@@ -64,14 +65,16 @@ function roleValues(env: Env): Record<string, Role> | undefined {
 
 /**
  * Reads the web settings. `WEB_SIGN_IN=demo` (the default outside production) signs in through the
- * embedded demo OpenID provider and is refused when NODE_ENV=production; `WEB_SIGN_IN=oidc` needs
- * OIDC_ISSUER (https), OIDC_CLIENT_ID and OIDC_CLIENT_SECRET.
+ * embedded demo OpenID provider and is refused when NODE_ENV=production; `WEB_SIGN_IN=oidc` (the default
+ * in production when OIDC_ISSUER is set) needs OIDC_ISSUER (https), OIDC_CLIENT_ID and OIDC_CLIENT_SECRET;
+ * `WEB_SIGN_IN=off` (the default in production otherwise) serves no pages.
  */
 export function loadWebConfig(env: Env, ctx: { publicBaseUrl: string; production: boolean }): WebConfig {
-  const mode = env.WEB_SIGN_IN?.trim() || (ctx.production ? 'oidc' : 'demo');
-  if (mode !== 'demo' && mode !== 'oidc') throw new WebConfigError('WEB_SIGN_IN', "must be 'demo' or 'oidc'");
+  // Production without an identity provider configured serves the API only (never the demo provider).
+  const mode = env.WEB_SIGN_IN?.trim() || (ctx.production ? (env.OIDC_ISSUER?.trim() ? 'oidc' : 'off') : 'demo');
+  if (mode !== 'demo' && mode !== 'oidc' && mode !== 'off') throw new WebConfigError('WEB_SIGN_IN', "must be 'demo', 'oidc' or 'off'");
   if (mode === 'demo' && ctx.production) throw new WebConfigError('WEB_SIGN_IN', 'cannot be demo when NODE_ENV=production (the demo identity provider signs anyone in)');
-  let signIn: SignIn = { mode: 'demo' };
+  let signIn: SignIn = { mode: mode === 'off' ? 'off' : 'demo' };
   if (mode === 'oidc') {
     const issuer = env.OIDC_ISSUER?.trim();
     if (!issuer) throw new WebConfigError('OIDC_ISSUER', 'is required when WEB_SIGN_IN=oidc');

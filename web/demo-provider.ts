@@ -12,8 +12,7 @@ import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { demoPatientId, demoStaff, type DemoUser } from './demo-users.js';
 import type { Views } from './render.js';
 
-export const DEMO_PROVIDER_PATH = '/demo-oidc';
-export const DEMO_CLIENT_ID = 'integrated-record-web';
+import { DEMO_CLIENT_ID, DEMO_PROVIDER_PATH } from './demo-paths.js';
 
 export interface DemoProvider {
   issuer: string;
@@ -26,6 +25,8 @@ export interface DemoProvider {
 export interface DemoProviderOptions {
   /** The service's public base URL (the provider's issuer is `${baseUrl}/demo-oidc`). */
   baseUrl: string;
+  /** The relying party's client secret (made by the caller, which starts the provider lazily). */
+  clientSecret: string;
   providers: { hospital: string; socialCare: string };
   views: Views;
 }
@@ -34,7 +35,7 @@ export interface DemoProviderOptions {
 export async function createDemoProvider(opts: DemoProviderOptions): Promise<DemoProvider> {
   if (process.env.NODE_ENV === 'production') throw new Error('The demo OpenID provider is refused when NODE_ENV=production.');
   const issuer = `${opts.baseUrl}${DEMO_PROVIDER_PATH}`;
-  const clientSecret = randomBytes(32).toString('base64url');
+  const { clientSecret } = opts;
   const staff = demoStaff(opts.providers);
   const patients = new Map<string, string>(); // account id → NHS number (typed at demo sign-in)
   const userById = (id: string): DemoUser | undefined => {
@@ -43,8 +44,9 @@ export async function createDemoProvider(opts: DemoProviderOptions): Promise<Dem
     const nhs = patients.get(id);
     return nhs ? { id, name: 'Demo patient', role: 'patient', nhsNumber: nhs, description: 'Demo patient' } : undefined;
   };
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const signingKey = { ...(await exportJWK(privateKey)), kid: `demo-${randomBytes(4).toString('hex')}`, alg: 'RS256', use: 'sig' };
+  // An EC key: generated in a millisecond at every start (an RSA key takes far longer).
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const signingKey = { ...(await exportJWK(privateKey)), kid: `demo-${randomBytes(4).toString('hex')}`, alg: 'ES256', use: 'sig' };
 
   const page = (ctx: KoaContextWithOIDC, view: string, context: Record<string, unknown>) => {
     ctx.type = 'html';
@@ -62,6 +64,7 @@ export async function createDemoProvider(opts: DemoProviderOptions): Promise<Dem
         response_types: ['code'],
         grant_types: ['authorization_code'],
         token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: 'ES256',
       },
     ],
     pkce: { required: () => true },

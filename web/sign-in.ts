@@ -39,9 +39,9 @@ export function signInRoutes(o: RelyingPartyOptions): Router {
   let discovered: Promise<oidc.Configuration> | undefined;
   const config = () => {
     discovered ??= oidc
-      .discovery(new URL(o.issuer), o.clientId, { timeout: 5 }, oidc.ClientSecretBasic(o.clientSecret), {
+      .discovery(new URL(o.issuer), o.clientId, undefined, oidc.ClientSecretBasic(o.clientSecret), {
         ...(loopback && o.issuer.startsWith('http:') ? { execute: [oidc.allowInsecureRequests] } : {}),
-        timeout: 5,
+        timeout: 15,
       })
       .catch((e: unknown) => {
         discovered = undefined;

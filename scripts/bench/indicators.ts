@@ -128,7 +128,7 @@ const sandbox = await startChild(
   (l) => (l.startsWith('{"sandbox"') ? (JSON.parse(l).sandbox as { gp: string; hospital: string; socialCare: string }) : undefined),
 );
 const urls = sandbox.value;
-const port = 19000 + Math.floor(Math.random() * 1000);
+const port = Number(process.env.BENCH_PORT ?? 19000 + Math.floor(Math.random() * 1000));
 let service: Awaited<ReturnType<typeof startPolled>>;
 try {
   service = await startPolled(
@@ -141,6 +141,7 @@ try {
       DATA_DIR: dataDir,
       AUTH_MODE: 'demo',
       LOG_LEVEL: 'warn',
+      INDICATORS_AT_STARTUP: 'false',
       AGGREGATE_DEADLINE_MS: '600000',
       DATABASE_URL: serviceDbUrl,
     },

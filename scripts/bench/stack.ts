@@ -98,6 +98,8 @@ export async function startBenchStack(opts: { generate: number; name: string; se
     `http://127.0.0.1:${port}/healthz`,
     // As in production (server/runtime-flags.ts), plus e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile
     [...SERVICE_NODE_FLAGS, ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    // BENCH_READY_MS: how long start-up may take (a loaded shared machine needs more than a minute).
+    Number(process.env.BENCH_READY_MS ?? 60_000),
   ).catch(async (e) => {
     await sandbox.child.stop();
     rmSync(dataDir, { recursive: true, force: true });

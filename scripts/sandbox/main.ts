@@ -22,7 +22,10 @@ const intEnv = (name: string, fallback: number): number => {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0) {
+    process.stderr.write(`Invalid configuration: ${name} must be a non-negative integer\n`);
+    process.exit(2);
+  }
   return n;
 };
 
@@ -42,6 +45,10 @@ const sandbox = await startSandbox({
     prebuilt: env.SANDBOX_EXTRACT_PREBUILT === '1' || env.SANDBOX_EXTRACT_PREBUILT === 'true',
   },
   ports: { gp: intEnv('SANDBOX_GP_PORT', 7001), hospital: intEnv('SANDBOX_HOSPITAL_PORT', 7002), socialCare: intEnv('SANDBOX_SOCIAL_CARE_PORT', 7003) },
+}).catch((e: Error) => {
+  // One line, no stack trace: a busy port names the variable to change (PortUnavailableError).
+  process.stderr.write(`sandbox start-up failed: ${e.message}\n`);
+  process.exit(1);
 });
 const counts = { patients: sandbox.data.manifest.length, gp: sandbox.data.gp.length, hospital: sandbox.data.hospital.length, socialCare: sandbox.data.socialCare.length };
 console.log(JSON.stringify({ sandbox: { ...sandbox.urls, admin: sandbox.admin, counts } }));

@@ -13,6 +13,7 @@ import { createAggregateRouter } from './extract/routes.js';
 import { applyExtractSchema, extractVersion, loadExtractRows, openExtractDb, type ExtractRows } from './extract/store.js';
 import type { Db } from '../../store/db.js';
 import type { IndicatorSource } from '../../indicators/types.js';
+import { listen as listenOrExplain } from '../../server/http-server.js';
 
 /** Starts the three sandbox source systems on loopback. */
 
@@ -64,15 +65,14 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-function listen(app: Express, port: number, host: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer(app);
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
+/** The environment variable that sets each source's port (scripts/sandbox/main.ts). */
+const PORT_SETTING: Record<SandboxSource, string> = { gp: 'SANDBOX_GP_PORT', hospital: 'SANDBOX_HOSPITAL_PORT', socialCare: 'SANDBOX_SOCIAL_CARE_PORT' };
+
+/** Listens; a busy port rejects with PortUnavailableError naming the source's port variable. */
+async function listenOn(app: Express, source: SandboxSource, port: number, host: string): Promise<Server> {
+  const server = createServer(app);
+  await listenOrExplain(server, port, host, PORT_SETTING[source]);
+  return server;
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -167,7 +167,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const admin = {} as Record<SandboxSource, string>;
   try {
     for (const source of SANDBOX_SOURCES) {
-      const server = await listen(apps[source], opts.ports?.[source] ?? 0, host);
+      const server = await listenOn(apps[source], source, opts.ports?.[source] ?? 0, host);
       servers.push(server);
       const { port } = server.address() as AddressInfo;
       admin[source] = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -180,3 +180,67 @@ export function enumerate(cells: ReaderCell[], T: number, cap: number, extra: Ex
   go(0);
   return feasible;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The figure reader (issue 18, defect 2): tries to recover exact counts from the published VALUES, INTERVALS and
+// STANDARDISED VALUES beside the rounded counts, within one snapshot and by differencing snapshots, periods and
+// indicators. It knows the documented rule (docs/indicators-disclosure.md) but not the secret rounding key.
+
+/** Exact counts a published count P can stand for under the rule: 0 → 0; else any count that rounds to P. */
+export function boxOf(p: PublishedCount, policy: { threshold: number; rounding: number }): number[] {
+  if (p.suppressed) return Array.from({ length: policy.threshold }, (_, i) => i + 1);
+  if (p.value === 0) return [0];
+  const out: number[] = [];
+  for (let x = p.value - policy.rounding + 1; x <= p.value + policy.rounding - 1; x++) {
+    // a count above the threshold never publishes at or below it (it is rounded up instead)
+    if (x > policy.threshold) out.push(x);
+  }
+  return out;
+}
+
+export interface FigureReading {
+  /** Exact (numerator, denominator) pairs consistent with every published figure of the row. */
+  pairs: Array<[number, number]>;
+  /** Which explanation of the figures the reader found: 'published-counts' = the figures are those of the published
+   *  counts (they then say nothing more), 'exact-counts' = they are those of exact counts (filtered pairs). */
+  explanation: 'published-counts' | 'exact-counts' | 'none';
+}
+
+/**
+ * Reads one organisation row: the candidate exact pairs are the boxes of its published counts; the reader keeps the
+ * pairs whose value (and interval, via `interval`) reproduce the published ones exactly. If the published counts
+ * themselves reproduce them, the figures carry nothing beyond the counts and every pair stays.
+ */
+export function readRow(
+  row: { numerator: PublishedCount; denominator: PublishedCount; value: number | null; ci95: { lower: number; upper: number } | null },
+  policy: { threshold: number; rounding: number },
+  interval: (n: number, d: number) => { lower: number; upper: number },
+  per = 1,
+): FigureReading {
+  const ns = boxOf(row.numerator, policy);
+  const ds = boxOf(row.denominator, policy);
+  const all: Array<[number, number]> = ns.flatMap((n) => ds.filter((d) => d >= n || per !== 1).map((d) => [n, d] as [number, number]));
+  if (row.value === null) return { pairs: all, explanation: 'none' };
+  const fits = (n: number, d: number) => {
+    if (d === 0 || (n / d) * per !== row.value) return false;
+    if (!row.ci95) return true;
+    const ci = interval(n, d);
+    return ci.lower * per === row.ci95.lower && ci.upper * per === row.ci95.upper;
+  };
+  if (!row.numerator.suppressed && !row.denominator.suppressed && fits(row.numerator.value, row.denominator.value)) {
+    return { pairs: all, explanation: 'published-counts' };
+  }
+  return { pairs: all.filter(([n, d]) => fits(n, d)), explanation: 'exact-counts' };
+}
+
+/**
+ * Differencing two publications of counts x1 (first) and x2 (second) that the reader knows to differ by one of
+ * `differences` (x1 − x2; e.g. [0, 1] when exactly one person opted out in between): the x1 values and the differences
+ * still feasible.
+ */
+export function difference(box1: number[], box2: number[], differences: number[]): { x1: number[]; differences: number[] } {
+  const in2 = new Set(box2);
+  const x1 = box1.filter((x) => differences.some((k) => in2.has(x - k)));
+  const ks = differences.filter((k) => box1.some((x) => in2.has(x - k)));
+  return { x1, differences: ks };
+}

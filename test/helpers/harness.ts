@@ -10,6 +10,7 @@ import { mintToken, type TokenClaims, type MintOptions } from '../../server/demo
 import { createLogger } from '../../server/logger.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../scripts/sandbox/start.js';
 import { openTestDb } from './test-db.js';
+import type { Db } from '../../store/db.js';
 
 export const SYNTHEA_DIR = fileURLToPath(new URL('../../../shared/data/synthea/', import.meta.url));
 export const syntheaAvailable = () => existsSync(SYNTHEA_DIR);
@@ -32,11 +33,11 @@ export interface Harness {
 
 /**
  * The service wired to a real sandbox on loopback (real HTTP), a fresh test database and test
- * signing keys. One per test file: PGlite start-up and sandbox loading take a few seconds.
+ * signing keys (or the `db` given). One per test file: PGlite start-up and sandbox loading take a few seconds.
  */
-export async function startHarness(opts: { sandbox?: SandboxOptions; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function startHarness(opts: { sandbox?: SandboxOptions; env?: Record<string, string>; db?: Db } = {}): Promise<Harness> {
   const sandbox = await startSandbox({ useEnv: false, ...opts.sandbox });
-  const db = await openTestDb();
+  const db = opts.db ?? (await openTestDb());
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const pub = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'ES256', use: 'sig' };
   const priv: JWK = await exportJWK(privateKey);

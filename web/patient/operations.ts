@@ -53,6 +53,9 @@ export function patientOperationsFor(deps: PatientDeps, res: Response, operation
     nhsNumberOf: async (id: string) => (await repo.resolvePatient(id))?.nhsNumber,
   };
 
+  const readAudited = (ref: PatientRef) =>
+    deps.audit.record({ action: 'consent-read', decision: 'permit', principal, requestId, patientId: ref.id, purpose: 'TREAT', operation, resourceTypes: ['Consent'] });
+
   return {
     principal,
     self,
@@ -60,8 +63,12 @@ export function patientOperationsFor(deps: PatientDeps, res: Response, operation
     record: (ref: PatientRef) => repo.everything(ref, signal),
     /** The record as a kind of staff would see it now (same policy; audited as the patient's own read). */
     preview: (ref: PatientRef, viewer: PreviewViewer) => repo.preview(ref, viewer, signal),
-    /** The patient's consents (current versions). */
-    consents: (ref: PatientRef): Promise<StoredConsent[]> => deps.consents.forPatient(ref.id),
+    /** The patient's consents (current versions), audited as a consent read like GET /fhir/Consent. */
+    consents: async (ref: PatientRef): Promise<StoredConsent[]> => {
+      await readAudited(ref);
+      return deps.consents.forPatient(ref.id);
+    },
+    /** Every version of one of the patient's own consents (another patient's: none). */
     history: async (ref: PatientRef, id: string): Promise<StoredConsent[]> => {
       const versions = await deps.consents.history(id);
       return versions.filter((v) => v.patientId === ref.id);

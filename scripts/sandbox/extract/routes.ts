@@ -15,7 +15,7 @@ import type { IndicatorSource } from '../../../indicators/types.js';
 import type { Db } from '../../../store/db.js';
 import { sendJson } from '../faults.js';
 import { compileCounts, compileCriterionMembers, compilePopulationMembers, pseudonymSql, type CompileContext } from './compile.js';
-import { extractVersion } from './store.js';
+import { extractDataThrough, extractVersion } from './store.js';
 
 /**
  * The aggregate query API of one sandbox source (wire types: adapters/aggregate-api.ts), answered FOR
@@ -91,8 +91,8 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
 
   router.get('/version', async (_req, res) => {
     const db = await opts.db();
-    const v = await extractVersion(db, schema);
-    send(res, 200, { source, version: v.version, builtAt: v.builtAt } satisfies VersionResponse);
+    const [v, dataThrough] = await Promise.all([extractVersion(db, schema), extractDataThrough(db, schema)]);
+    send(res, 200, { source, version: v.version, builtAt: v.builtAt, ...(dataThrough ? { dataThrough } : {}) } satisfies VersionResponse);
   });
 
   router.post('/sessions', async (req, res) => {
@@ -111,8 +111,11 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
       else await materialiseExclusions(db, schema, id, key, optedOut);
     }
     sessions.set(id, { key, expiresAt: Date.now() + ttl });
-    const v = await extractVersion(db, schema);
-    send(res, 201, { session: id, version: v.version, expiresIn: ttl / 1000 } satisfies SessionResponse);
+    const [v, unlinkable] = await Promise.all([
+      extractVersion(db, schema),
+      db.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".person WHERE nhs_number IS NULL`).then((r) => Number(r.rows[0]?.n ?? 0)),
+    ]);
+    send(res, 201, { session: id, version: v.version, expiresIn: ttl / 1000, unlinkable } satisfies SessionResponse);
   });
 
   router.delete('/sessions/:id', async (req, res) => {

@@ -137,3 +137,9 @@ export async function extractVersion(db: Db, schema: string): Promise<{ version:
   if (!row) return { version: 'empty', builtAt: new Date(0).toISOString() };
   return { version: row.version, builtAt: new Date(row.built_at).toISOString() };
 }
+
+/** The date of the latest event in the extract (YYYY-MM-DD), or undefined when it holds none. */
+export async function extractDataThrough(db: Db, schema: string): Promise<string | undefined> {
+  const r = await db.query<{ d: string | null }>(`SELECT max(start_date)::text AS d FROM "${schema}".fact`);
+  return r.rows[0]?.d ?? undefined;
+}
