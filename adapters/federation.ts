@@ -7,12 +7,12 @@ import type { IndexedPatient, PatientIndex, PatientLink } from '../store/patient
 import { demographicsOf, resolveMatch, type Demographics } from './matching.js';
 import { mergeRecords } from './merge.js';
 import { SourceError, type FailureKind } from './transport.js';
-import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourcePatient, SourceRecord } from './types.js';
+import type { PatientQuery, SourceAdapter, SourceHealth, SourceId, SourceIssue, SourceKind, SourcePatient, SourceRecord } from './types.js';
 
 /** Something the reader of a response must know: a source that failed, or a record left unlinked. */
 export interface SourceWarning {
   source: SourceId;
-  kind: FailureKind | 'ambiguous-match';
+  kind: SourceIssue['kind'] | 'ambiguous-match';
   message: string;
 }
 
@@ -30,7 +30,7 @@ interface Identity {
   demographics: Demographics;
 }
 
-const PRIORITY: Record<SourceId, number> = { gp: 0, hospital: 1, 'social-care': 2 };
+const PRIORITY: Record<SourceKind, number> = { gp: 0, hospital: 1, 'social-care': 2 };
 
 /**
  * The federated repository: finds people across sources (linking them in the patient index),
@@ -43,11 +43,16 @@ export class Federation {
   constructor(
     readonly adapters: SourceAdapter[],
     private readonly index: PatientIndex,
-    /** Organisation codes behind the hospital and social-care sources (the GP's is the registered practice). */
-    private readonly providers: { hospital?: string; socialCare?: string } = {},
   ) {
     this.byId = new Map(adapters.map((a) => [a.id, a]));
+    this.kinds = Object.fromEntries(adapters.map((a) => [a.id, a.kind]));
+    this.order = (a: { source: SourceId }, b: { source: SourceId }) =>
+      PRIORITY[this.kinds[a.source] ?? 'gp'] - PRIORITY[this.kinds[b.source] ?? 'gp'];
   }
+
+  private readonly kinds: Record<SourceId, SourceKind>;
+  /** GP records first, then hospital, then social care (the primary copy of a person's details). */
+  private readonly order: (a: { source: SourceId }, b: { source: SourceId }) => number;
 
   sourceUris(): Record<SourceId, string> {
     return Object.fromEntries(this.adapters.map((a) => [a.id, a.sourceUri])) as Record<SourceId, string>;
@@ -64,7 +69,7 @@ export class Federation {
     let broad: PatientQuery;
     if (query.kind === 'nhs-number') {
       found = await this.fanOutFind(query, warnings, signal);
-      const anchor = pickPrimary(found.filter((r) => nhsNumberOf(r.patient) === query.nhsNumber));
+      const anchor = [...found.filter((r) => nhsNumberOf(r.patient) === query.nhsNumber)].sort(this.order)[0];
       if (!anchor) return { patients: [], warnings };
       const d = demographicsOf(anchor.patient);
       if (!d.family || !d.birthDate) return this.finish(found, warnings, (i) => i.nhsNumber === query.nhsNumber);
@@ -83,19 +88,29 @@ export class Federation {
     return this.index.get(id);
   }
 
+  /**
+   * The integrated Patient, from every source that may hold the patient: each linked source record is
+   * read, and a source with no link yet is asked by NHS number (as `everything` does), so an outage of any
+   * of them is reported rather than hidden behind a complete-looking answer.
+   */
   async readPatient(ref: PatientRef, signal?: AbortSignal): Promise<{ patient: Patient; warnings: SourceWarning[] }> {
     const indexed = await this.indexed(ref);
     const id = indexed.id;
     const warnings: SourceWarning[] = [];
-    const settled = await Promise.allSettled(
-      indexed.links.map((l) => this.adapter(l.source).readPatient(l.sourcePatientId, signal)),
-    );
-    const records = collect(settled, indexed.links.map((l) => l.source as SourceId), warnings, this.byId);
-    if (records.length === 0) throw unavailable(warnings);
+    const tasks: { source: SourceId; run: Promise<SourcePatient[]> }[] = [];
+    for (const adapter of this.adapters) {
+      const links = indexed.links.filter((l) => l.source === adapter.id);
+      if (links.length > 0) tasks.push({ source: adapter.id, run: Promise.all(links.map((l) => adapter.readPatient(l.sourcePatientId, signal))) });
+      else if (indexed.nhsNumber) tasks.push({ source: adapter.id, run: this.discover(adapter, indexed.nhsNumber, warnings, signal) });
+    }
+    const settled = await Promise.allSettled(tasks.map((t) => t.run));
+    const records = collect(settled, tasks.map((t) => t.source), warnings, this.byId).flat();
+    if (records.length === 0) throw warnings.length > 0 ? unavailable(warnings) : notFound(`Patient/${id} is not known to any source.`);
     const [patient] = mergeRecords({
       integratedId: id,
       records: records.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, resources: [r.patient] })),
       sourceUris: this.sourceUris(),
+      kinds: this.kinds,
     });
     return { patient: patient as Patient, warnings };
   }
@@ -153,21 +168,30 @@ export class Federation {
     const settled = await Promise.allSettled(tasks.map((t) => t.run));
     const records = collect(settled, tasks.map((t) => t.source), warnings, this.byId).flat();
     if (records.length === 0 && warnings.length > 0) throw unavailable(warnings);
-    const recorders = {
-      ...(indexed.registeredPractice ? { gp: indexed.registeredPractice } : {}),
-      ...(this.providers.hospital ? { hospital: this.providers.hospital } : {}),
-      ...(this.providers.socialCare ? { 'social-care': this.providers.socialCare } : {}),
-    };
-    return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris(), recorders }), warnings };
+    for (const r of records) this.report(r.source, r.issues, warnings);
+    // Who recorded each source's entries: a GP system's, the registered practice; a trust's or council's, its organisation.
+    const recorders: Record<SourceId, string> = {};
+    for (const a of this.adapters) {
+      const code = a.kind === 'gp' ? indexed.registeredPractice ?? undefined : a.organisations[0];
+      if (code) recorders[a.id] = code;
+    }
+    return { resources: mergeRecords({ integratedId: id, records, sourceUris: this.sourceUris(), kinds: this.kinds, recorders }), warnings };
   }
 
   sourceIds(): string[] {
     return this.adapters.map((a) => a.id);
   }
 
-  /** The resource types a source can ever send (undefined: any, or an unknown source). */
+  /**
+   * The resource types a source can ever send, where `source` is what a consent rule names: a source id, a
+   * kind of source (every GP system, …) or one organisation's ODS code. Undefined: any type (a matching
+   * source that declares none, or nothing matches — a restriction is then assumed to apply).
+   */
   sourceTypes(source: string): ReadonlySet<string> | undefined {
-    return this.byId.get(source as SourceId)?.resourceTypes;
+    const code = source.toUpperCase();
+    const matching = this.adapters.filter((a) => a.id === source || a.kind === source || a.organisations.some((o) => o.toUpperCase() === code));
+    if (matching.length === 0 || matching.some((a) => !a.resourceTypes)) return undefined;
+    return new Set(matching.flatMap((a) => [...a.resourceTypes!]));
   }
 
   patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined> {
@@ -198,19 +222,64 @@ export class Federation {
     fetch: (adapter: SourceAdapter, sourcePatientId: string) => Promise<SourceRecord>,
     signal?: AbortSignal,
   ): Promise<SourceRecord[]> {
-    const found = (await adapter.findPatients({ kind: 'nhs-number', nhsNumber }, signal)).filter(
-      (r) => nhsNumberOf(r.patient) === nhsNumber,
-    );
-    if (found.length === 0) return [];
+    const answer = await adapter.findPatients({ kind: 'nhs-number', nhsNumber }, signal);
+    const found = answer.patients.filter((r) => nhsNumberOf(r.patient) === nhsNumber);
+    if (found.length === 0) return answer.issues?.length ? [{ source: adapter.id, sourcePatientId: '', resources: [], issues: answer.issues }] : [];
     await this.index.link(nhsNumber, found.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, matchMethod: 'nhs-number' })));
-    return Promise.all(found.map((r) => fetch(adapter, r.sourcePatientId)));
+    const records = await Promise.all(found.map((r) => fetch(adapter, r.sourcePatientId)));
+    if (answer.issues?.length) records[0] = { ...records[0]!, issues: [...(records[0]!.issues ?? []), ...answer.issues] };
+    return records;
+  }
+
+  /** A not-yet-linked source asked by NHS number: its records of that person (linked now), its issues reported. */
+  private async discover(adapter: SourceAdapter, nhsNumber: string, warnings: SourceWarning[], signal?: AbortSignal): Promise<SourcePatient[]> {
+    const answer = await adapter.findPatients({ kind: 'nhs-number', nhsNumber }, signal);
+    this.report(adapter.id, answer.issues, warnings);
+    const found = answer.patients.filter((r) => nhsNumberOf(r.patient) === nhsNumber);
+    if (found.length > 0) {
+      await this.index.link(nhsNumber, found.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, matchMethod: 'nhs-number' })));
+    }
+    return found;
+  }
+
+  /**
+   * The registered GP practice's ODS code, from the GP system's Patient.generalPractitioner: its ODS
+   * identifier, or else the referenced Organization's ODS identifier, read from the GP system (cached there).
+   */
+  private async registeredPracticeOf(records: SourcePatient[], warnings: SourceWarning[]): Promise<string | undefined> {
+    const gp = records.find((r) => this.kinds[r.source] === 'gp');
+    const refs = gp?.patient.generalPractitioner ?? [];
+    const direct = refs.find((g) => g.identifier?.system === ODS_SYSTEM && g.identifier.value)?.identifier?.value;
+    if (direct || !gp) return direct;
+    const adapter = this.byId.get(gp.source);
+    for (const g of refs) {
+      if (!g.reference || !adapter?.organisationCode) continue;
+      try {
+        const code = await adapter.organisationCode(g.reference);
+        if (code) return code;
+      } catch (e) {
+        this.report(gp.source, [{ kind: e instanceof SourceError ? e.kind : 'error', message: `${adapter.displayName}: the registered practice could not be read (${e instanceof SourceError ? e.message : 'failed'}); access through the practice relationship may be refused.` }], warnings);
+      }
+    }
+    return undefined;
+  }
+
+  /** Each issue of a source's answer becomes a warning naming the source (once per source and kind). */
+  private report(source: SourceId, issues: SourceIssue[] | undefined, warnings: SourceWarning[]): void {
+    const name = this.byId.get(source)?.displayName ?? source;
+    for (const issue of issues ?? []) {
+      if (warnings.some((w) => w.source === source && w.kind === issue.kind && w.message === issue.message)) continue;
+      const message = issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`;
+      warnings.push({ source, kind: issue.kind, message });
+    }
   }
 
   private async fanOutFind(query: PatientQuery, warnings: SourceWarning[], signal?: AbortSignal): Promise<SourcePatient[]> {
-    const settled = await Promise.allSettled(this.adapters.map((a) => a.findPatients(query, signal)));
+    const settled = await Promise.allSettled(this.adapters.map((a) => a.findPatients(query, signal).then((r) => ({ ...r, source: a.id }))));
     const results = collect(settled, this.adapters.map((a) => a.id), warnings, this.byId);
     if (results.length === 0) throw unavailable(warnings);
-    return results.flat();
+    for (const r of results) this.report(r.source, r.issues, warnings);
+    return results.flatMap((r) => r.patients);
   }
 
   /** Groups records into identities, matches the ones without NHS number, links and merges the wanted ones. */
@@ -221,7 +290,7 @@ export class Federation {
   ): Promise<{ patients: FederatedPatient[]; warnings: SourceWarning[] }> {
     const identities = new Map<string, Identity>();
     const unmatched: SourcePatient[] = [];
-    for (const r of [...found].sort((a, b) => PRIORITY[a.source] - PRIORITY[b.source])) {
+    for (const r of [...found].sort(this.order)) {
       const nhs = nhsNumberOf(r.patient);
       if (!nhs) {
         unmatched.push(r);
@@ -262,11 +331,12 @@ export class Federation {
     const patients: FederatedPatient[] = [];
     for (const identity of identities.values()) {
       if (!wanted(identity)) continue;
-      const id = await this.index.link(identity.nhsNumber, identity.links, registeredPracticeOf(identity.records));
+      const id = await this.index.link(identity.nhsNumber, identity.links, await this.registeredPracticeOf(identity.records, warnings));
       const [patient] = mergeRecords({
         integratedId: id,
         records: identity.records.map((r) => ({ source: r.source, sourcePatientId: r.sourcePatientId, resources: [r.patient] })),
         sourceUris: this.sourceUris(),
+        kinds: this.kinds,
       });
       patients.push({ id, patient: patient as Patient });
     }
@@ -274,19 +344,11 @@ export class Federation {
   }
 }
 
-/** The registered GP practice's ODS code, from the GP system's Patient.generalPractitioner. */
-function registeredPracticeOf(records: SourcePatient[]): string | undefined {
-  const gp = records.find((r) => r.source === 'gp')?.patient;
-  return gp?.generalPractitioner?.find((g) => g.identifier?.system === ODS_SYSTEM)?.identifier?.value;
-}
 
 export function nhsNumberOf(p: Patient): string | undefined {
   return p.identifier?.find((i) => i.system === NHS_NUMBER_SYSTEM && i.value)?.value;
 }
 
-function pickPrimary(records: SourcePatient[]): SourcePatient | undefined {
-  return [...records].sort((a, b) => PRIORITY[a.source] - PRIORITY[b.source])[0];
-}
 
 function dedupeRecords(records: SourcePatient[]): SourcePatient[] {
   const seen = new Map<string, SourcePatient>();

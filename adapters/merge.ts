@@ -1,22 +1,27 @@
 import type { Coding, Identifier, Patient, Resource } from 'fhir/r4.js';
 import { ODS_SYSTEM } from '../fhir/nhs-number.js';
-import type { SourceId, SourceRecord } from './types.js';
+import type { SourceId, SourceKind, SourceRecord } from './types.js';
 
 /** Tag system marking which source system(s) recorded a resource. */
 export const SOURCE_TAG_SYSTEM = 'https://integrated-record.example.nhs.uk/CodeSystem/record-source';
-export const SOURCE_DISPLAY: Record<SourceId, string> = {
+export const SOURCE_DISPLAY: Record<SourceKind, string> = {
   gp: 'GP practice system',
   hospital: 'Hospital system',
   'social-care': 'Social care system',
 };
 /** Lower comes first: the GP record is the primary copy when several sources hold the same fact. */
-const PRIORITY: Record<SourceId, number> = { gp: 0, hospital: 1, 'social-care': 2 };
-const ID_PREFIX: Record<SourceId, string> = { gp: 'gp', hospital: 'hosp', 'social-care': 'sc' };
+const PRIORITY: Record<SourceKind, number> = { gp: 0, hospital: 1, 'social-care': 2 };
+/** Id prefixes of the three sources of the simple configuration; any other source's id is its own prefix. */
+const ID_PREFIX: Record<string, string> = { gp: 'gp', hospital: 'hosp', 'social-care': 'sc' };
+const kindOfId = (source: SourceId, kinds?: Record<SourceId, SourceKind>): SourceKind =>
+  kinds?.[source] ?? (source === 'hospital' || source === 'social-care' ? source : 'gp');
 
 export interface MergeInput {
   integratedId: string;
   records: SourceRecord[];
   sourceUris: Record<SourceId, string>;
+  /** Each source's kind (default: a source's id is its kind, as in the simple configuration). */
+  kinds?: Record<SourceId, SourceKind>;
   /** ODS code of the organisation that recorded each source's entries (tagged on every resource). */
   recorders?: Partial<Record<SourceId, string>>;
 }
@@ -34,7 +39,8 @@ export const RECORDER_TAG_SYSTEM = ODS_SYSTEM;
  *  - references are rewritten to the merged ids so the Bundle resolves internally.
  */
 export function mergeRecords(input: MergeInput): Resource[] {
-  const records = [...input.records].sort((a, b) => PRIORITY[a.source] - PRIORITY[b.source]);
+  const kind = (s: SourceId) => kindOfId(s, input.kinds);
+  const records = [...input.records].sort((a, b) => PRIORITY[kind(a.source)] - PRIORITY[kind(b.source)] || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
   const patientRef = `Patient/${input.integratedId}`;
   const kept = new Map<string, { resource: Resource; sources: SourceId[] }>(); // dedupe key → kept copy
   const refMaps = new Map<SourceId, Map<string, string>>();
@@ -84,14 +90,14 @@ export function mergeRecords(input: MergeInput): Resource[] {
     // have the Patient built again without it: see patientWithoutSources. Copied first because the
     // rewrite below works in place on the primary's nested objects.
     const originals = patients.map((p) => ({ source: p.source, patient: structuredClone(p.patient) }));
-    const merged = mergePatients(input.integratedId, patients, input.sourceUris);
+    const merged = mergePatients(input.integratedId, patients, input.sourceUris, kind);
     out.push(rewriteReferences(merged, resolve(patients[0]!.source)));
-    PATIENT_SOURCES.set(merged, { originals, uris: input.sourceUris, resolve });
+    PATIENT_SOURCES.set(merged, { originals, uris: input.sourceUris, resolve, kind });
   }
   for (const { resource, sources } of kept.values()) {
     const source = sources[0]!;
     const rewritten = rewriteReferences(resource, resolve(source));
-    stampProvenance(rewritten, sources, input.sourceUris, input.recorders?.[source]);
+    stampProvenance(rewritten, sources.map(kind), input.sourceUris[source]!, input.recorders?.[source]);
     out.push(rewritten);
   }
   return out;
@@ -103,12 +109,12 @@ function inSourceNamespace(source: SourceId, ref: string): string | undefined {
 }
 
 function mergedId(source: SourceId, localId: string): string {
-  const id = `${ID_PREFIX[source]}-${localId}`.replace(/[^A-Za-z0-9\-.]/g, '-');
+  const id = `${ID_PREFIX[source] ?? source}-${localId}`.replace(/[^A-Za-z0-9\-.]/g, '-');
   return id.length <= 64 ? id : id.slice(0, 64);
 }
 
 /** The source tags, one frozen object each, shared by every resource (a record has thousands). */
-const SOURCE_TAG: Readonly<Record<SourceId, Coding>> = Object.freeze({
+const SOURCE_TAG: Readonly<Record<SourceKind, Coding>> = Object.freeze({
   gp: Object.freeze({ system: SOURCE_TAG_SYSTEM, code: 'gp', display: SOURCE_DISPLAY.gp }),
   hospital: Object.freeze({ system: SOURCE_TAG_SYSTEM, code: 'hospital', display: SOURCE_DISPLAY.hospital }),
   'social-care': Object.freeze({ system: SOURCE_TAG_SYSTEM, code: 'social-care', display: SOURCE_DISPLAY['social-care'] }),
@@ -123,17 +129,18 @@ const recorderTag = (code: string): Coding => {
   return tag;
 };
 
-function stampProvenance(r: Resource, sources: SourceId[], uris: Record<SourceId, string>, recorder?: string): void {
+/** meta.source (the first recording source's base URL) and one tag per kind of recording source, plus the recorder. */
+function stampProvenance(r: Resource, kinds: SourceKind[], sourceUri: string, recorder?: string): void {
   const own = r.meta?.tag;
   const tag: Coding[] = own ? own.filter((t) => t.system !== SOURCE_TAG_SYSTEM && t.system !== RECORDER_TAG_SYSTEM) : [];
-  for (const s of sources) tag.push(SOURCE_TAG[s]);
+  for (const k of new Set(kinds)) tag.push(SOURCE_TAG[k]);
   if (recorder) tag.push(recorderTag(recorder));
   const { versionId: _versionId, ...meta } = r.meta ?? {};
-  r.meta = { ...meta, source: uris[sources[0]!], tag };
+  r.meta = { ...meta, source: sourceUri, tag };
 }
 
 /** How a merged Patient was made: each source's copy, and the reference rewrite of its source. */
-const PATIENT_SOURCES = new WeakMap<Patient, { originals: { source: SourceId; patient: Patient }[]; uris: Record<SourceId, string>; resolve: (source: SourceId) => (ref: string) => string | undefined }>();
+const PATIENT_SOURCES = new WeakMap<Patient, { originals: { source: SourceId; patient: Patient }[]; uris: Record<SourceId, string>; resolve: (source: SourceId) => (ref: string) => string | undefined; kind: (s: SourceId) => SourceKind }>();
 
 /**
  * The merged Patient built again from the sources not in `denied` (their identifiers, elements and
@@ -144,14 +151,14 @@ export function patientWithoutSources(merged: Patient, denied: ReadonlySet<strin
   if (denied.size === 0) return merged;
   const made = PATIENT_SOURCES.get(merged);
   if (!made) return undefined;
-  const kept = made.originals.filter((p) => !denied.has(p.source));
+  const kept = made.originals.filter((p) => !denied.has(p.source) && !denied.has(made.kind(p.source)));
   if (kept.length === made.originals.length) return merged;
   if (kept.length === 0) return undefined;
   const copies = kept.map((p) => ({ source: p.source, patient: structuredClone(p.patient) }));
-  return rewriteReferences(mergePatients(merged.id!, copies, made.uris), made.resolve(copies[0]!.source));
+  return rewriteReferences(mergePatients(merged.id!, copies, made.uris, made.kind), made.resolve(copies[0]!.source));
 }
 
-function mergePatients(id: string, patients: { source: SourceId; patient: Patient }[], uris: Record<SourceId, string>): Patient {
+function mergePatients(id: string, patients: { source: SourceId; patient: Patient }[], uris: Record<SourceId, string>, kind: (s: SourceId) => SourceKind): Patient {
   const primary = patients[0]!.patient;
   const identifiers = new Map<string, Identifier>();
   for (const { patient } of patients) {
@@ -160,7 +167,7 @@ function mergePatients(id: string, patients: { source: SourceId; patient: Patien
   const merged: Patient = { ...primary, id, identifier: [...identifiers.values()], meta: { ...primary.meta } };
   delete merged.link;
   const sources = [...new Set(patients.map((p) => p.source))];
-  stampProvenance(merged, sources, uris);
+  stampProvenance(merged, sources.map(kind), uris[sources[0]!]!);
   return merged;
 }
 

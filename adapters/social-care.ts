@@ -1,46 +1,47 @@
 import type { CaseResponse, PeopleResponse, PersonSummary } from './social-care-api.js';
+import { DEFAULT_MAX_BODY_BYTES, getSourceJson } from './source-http.js';
 import { SourceError, type Transport } from './transport.js';
 import { mapCase, mapPerson, SOCIAL_CARE_RESOURCE_TYPES } from './social-care-mapping.js';
-import type { PatientQuery, SourceAdapter, SourceHealth, SourcePatient, SourceRecord } from './types.js';
+import type { PatientQuery, SourceAdapter, SourceHealth, SourcePatient, SourcePatients, SourceRecord } from './types.js';
 
 export interface SocialCareOptions {
   /** Root URL of the council's case-management API, e.g. http://127.0.0.1:7003 */
   baseUrl: string;
   transport: Transport;
+  /** Registry id (default `social-care`), display name and the council(s) behind it (ODS codes). */
+  id?: string;
+  displayName?: string;
+  organisations?: readonly string[];
+  /** Cap on one response body (default 50 MiB). */
+  maxBodyBytes?: number;
 }
 
 /** The council's social-care system: a non-FHIR JSON API, mapped to FHIR R4 here. */
 export function createSocialCareAdapter(opts: SocialCareOptions): SourceAdapter {
   const { transport } = opts;
+  const id = opts.id ?? 'social-care';
+  const displayName = opts.displayName ?? 'Social care system';
   const root = opts.baseUrl.replace(/\/+$/, '');
 
+  const origin = new URL(root).origin;
   const getJson = (name: string, path: string, signal?: AbortSignal) =>
     transport.call(
       name,
-      async (s) => {
-        const res = await fetch(`${root}${path}`, { signal: s, headers: { accept: 'application/json' } });
-        if (!res.ok) {
-          await res.body?.cancel().catch(() => undefined);
-          throw Object.assign(new Error('http'), { status: res.status });
-        }
-        if (!(res.headers.get('content-type') ?? '').includes('application/json')) {
-          await res.body?.cancel().catch(() => undefined);
-          throw new SourceError('social-care', 'invalid-response', `${name}: response is not JSON`);
-        }
-        return JSON.parse(await res.text()) as unknown;
-      },
+      (s) => getSourceJson(`${root}${path}`, { source: id, name, signal: s, origin, maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, accept: 'application/json' }),
       { idempotent: true, signal },
     );
 
-  const invalid = (name: string, what: string) => new SourceError('social-care', 'invalid-response', `${name}: ${what}`);
+  const invalid = (name: string, what: string) => new SourceError(id, 'invalid-response', `${name}: ${what}`);
 
   return {
-    id: 'social-care',
-    displayName: 'Social care system',
+    id,
+    kind: 'social-care',
+    organisations: opts.organisations ?? [],
+    displayName,
     sourceUri: root,
     resourceTypes: SOCIAL_CARE_RESOURCE_TYPES,
 
-    async findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatient[]> {
+    async findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatients> {
       const q = new URLSearchParams();
       if (query.kind === 'nhs-number') q.set('nhsNumber', query.nhsNumber);
       else {
@@ -51,19 +52,22 @@ export function createSocialCareAdapter(opts: SocialCareOptions): SourceAdapter 
       }
       const body = (await getJson('person search', `/api/v1/people?${q}`, signal)) as Partial<PeopleResponse> | null;
       if (!body || typeof body !== 'object' || !Array.isArray(body.people)) throw invalid('person search', 'expected an object with a people array');
-      return body.people.filter(isPerson).map((p) => ({ source: 'social-care', sourcePatientId: p.personId, patient: mapPerson(p) }));
+      const people = body.people.filter(isPerson);
+      const patients = people.map((p): SourcePatient => ({ source: id, sourcePatientId: p.personId, patient: mapPerson(p) }));
+      const bad = body.people.length - people.length;
+      return bad === 0 ? { patients } : { patients, issues: [{ kind: 'invalid-response', message: `${displayName}: ${bad} person entr${bad === 1 ? 'y' : 'ies'} of the person search could not be read. Information from it is missing from this response.` }] };
     },
 
     async readPatient(sourcePatientId: string, signal?: AbortSignal): Promise<SourcePatient> {
       const body = await getJson('person read', `/api/v1/people/${encodeURIComponent(sourcePatientId)}`, signal);
       if (!isPerson(body)) throw invalid('person read', 'expected a person');
-      return { source: 'social-care', sourcePatientId, patient: mapPerson(body) };
+      return { source: id, sourcePatientId, patient: mapPerson(body) };
     },
 
     async fetchRecord(sourcePatientId: string, signal?: AbortSignal): Promise<SourceRecord> {
       const body = (await getJson('case fetch', `/api/v1/people/${encodeURIComponent(sourcePatientId)}/case`, signal)) as Partial<CaseResponse> | null;
       if (!isCase(body)) throw invalid('case fetch', 'expected a case with person, carePackages, assessments and contacts');
-      return { source: 'social-care', sourcePatientId, resources: mapCase(body) };
+      return { source: id, sourcePatientId, resources: mapCase(body) };
     },
 
     /** The council's API has no search: the case is fetched and mapped, and the facade applies every filter. */
@@ -82,9 +86,9 @@ export function createSocialCareAdapter(opts: SocialCareOptions): SourceAdapter 
           },
           { idempotent: false, deadlineMs: 2000 },
         );
-        return { source: 'social-care', ok: true };
+        return { source: id, ok: true };
       } catch (e) {
-        return { source: 'social-care', ok: false, detail: e instanceof SourceError ? e.message : 'unreachable' };
+        return { source: id, ok: false, detail: e instanceof SourceError ? e.message : 'unreachable' };
       }
     },
   };

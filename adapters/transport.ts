@@ -81,7 +81,10 @@ export class Transport {
         return result;
       } catch (e) {
         last = this.classify(name, e, signal, deadlineMs);
-        this.breaker.onFailure();
+        // A source that answers, even wrongly, is reachable: only failures to answer count towards
+        // opening the circuit, so its health is back with its next good answer.
+        if (last.kind === 'invalid-response') this.breaker.onSuccess();
+        else this.breaker.onFailure();
         if (signal.aborted || !last.retryable || attempt + 1 >= attempts) throw last;
         await sleep(Math.random() * this.opts.retryBaseMs * 2 ** attempt, signal).catch(() => undefined);
         if (signal.aborted) throw new SourceError(this.source, 'timeout', `${name}: no answer within ${deadlineMs} ms`);

@@ -30,8 +30,12 @@ export interface GuardDeps {
   consents: ConsentStore;
   emergency: EmergencyAccess;
   audit: AuditLog;
-  /** Organisation codes of the providers behind the hospital and social-care sources. */
-  providerOrganisations: { hospital: string; socialCare: string };
+  /**
+   * Per source id, the ODS codes of the organisations whose staff care for every patient it holds
+   * (trusts, councils; from the source registry). A GP system has none: its practices' relationship is
+   * the patient's registered practice.
+   */
+  sourceOrganisations: Record<string, readonly string[]>;
   now?: () => Date;
 }
 
@@ -113,7 +117,7 @@ export class ConsentGuard {
         'links' in ref ? (ref as IndexedPatient) : ((await deps.repo.resolvePatient(ref.id)) ?? {});
       const at = now();
       const stored = await deps.consents.forPatient(ref.id);
-      const relationship = hasRelationship(principal, indexed, deps.providerOrganisations);
+      const relationship = hasRelationship(principal, indexed, deps.sourceOrganisations);
       // An emergency grant matters only without a relationship or when a consent could deny something;
       // the common case (a relationship, no consent) needs no second query.
       const mayUseGrant = principal.role === 'clinician' || principal.role === 'ambulance-crew';
@@ -294,11 +298,9 @@ function visible(ctx: AccessContext, compiled: ReturnType<typeof compileConsents
 const nhsNumberIn = (p: Patient): string | null => p.identifier?.find((i) => i.system === NHS_NUMBER_SYSTEM && i.value)?.value ?? null;
 
 /** England's implied-consent model for direct care: a care relationship with the patient. */
-function hasRelationship(p: Principal, indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>>, orgs: GuardDeps['providerOrganisations']): boolean {
+function hasRelationship(p: Principal, indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>>, orgs: GuardDeps['sourceOrganisations']): boolean {
   if (!p.organisation) return false;
   if (indexed.registeredPractice && p.organisation === indexed.registeredPractice) return true;
-  const sources = new Set((indexed.links ?? []).map((l) => l.source));
-  if (sources.has('hospital') && p.organisation === orgs.hospital) return true;
-  if (sources.has('social-care') && p.organisation === orgs.socialCare) return true;
-  return false;
+  // Staff of a trust or council whose source system holds a record of the patient.
+  return (indexed.links ?? []).some((l) => orgs[l.source]?.includes(p.organisation!) ?? false);
 }

@@ -291,10 +291,16 @@ export function canSee(ctx: AccessContext, consents: readonly Consent[] | Compil
   }
   return anySource ? false : !sourceBlocked(undefined);
 
+  function recordedByNamed(named: ReadonlySet<string>): boolean {
+    const recorder = recorderOrganisation(resource);
+    return !!recorder && named.has(recorder);
+  }
+
   function sourceBlocked(source: string | undefined): boolean {
     for (const rule of r.dataRules) {
       // An untagged resource (source undefined) matches every source rule: fails closed.
-      if (rule.sources !== null && source !== undefined && !rule.sources.has(source)) continue;
+      // A rule names a kind of source (every GP system, …) or one organisation (its ODS code: the entries it recorded).
+      if (rule.sources !== null && source !== undefined && !rule.sources.has(source) && !recordedByNamed(rule.sources)) continue;
       if (rule.categories !== 0) {
         if (cats < 0) cats = categoryMask(resource);
         if ((cats & rule.categories) === 0) continue;

@@ -195,12 +195,14 @@ function actors(p: Problems, v: unknown, path: string): void {
     const id = a.reference.identifier;
     if (!isObj(id) || !isStr(id.system) || !isStr(id.value)) {
       return p.notEnforceable(`${at}.reference`, cst
-        ? `A source must be identified by reference.identifier (system ${SOURCE_SYSTEM}, value ${SOURCE_IDS.join('|')}); other organisations are not sources this service federates.`
+        ? `A source must be identified by reference.identifier (system ${SOURCE_SYSTEM}, value ${SOURCE_IDS.join('|')} for every source of that kind, or an organisation's ODS code for that organisation's entries).`
         : `A recipient must be identified by reference.identifier with system ${ROLE_SYSTEM} (a role) or ${ODS_SYSTEM} (an ODS code).`);
     }
     if (cst) {
       if (id.system !== SOURCE_SYSTEM) p.notEnforceable(`${at}.reference.identifier.system`, `A source is identified with system ${SOURCE_SYSTEM}.`);
-      else if (!(SOURCE_IDS as readonly string[]).includes(id.value)) p.notEnforceable(`${at}.reference.identifier.value`, `Unknown source; expected one of ${SOURCE_IDS.join(', ')}.`);
+      else if (!(SOURCE_IDS as readonly string[]).includes(id.value) && !/^[A-Z0-9]{3,10}$/.test(id.value)) {
+        p.notEnforceable(`${at}.reference.identifier.value`, `Unknown source; expected a kind of source (${SOURCE_IDS.join(', ')}) or an organisation's ODS code.`);
+      }
     } else if (id.system === ROLE_SYSTEM) {
       if (!(ROLES as readonly string[]).includes(id.value)) p.notEnforceable(`${at}.reference.identifier.value`, `Unknown role; expected one of ${ROLES.join(', ')}.`);
     } else if (id.system === ODS_SYSTEM) {

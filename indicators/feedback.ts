@@ -44,32 +44,3 @@ export class FeedbackStore {
     }));
   }
 }
-
-/** A fixed-window limiter per client key (e.g. IP address): `take` is false once `limit` is spent in the window. */
-export class RateLimiter {
-  private windows = new Map<string, { start: number; used: number }>();
-
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Spends one unit for `key`; returns whether it was allowed and, if not, seconds until it will be. */
-  take(key: string): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
-    const t = this.now();
-    if (this.windows.size > 10_000) this.sweep(t);
-    let w = this.windows.get(key);
-    if (!w || t - w.start >= this.windowMs) {
-      w = { start: t, used: 0 };
-      this.windows.set(key, w);
-    }
-    if (w.used >= this.limit) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((w.start + this.windowMs - t) / 1000)) };
-    w.used += 1;
-    return { allowed: true };
-  }
-
-  private sweep(t: number): void {
-    for (const [k, w] of this.windows) if (t - w.start >= this.windowMs) this.windows.delete(k);
-  }
-}

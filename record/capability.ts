@@ -3,14 +3,17 @@ import { searchCapabilityResources } from '../fhir/search-parameters.js';
 import { SERVER_CAPABILITIES } from '../identity/scopes.js';
 
 /** The CapabilityStatement: exactly what this server supports, nothing more. */
-export function capabilityStatement(baseUrl: string, software: { name: string; version: string }): CapabilityStatement {
+export function capabilityStatement(baseUrl: string, software: { name: string; version: string }, sourceNames: readonly string[] = []): CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
     date: '2026-11-23',
     kind: 'instance',
     software,
-    implementation: { description: 'Integrated patient record: FHIR R4 facade over GP, hospital and social-care systems', url: baseUrl },
+    implementation: {
+      description: `Integrated patient record: FHIR R4 facade over GP, hospital and social-care systems${sourceNames.length ? ` (federating: ${sourceNames.join('; ')})` : ''}`,
+      url: baseUrl,
+    },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
     rest: [

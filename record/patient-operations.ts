@@ -10,18 +10,30 @@ export interface OperationContext {
   /** Base URL of the FHIR endpoint, e.g. https://host/fhir */
   baseUrl: string;
   signal?: AbortSignal;
+  /** Told which sources a response lacks data from (the HTTP layer sets X-Incomplete-Sources). */
+  incomplete?: (sources: string[]) => void;
+}
+
+/** Reports the sources whose data is missing (not consent: that is withheld, not missing) to the context. */
+export function reportIncomplete(ctx: OperationContext, warnings: readonly Warning[]): void {
+  const sources = [...new Set(warnings.filter((w) => w.source !== 'consent').map((w) => w.source))];
+  if (sources.length > 0) ctx.incomplete?.(sources);
 }
 
 export async function searchPatients(ctx: OperationContext, query: PatientQuery, selfUrl: string): Promise<Bundle> {
   const { patients, warnings } = await ctx.repo.findPatients(query, ctx.signal);
+  reportIncomplete(ctx, warnings);
+  // No total when a source's answer is missing or incomplete: a count would present the result as complete.
   return searchset(
     patients.map((p) => p.patient),
-    { baseUrl: ctx.baseUrl, links: { self: selfUrl }, total: patients.length, warnings },
+    { baseUrl: ctx.baseUrl, links: { self: selfUrl }, ...(warnings.length > 0 ? {} : { total: patients.length }), warnings },
   );
 }
 
 export async function readPatient(ctx: OperationContext, ref: PatientRef): Promise<{ patient: Patient; warnings: Warning[] }> {
-  return ctx.repo.readPatient(ref, ctx.signal);
+  const result = await ctx.repo.readPatient(ref, ctx.signal);
+  reportIncomplete(ctx, result.warnings);
+  return result;
 }
 
 /** Sort order that keeps paging stable between calls: the Patient first, then by type and id. */
@@ -38,6 +50,7 @@ const ordinal = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 export async function everything(ctx: OperationContext, ref: PatientRef, params: EverythingParams): Promise<Bundle> {
   const { id } = ref;
   const result = await ctx.repo.everything(ref, ctx.signal, params.types ? { types: params.types } : undefined);
+  reportIncomplete(ctx, result.warnings);
   const all = result.resources
     .filter((r) => !params.types || params.types.includes(r.resourceType))
     .sort(pageOrder);
@@ -49,7 +62,8 @@ export async function everything(ctx: OperationContext, ref: PatientRef, params:
   };
   return searchset(page, {
     baseUrl: ctx.baseUrl,
-    ...(result.consentFiltered ? {} : { total: all.length }),
+    // Never a total for a record that is incomplete (consent-filtered, or a source missing or cut short).
+    ...(result.consentFiltered || result.warnings.length > 0 ? {} : { total: all.length }),
     warnings: result.warnings,
     links: {
       self: url(params.offset),

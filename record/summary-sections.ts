@@ -193,12 +193,28 @@ export function careTeam(ctx: SectionContext): SectionContent {
     const phone = (r.telecom ?? []).find((t) => t.system === 'phone' && t.value)?.value;
     return join([`<b>${esc(nm || 'Unnamed contact')}</b>`, roles.length ? esc(roles.join(', ')) : undefined, isCarer ? '<b>carer</b>' : undefined, phone ? `tel ${esc(phone)}` : undefined, src(ctx, r)]);
   };
-  const teamItems = teams.flatMap((t) =>
-    (t.participant ?? [])
+  // One line per participant, however many CareTeams list them (Synthea has one CareTeam per CarePlan):
+  // their roles and teams merged. The patient is never their own contact.
+  const members = new Map<string, { roles: Set<string>; name: string; teams: Set<string>; sources: CareTeam[] }>();
+  for (const t of teams) {
+    for (const pt of t.participant ?? []) {
+      const ref = pt.member?.reference ?? '';
       // Members who are RelatedPersons are listed above with their details.
-      .filter((pt) => !(pt.member?.reference ?? '').startsWith('RelatedPerson/'))
-      .map((pt) => join([`<b>${esc(conceptText(pt.role?.[0], 'Care team member'))}</b>`, esc(pt.member?.display ?? ''), t.name ? esc(t.name) : undefined, src(ctx, t)])),
-  );
+      if (ref.startsWith('RelatedPerson/') || ref === ctx.patientReference || ref.startsWith('Patient/')) continue;
+      const key = ref || `display:${pt.member?.display ?? ''}`;
+      const m = members.get(key) ?? { roles: new Set<string>(), name: pt.member?.display ?? '', teams: new Set<string>(), sources: [] };
+      const role = conceptText(pt.role?.[0], '');
+      if (role) m.roles.add(role);
+      if (t.name) m.teams.add(t.name);
+      m.sources.push(t);
+      members.set(key, m);
+    }
+  }
+  const teamItems = [...members.values()].map((m) => {
+    const sources = [...new Set(m.sources.map((t) => src(ctx, t)).filter(Boolean))].join(' ');
+    const teamNames = [...m.teams].slice(0, 3).join('; ') + (m.teams.size > 3 ? ` and ${m.teams.size - 3} more` : '');
+    return join([`<b>${esc([...m.roles].join(', ') || 'Care team member')}</b>`, esc(m.name), teamNames ? esc(teamNames) : undefined, sources || undefined]);
+  });
   // Carers first: the crew's first call.
   const sorted = [...people].sort((a, b) => Number((b.relationship ?? []).some((x) => codesOf(x).includes('carer'))) - Number((a.relationship ?? []).some((x) => codesOf(x).includes('carer'))));
   return { def: SECTIONS.careTeam, entries: [...sorted, ...teams], items: [...sorted.map(personItem), ...teamItems], notes: [] };

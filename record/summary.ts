@@ -4,6 +4,7 @@ import { warningOutcome } from '../fhir/bundle.js';
 import { conceptText, esc, join, narrative, ul } from '../fhir/narrative.js';
 import type { PatientRef, RecordRepository, Warning } from '../adapters/record-repository.js';
 import { alertKindsOf, FLAG_DETAIL_URL, pushTo } from './summary-flags.js';
+import { DECEASED_MEDICATION_CAVEAT, deceasedStatement } from './summary-deceased.js';
 import * as S from './summary-sections.js';
 
 /**
@@ -128,6 +129,13 @@ export function buildSummary(input: SummaryInput): Bundle {
   ];
   // Every source resource has an id after the merge; anything without one cannot be referenced.
   for (const c of contents) c.entries = c.entries.filter((e) => e.id);
+  // A patient recorded as deceased: the first alert, pointing at the Patient that records it.
+  const deceased = deceasedStatement(patient);
+  const flags = contents[0]!.entries as Flag[];
+  if (deceased) {
+    contents[0]!.items.unshift(`<b>${esc(deceased)}</b> — what follows is the record as it was last kept, not a living patient’s current care`);
+    contents[0]!.entries = [patient, ...contents[0]!.entries];
+  }
 
   // Warnings: which sources are missing, and whether consent withheld anything.
   const missing = [...new Set(input.warnings.filter((w) => w.source !== 'consent').map((w) => input.sourceNames[w.source] ?? w.source))];
@@ -193,6 +201,7 @@ export function buildSummary(input: SummaryInput): Bundle {
   for (const c of contents) {
     const code = { coding: [{ system: S.LOINC, code: c.def.code, display: c.def.display }] };
     const tail = caveat ? `<p><i>${caveat}</i></p>` : '';
+    const lead = deceased && c.def.key === 'medications' ? `<p><b>${esc(DECEASED_MEDICATION_CAVEAT)}</b></p>` : '';
     if (c.entries.length === 0) {
       const none =
         emptyReason === 'nilknown'
@@ -215,12 +224,13 @@ export function buildSummary(input: SummaryInput): Bundle {
       if (!seen.has(u)) entry.push({ reference: u });
       seen.add(u);
     }
-    sections.push({ title: c.def.title, code, text: narrative(`${ul(c.items)}${c.notes.join('')}${tail}`), entry });
+    sections.push({ title: c.def.title, code, text: narrative(`${lead}${ul(c.items)}${c.notes.join('')}${tail}`), entry });
   }
 
   const id = input.documentId ?? randomUUID();
   const when = input.now.toISOString();
-  const alertsLine = contents[0]!.entries.length ? `<p><b>Alerts:</b> ${esc(contents[0]!.entries.map((f) => conceptText((f as Flag).code, 'Alert')).join('; '))}</p>` : '';
+  const alertsLine = flags.length ? `<p><b>Alerts:</b> ${esc(flags.map((f) => conceptText(f.code, 'Alert')).join('; '))}</p>` : '';
+  const deceasedLine = deceased ? `<p><b>ALERT: ${esc(deceased)}.</b></p>` : '';
   const composition: Composition = {
     resourceType: 'Composition',
     id,
@@ -230,9 +240,9 @@ export function buildSummary(input: SummaryInput): Bundle {
     subject: { reference: urlOf(patient) },
     date: when,
     author: [{ reference: urlOf(device), display: input.software.name }],
-    title: `Patient summary as of ${when.slice(0, 16).replace('T', ' ')} UTC`,
+    title: `Patient summary as of ${when.slice(0, 16).replace('T', ' ')} UTC${deceased ? ` — ${deceased.toLowerCase().replace(/^recorded/, 'patient recorded')}` : ''}`,
     confidentiality: 'N',
-    text: narrative(`<p>Patient summary from the GP, hospital and social-care records (${esc(when.slice(0, 10))}).</p>${caveat ? `<p><b>${caveat}</b></p>` : ''}${alertsLine}`),
+    text: narrative(`${deceasedLine}<p>Patient summary from the GP, hospital and social-care records (${esc(when.slice(0, 10))}).</p>${caveat ? `<p><b>${caveat}</b></p>` : ''}${alertsLine}`),
     event: [{ code: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActClass', code: 'PCPR' }] }], period: { end: when } }],
     section: sections,
   };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { searchset } from '../fhir/bundle.js';
 import { ERROR_CODE_SYSTEM, badRequest } from '../fhir/outcomes.js';
-import type { OperationContext } from './patient-operations.js';
+import { reportIncomplete, type OperationContext } from './patient-operations.js';
 import type { PatientRef } from '../adapters/record-repository.js';
 import { searchDef, type TypeSearchDef } from '../fhir/search-parameters.js';
 import { subsetResource, type Subset } from '../fhir/subset.js';
@@ -18,16 +18,18 @@ import { countRequestedBy, searchLink, type TypeSearch } from '../fhir/type-sear
 export async function searchType(ctx: OperationContext, ref: PatientRef, q: TypeSearch): Promise<Bundle> {
   const def = searchDef(q.type)!;
   const result = await ctx.repo.search(ref, q, ctx.signal);
+  reportIncomplete(ctx, result.warnings);
   const countParam = countRequestedBy(q);
   if (result.consentFiltered && countParam) {
     throw badRequest('count-not-available', 'A count cannot be given for this record: a consent restriction applies, and a count could reveal what was withheld.', [countParam]);
   }
   const all = sortResources(result.resources.filter((r) => matchesAll(r, def, q.filters)), def, q.sort);
-  const total = result.consentFiltered || q.total === 'none' ? undefined : all.length;
+  // Never a total for an incomplete result (consent-filtered, or a source missing or cut short).
+  const total = result.consentFiltered || q.total === 'none' || result.warnings.length > 0 ? undefined : all.length;
   const outcomes = q.ignored.length > 0 ? [ignoredOutcome(def, q.ignored)] : [];
   const self = searchLink(ctx.baseUrl, q, q.offset);
   if (q.summary === 'count') {
-    return searchset([], { baseUrl: ctx.baseUrl, links: { self }, total: all.length, warnings: result.warnings, outcomes });
+    return searchset([], { baseUrl: ctx.baseUrl, links: { self }, ...(result.warnings.length > 0 ? {} : { total: all.length }), warnings: result.warnings, outcomes });
   }
   const page = all.slice(q.offset, q.offset + q.count);
   const included = includesOf(def, q, page, result.resources);

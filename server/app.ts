@@ -49,6 +49,10 @@ export interface AppDeps {
   maxBodyBytes: number;
   validateResponses: boolean;
   everythingPageSize: number;
+  /** The federated source systems (registry display names), listed in the CapabilityStatement. */
+  sourceNames?: string[];
+  /** Express `trust proxy` (config TRUST_PROXY): whose X-Forwarded-For gives the client address. Unset: none. */
+  trustProxy?: number | string[];
   /** The SMART discovery document (server/smart-routes.ts smartConfiguration). */
   smart: SmartConfiguration;
   /** Transparency indicators: computer, snapshot and feedback stores, disclosure policy (server/indicator-routes.ts). */
@@ -86,6 +90,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   const routeOf = routePatternMatcher(Object.keys(spec.paths ?? {}));
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
 
   app.use((req, res, next) => {
     const given = req.header('x-request-id');
@@ -179,7 +184,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(smartRoutes(deps.smart));
   const repoFor = (res: Response, operation: string) =>
     scopedRepository(deps.guard.forRequest(res.locals.principal as Principal, res.locals.requestId as string, operation), res.locals.principal as Principal);
-  app.use('/fhir', fhirRoutes({ repoFor, baseUrl: deps.publicBaseUrl, everythingPageSize: deps.everythingPageSize, software: SOFTWARE }));
+  app.use('/fhir', fhirRoutes({ repoFor, baseUrl: deps.publicBaseUrl, everythingPageSize: deps.everythingPageSize, software: SOFTWARE, sourceNames: deps.sourceNames ?? [] }));
   app.use('/fhir', searchRoutes({ repoFor, baseUrl: deps.publicBaseUrl }));
   app.use(consentRoutes({ consents: deps.consents, emergency: deps.emergency, audit: deps.audit, repoFor, baseUrl: deps.publicBaseUrl }));
   app.use(oversightRoutes({ emergency: deps.emergency, audit: deps.audit, repoFor, baseUrl: deps.publicBaseUrl }));

@@ -4,6 +4,8 @@ import { Federation } from '../adapters/federation.js';
 import { createFhirSourceAdapter } from '../adapters/fhir-source.js';
 import { createSocialCareAdapter } from '../adapters/social-care.js';
 import { Transport } from '../adapters/transport.js';
+import { relationshipOrganisations } from '../adapters/source-registry.js';
+import { createSmartBackendAuth, readKeyFile } from '../adapters/smart-backend-auth.js';
 import { createAggregateClient, type AggregateClient } from '../adapters/aggregate-client.js';
 import type { SourceAdapter, SourceId } from '../adapters/types.js';
 import { AuditLog } from '../audit/audit-log.js';
@@ -12,6 +14,7 @@ import { ConsentGuard } from '../consent/guard.js';
 import { ConsentStore } from '../consent/store.js';
 import { openDb, withUnavailable, type Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
+import { sharedRateLimiter } from '../store/rate-limits.js';
 import { PatientIndex } from '../store/patient-index.js';
 import { createIndicatorComputer, type IndicatorComputer } from '../indicators/compute.js';
 import { listOptedOutNhsNumbers } from '../indicators/opt-outs.js';
@@ -45,19 +48,28 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export function createAdapters(config: Pick<Config, 'sources' | 'sourceDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs'>): SourceAdapter[] {
-  const transport = (id: SourceId) =>
+/** One adapter per source of the registry, each with its own transport (deadline, retry, breaker) and outbound auth. */
+export function createAdapters(
+  config: Pick<Config, 'sourceRegistry' | 'sourceDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs' | 'sourcePaging' | 'sourceMaxBodyBytes'>,
+): SourceAdapter[] {
+  const transport = (id: SourceId, deadlineMs?: number) =>
     new Transport(id, {
-      deadlineMs: config.sourceDeadlineMs,
+      deadlineMs: deadlineMs ?? config.sourceDeadlineMs,
       retries: config.sourceRetries,
       retryBaseMs: 25,
       breaker: { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
     });
-  return [
-    createFhirSourceAdapter({ id: 'gp', displayName: 'GP practice system', baseUrl: config.sources.gp, transport: transport('gp') }),
-    createFhirSourceAdapter({ id: 'hospital', displayName: 'Hospital system', baseUrl: config.sources.hospital, transport: transport('hospital') }),
-    createSocialCareAdapter({ baseUrl: config.sources.socialCare, transport: transport('social-care') }),
-  ];
+  const { pageSize, maxPages, maxEntries } = config.sourcePaging;
+  const fhir = { pageSize, paging: { maxPages, maxEntries }, maxBodyBytes: config.sourceMaxBodyBytes };
+  return config.sourceRegistry.map((s) => {
+    const common = { id: s.id, displayName: s.displayName, organisations: relationshipOrganisations(s), transport: transport(s.id, s.deadlineMs) };
+    if (s.kind === 'social-care-api') return createSocialCareAdapter({ ...common, baseUrl: s.baseUrl, maxBodyBytes: config.sourceMaxBodyBytes });
+    const auth =
+      s.auth.type === 'smart-backend'
+        ? createSmartBackendAuth({ ...s.auth, privateKey: readKeyFile(s.auth.privateKeyFile) })
+        : undefined;
+    return createFhirSourceAdapter({ ...common, kind: s.category, baseUrl: s.baseUrl, ...fhir, ...(auth ? { auth } : {}) });
+  });
 }
 
 /** One aggregate client per source, each with its own transport (breaker) and the aggregate deadline. */
@@ -103,24 +115,24 @@ export async function createVerifier(config: Config): Promise<TokenVerifier> {
 export async function createService(config: Config, logger: Logger, given: { db?: Db; verifier?: TokenVerifier } = {}): Promise<Service> {
   const verifier = given.verifier;
   // A lost database connection surfaces as DatabaseUnavailableError (→ 503 database-unavailable), also for a given Db.
-  const db = withUnavailable(given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: `${config.dataDir}/pglite` })));
+  const db = withUnavailable(given.db ?? (await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize } : { dataDir: `${config.dataDir}/pglite` })));
   try {
     await migrate(db);
-    const federation = new Federation(createAdapters(config), new PatientIndex(db), config.providerOrganisations);
+    const federation = new Federation(createAdapters(config), new PatientIndex(db));
     const consents = new ConsentStore(db);
     const emergency = new EmergencyAccess(db, config.emergencyGrantMinutes);
     const audit = new AuditLog(db, config.auditDeferMs);
-    const indicatorSecret = await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production });
+    const secret = await loadPseudonymSecret({ secret: config.indicatorPseudonymSecret, dataDir: config.dataDir, production: config.production });
     const aggregateClients = createAggregateClients(config);
     const indicators = createIndicatorComputer({
       sources: aggregateClients,
-      secret: indicatorSecret,
+      secret,
       optedOutNhsNumbers: (now) => listOptedOutNhsNumbers(consents, new PatientIndex(db), now),
       logger,
     });
     const snapshots = new SnapshotStore(db);
-    const cellKey = cellKeyFrom(indicatorSecret);
-    const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, providerOrganisations: config.providerOrganisations });
+    const cellKey = cellKeyFrom(secret);
+    const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, sourceOrganisations: Object.fromEntries(config.sourceRegistry.map((s) => [s.id, relationshipOrganisations(s)])) });
     const web = config.web.signIn.mode === 'off' ? undefined : await createWeb({
       db,
       config: config.web,
@@ -142,7 +154,9 @@ export async function createService(config: Config, logger: Logger, given: { db?
       maxBodyBytes: config.maxBodyBytes,
       validateResponses: config.validateResponses,
       everythingPageSize: config.everythingPageSize,
+      sourceNames: config.sourceRegistry.map((s) => s.displayName),
       smart: smartConfiguration(config),
+      ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
       ...(web ? { web } : {}),
       indicators: {
         computer: indicators,
@@ -151,6 +165,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
         disclosure: config.disclosure,
         cellKey,
         feedbackPerMinute: config.feedbackRatePerMinute,
+        feedbackLimiter: sharedRateLimiter(db, { bucket: 'indicator-feedback', limit: config.feedbackRatePerMinute, windowMs: 60_000, secret }),
       },
       readiness: async () => {
         const dbCheck = await db.query('SELECT 1').then(

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { aggregateRootOf } from '../adapters/aggregate-client.js';
+import { loadRegistryFile, RegistryError, simpleRegistry, type RegistrySource } from '../adapters/source-registry.js';
 import { loadWebConfig, WebConfigError, type WebConfig } from '../web/config.js';
 
 /** Service configuration, read from the environment once at start-up and validated; fails fast naming the setting. */
@@ -9,9 +10,27 @@ export interface Config {
   /** Base URL clients use to reach this service (fullUrl and paging links are built on it). */
   publicBaseUrl: string;
   databaseUrl?: string;
+  /** Connections this instance may open to PostgreSQL (DATABASE_POOL_SIZE; docs/operations-scale-out.md sizes it). */
+  databasePoolSize: number;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address (TRUST_PROXY): a hop count, or a
+   * comma-separated list of addresses, subnets or Express names (loopback, uniquelocal). Unset: none, and
+   * behind a load balancer every client would then share the load balancer's feedback allowance.
+   */
+  trustProxy?: number | string[];
   dataDir: string;
   sources: { gp: string; hospital: string; socialCare: string };
   sourceDeadlineMs: number;
+  /**
+   * Every source system (adapters/source-registry.ts): from the file named by SOURCES_FILE (JSON or
+   * YAML), else the simple form (GP_FHIR_URL, HOSPITAL_FHIR_URL, SOCIAL_CARE_URL with HOSPITAL_ORG_CODE
+   * and SOCIAL_CARE_ORG_CODE).
+   */
+  sourceRegistry: RegistrySource[];
+  /** Paging of source Bundles: `_count` asked, pages and entries read per source per request at most. */
+  sourcePaging: { pageSize: number; maxPages: number; maxEntries: number };
+  /** Cap on one response body from a source (bytes). */
+  sourceMaxBodyBytes: number;
   /** How long an audit event written while the sources are queried may wait to share a commit (ms). */
   auditDeferMs: number;
   sourceRetries: number;
@@ -100,7 +119,32 @@ function odsCode(env: Env, name: string, dflt: string): string {
   return v;
 }
 
-export function loadConfig(env: Env = process.env): Config {
+/** SOURCES_FILE read and validated; the simple form's URL variables then default to the first source of each kind. */
+function registryFrom(env: Env): { registry?: RegistrySource[]; env: Env } {
+  const file = env.SOURCES_FILE?.trim();
+  if (!file) return { env };
+  let registry: RegistrySource[];
+  try {
+    registry = loadRegistryFile(file);
+  } catch (e) {
+    if (e instanceof RegistryError) throw new ConfigError('SOURCES_FILE', e.message.replace(/^Invalid source registry:/, 'is invalid:'));
+    throw e;
+  }
+  const first = (category: string) => registry.find((s) => s.category === category);
+  const withDefaults: Env = { ...env };
+  const fill = (name: string, category: string) => {
+    const s = first(category);
+    if (!withDefaults[name]?.trim() && s) withDefaults[name] = s.baseUrl;
+    if (!withDefaults[name]?.trim()) withDefaults[name] = 'http://127.0.0.1:9/unused'; // no source of that kind
+  };
+  fill('GP_FHIR_URL', 'gp');
+  fill('HOSPITAL_FHIR_URL', 'hospital');
+  fill('SOCIAL_CARE_URL', 'social-care');
+  return { registry, env: withDefaults };
+}
+
+export function loadConfig(given: Env = process.env): Config {
+  const { registry, env } = registryFrom(given);
   const host = str(env, 'HOST', '127.0.0.1');
   const port = int(env, 'PORT', 8080, 0, 65535);
   const authMode = str(env, 'AUTH_MODE', 'demo');
@@ -136,6 +180,8 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     publicBaseUrl,
     ...(databaseUrl ? { databaseUrl } : {}),
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    ...trustProxy(env),
     dataDir: resolve(str(env, 'DATA_DIR', '.data')),
     sources: {
       gp: url(env, 'GP_FHIR_URL'),
@@ -143,7 +189,19 @@ export function loadConfig(env: Env = process.env): Config {
       socialCare: url(env, 'SOCIAL_CARE_URL'),
     },
     sourceDeadlineMs: int(env, 'SOURCE_DEADLINE_MS', 3000, 50, 60_000),
+    sourceRegistry:
+      registry ??
+      simpleRegistry(
+        { gp: url(env, 'GP_FHIR_URL'), hospital: url(env, 'HOSPITAL_FHIR_URL'), socialCare: url(env, 'SOCIAL_CARE_URL') },
+        { hospital: odsCode(env, 'HOSPITAL_ORG_CODE', 'RR8'), socialCare: odsCode(env, 'SOCIAL_CARE_ORG_CODE', 'E08000035') },
+      ),
     sourceRetries: int(env, 'SOURCE_RETRIES', 1, 0, 3),
+    sourcePaging: {
+      pageSize: int(env, 'SOURCE_PAGE_SIZE', 1000, 1, 10_000),
+      maxPages: int(env, 'SOURCE_MAX_PAGES', 100, 1, 10_000),
+      maxEntries: int(env, 'SOURCE_MAX_ENTRIES', 50_000, 1, 1_000_000),
+    },
+    sourceMaxBodyBytes: int(env, 'SOURCE_MAX_BODY_BYTES', 50 * 1_048_576, 1024, 1024 * 1_048_576),
     auditDeferMs: int(env, 'AUDIT_DEFER_MS', 30, 0, 1000),
     circuitFailureThreshold: int(env, 'CIRCUIT_FAILURE_THRESHOLD', 5, 1, 100),
     circuitOpenMs: int(env, 'CIRCUIT_OPEN_MS', 10_000, 100, 600_000),
@@ -186,6 +244,19 @@ function httpTimeouts(env: Env): Config['http'] {
   const requestTimeoutMs = int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000);
   if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', 'must not exceed HTTP_REQUEST_TIMEOUT_MS');
   return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 600_000) };
+}
+
+/** TRUST_PROXY: a hop count, or addresses/subnets/names; never "true" (any client could then name its own address). */
+function trustProxy(env: Env): { trustProxy?: number | string[] } {
+  const raw = env.TRUST_PROXY?.trim();
+  if (!raw) return {};
+  if (/^\d+$/.test(raw)) return { trustProxy: int(env, 'TRUST_PROXY', 0, 0, 10) };
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const ok = (s: string) => ['loopback', 'linklocal', 'uniquelocal'].includes(s) || /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s);
+  if (items.length === 0 || !items.every(ok)) {
+    throw new ConfigError('TRUST_PROXY', 'must be a hop count (0-10) or a comma-separated list of addresses, subnets, loopback, linklocal or uniquelocal');
+  }
+  return { trustProxy: items };
 }
 
 /** INDICATOR_PSEUDONYM_SECRET: at least 32 characters; required when NODE_ENV=production. */

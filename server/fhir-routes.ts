@@ -15,6 +15,7 @@ export interface FhirRouteDeps {
   repoFor(res: Response, operation: string): GuardedRepository;
   baseUrl: string;
   everythingPageSize: number;
+  sourceNames: string[];
   software: { name: string; version: string };
 }
 
@@ -33,9 +34,14 @@ function principalOf(res: Response): Principal {
 export function fhirRoutes(deps: FhirRouteDeps): Router {
   const router = Router();
   const fhirBase = `${deps.baseUrl}/fhir`;
-  const ctx = (req: Request, repo: RecordRepository): OperationContext => ({ repo, baseUrl: fhirBase, signal: req.res ? abortOnClose(req.res) : undefined });
+  const ctx = (req: Request, repo: RecordRepository): OperationContext => ({
+    repo,
+    baseUrl: fhirBase,
+    signal: req.res ? abortOnClose(req.res) : undefined,
+    ...(req.res ? { incomplete: incompleteHeader(req.res) } : {}),
+  });
 
-  router.get('/metadata', (_req, res) => send(res, 200, capabilityStatement(fhirBase, deps.software)));
+  router.get('/metadata', (_req, res) => send(res, 200, capabilityStatement(fhirBase, deps.software, deps.sourceNames)));
 
   const search = async (req: Request, res: Response, params: RawParams) => {
     const query = parsePatientSearch(params);
@@ -60,8 +66,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   router.get('/Patient/:id', async (req, res) => {
     const repo = deps.repoFor(res, 'GET /fhir/Patient/{id}');
     const ref = await resolve(repo, res, req.params.id);
-    const { patient, warnings } = await readPatient(ctx(req, repo), ref);
-    if (warnings.length > 0) res.setHeader('X-Incomplete-Sources', [...new Set(warnings.map((w) => w.source))].join(', '));
+    const { patient } = await readPatient(ctx(req, repo), ref);
     send(res, 200, patient);
   });
 
@@ -89,6 +94,11 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   });
 
   return router;
+}
+
+/** Sets X-Incomplete-Sources: the sources whose data is missing from (or cut short in) the response. */
+export function incompleteHeader(res: Response): (sources: string[]) => void {
+  return (sources) => res.setHeader('X-Incomplete-Sources', sources.join(', '));
 }
 
 /** Aborts upstream calls when the client goes away before the answer is sent. */

@@ -5,7 +5,8 @@ import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, unproc
 import { integerParam, MAX_OFFSET } from '../fhir/parameters.js';
 import { catalogueCsv, figuresCsv, metadataCsv, type MetadataUrl } from '../indicators/csv.js';
 import { comparisonOf, polarityOf } from '../indicators/comparison.js';
-import { FEEDBACK_MAX_CHARS, RateLimiter, type FeedbackStore } from '../indicators/feedback.js';
+import { FEEDBACK_MAX_CHARS, type FeedbackStore } from '../indicators/feedback.js';
+import type { RateLimiter } from '../store/rate-limits.js';
 import type { PublishedSnapshot, SnapshotStore } from '../indicators/snapshots.js';
 import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
@@ -42,6 +43,8 @@ export interface IndicatorRouteDeps {
   cellKey: Uint8Array;
   /** Feedback submissions allowed per client IP address per minute. */
   feedbackPerMinute: number;
+  /** Spends that allowance; shared by every instance over the database (store/rate-limits.ts). */
+  feedbackLimiter: RateLimiter;
   baseUrl: string;
 }
 
@@ -131,7 +134,6 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
   const router = Router();
   const defs = [...deps.computer.catalogue].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const byId = new Map(defs.map((d) => [d.id, d]));
-  const limiter = new RateLimiter(deps.feedbackPerMinute, 60_000);
 
   const definition = (id: string): IndicatorDefinition => {
     const def = byId.get(id);
@@ -287,7 +289,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
   // ---- Feedback ----
 
   router.post('/indicators/:id/feedback', async (req: Request<{ id: string }>, res: Response) => {
-    const limit = limiter.take(req.ip ?? 'unknown');
+    const limit = await deps.feedbackLimiter.take(req.ip ?? 'unknown');
     if (!limit.allowed) {
       throw new OperationOutcomeError(
         429,

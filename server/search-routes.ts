@@ -5,7 +5,7 @@ import type { PatientRef } from '../adapters/record-repository.js';
 import { SEARCH_TYPE_NAMES } from '../fhir/search-parameters.js';
 import { searchType } from '../record/type-search-operation.js';
 import { parseTypeSearch, preferStrict } from '../fhir/type-search.js';
-import { abortOnClose, send } from './fhir-routes.js';
+import { abortOnClose, incompleteHeader, send } from './fhir-routes.js';
 import type { Principal } from '../identity/principal.js';
 
 export interface SearchRouteDeps {
@@ -26,7 +26,7 @@ export function searchRoutes(deps: SearchRouteDeps): Router {
     const query = parseTypeSearch(type, params, { strict: preferStrict(req.header('prefer')) });
     const repo = deps.repoFor(res, `${req.method} /fhir/${type}${req.method === 'POST' ? '/_search' : ''}`);
     const ref = await resolve(repo, res, query.patientId);
-    send(res, 200, await searchType({ repo, baseUrl: fhirBase, signal: abortOnClose(res) }, ref, query));
+    send(res, 200, await searchType({ repo, baseUrl: fhirBase, signal: abortOnClose(res), incomplete: incompleteHeader(res) }, ref, query));
   };
 
   for (const type of SEARCH_TYPE_NAMES) {

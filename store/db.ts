@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { translateDbError } from './unavailable.js';
+import { embeddedCaches, type EmbeddedCaches } from './embedded-cache.js';
 import { hasCluster, initPgliteDataDir } from './pglite-init.js';
 
 /** One small query interface over PostgreSQL (pg) and embedded PGlite. SQL must run on both. */
@@ -14,9 +15,15 @@ export interface Db extends Queryable {
   /** Runs fn inside one transaction; commits when it resolves, rolls back when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * Read caches, present ONLY on embedded PGlite (one process owns the database, so it sees every write).
+   * A PostgreSQL Db never has them: other instances write to the same database (store/embedded-cache.ts).
+   */
+  readonly embeddedCaches?: EmbeddedCaches;
 }
 
-export type DbConfig = { databaseUrl: string; connectTimeoutMs?: number } | { dataDir: string } | { memory: true };
+/** poolSize: connections this process may hold open to PostgreSQL (default 10). */
+export type DbConfig = { databaseUrl: string; connectTimeoutMs?: number; poolSize?: number } | { dataDir: string } | { memory: true };
 
 /** How long a request waits for a PostgreSQL connection before the database counts as unavailable. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -27,7 +34,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
  * the pool reconnects by itself once the database is back.
  */
 export async function openDb(cfg: DbConfig): Promise<Db> {
-  if ('databaseUrl' in cfg) return withUnavailable(openPostgres(cfg.databaseUrl, cfg.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
+  if ('databaseUrl' in cfg) return withUnavailable(openPostgres(cfg.databaseUrl, cfg.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, cfg.poolSize ?? 10));
   if ('dataDir' in cfg) mkdirSync(cfg.dataDir, { recursive: true });
   return withUnavailable(await openPglite('dataDir' in cfg ? cfg.dataDir : undefined));
 }
@@ -39,13 +46,14 @@ export function withUnavailable(db: Db): Db {
     query: <R = Record<string, unknown>>(sql: string, params?: unknown[]) => db.query<R>(sql, params).catch(translateDbError),
     tx: <T>(fn: (q: Queryable) => Promise<T>) => db.tx(fn).catch(translateDbError),
     close: () => db.close(),
+    ...(db.embeddedCaches ? { embeddedCaches: db.embeddedCaches } : {}),
   };
 }
 
-function openPostgres(url: string, connectTimeoutMs: number): Db {
+function openPostgres(url: string, connectTimeoutMs: number, max: number): Db {
   // A bounded wait for a connection: with the database unreachable a request fails in seconds (503)
   // rather than hanging until the client gives up.
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: connectTimeoutMs });
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeoutMs });
   // An idle client that errors (e.g. the server restarted) must not crash the process.
   pool.on('error', () => undefined);
   return {
@@ -79,5 +87,6 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
     query: async (sql, params) => db.query(sql, params as unknown[]) as never,
     tx: (fn) => db.transaction((t) => fn({ query: async (sql, params) => t.query(sql, params as unknown[]) as never })),
     close: () => db.close(),
+    embeddedCaches: embeddedCaches(),
   };
 }

@@ -7,6 +7,9 @@ import type { Db } from './db.js';
  * process's stores, which invalidate the key once the write has committed: the next request reads the new
  * state, exactly as without the cache (a consent change still takes effect on the very next request).
  * On PostgreSQL other instances write too, so there is no cache: every read goes to the database.
+ * That is structural, not a flag: only `openDb` for PGlite attaches a cache registry to its Db
+ * (`Db.embeddedCaches`, made by `embeddedCaches()` below); a PostgreSQL Db has none, so `readCache` can
+ * only hand it a pass-through (test/embedded-cache.test.ts and test/scale-out.test.ts check it).
  *
  * A read that started before an invalidation is not stored (generation check), so a slow read can never
  * put back a value a write has just replaced. Cached values are deep-frozen: a caller that tried to
@@ -55,23 +58,33 @@ class EmbeddedCache<V> implements ReadCache<V> {
   }
 }
 
-class NoCache<V> implements ReadCache<V> {
+class PassThrough<V> implements ReadCache<V> {
   read(_key: string, load: () => Promise<V>): Promise<V> {
     return load();
   }
   invalidate(): void {}
 }
 
-/** One cache per database and name, shared by every store over that database (tests open several). */
-const caches = new WeakMap<Db, Map<string, ReadCache<unknown>>>();
+/** The caches of one embedded database, by name, shared by every store over it. */
+export interface EmbeddedCaches {
+  named<V>(name: string): ReadCache<V>;
+}
 
+/** A new cache registry. Called only by store/db.ts when it opens embedded PGlite. */
+export function embeddedCaches(): EmbeddedCaches {
+  const byName = new Map<string, ReadCache<unknown>>();
+  return {
+    named<V>(name: string): ReadCache<V> {
+      let cache = byName.get(name);
+      if (!cache) byName.set(name, (cache = new EmbeddedCache<unknown>()));
+      return cache as ReadCache<V>;
+    },
+  };
+}
+
+/** The named read cache of this database: a real one on embedded PGlite, a pass-through on PostgreSQL. */
 export function readCache<V>(db: Db, name: string): ReadCache<V> {
-  if (db.engine !== 'pglite') return new NoCache<V>();
-  let byName = caches.get(db);
-  if (!byName) caches.set(db, (byName = new Map()));
-  let cache = byName.get(name);
-  if (!cache) byName.set(name, (cache = new EmbeddedCache<unknown>()));
-  return cache as ReadCache<V>;
+  return db.embeddedCaches?.named<V>(name) ?? new PassThrough<V>();
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import type { Consent } from 'fhir/r4.js';
 import { ConsentStore } from '../consent/store.js';
-import type { Db } from '../store/db.js';
+import pino from 'pino';
+import { loadConfig } from '../server/config.js';
+import { createService } from '../server/compose.js';
+import { openDb, type Db } from '../store/db.js';
 import { readCache } from '../store/embedded-cache.js';
 import { PatientIndex } from '../store/patient-index.js';
 import { openTestDb, TEST_ENGINE } from './helpers/test-db.js';
@@ -16,7 +19,7 @@ const consent = (status: Consent['status']): Consent => ({
 
 /** The hot reads of every record request are cached on embedded PGlite only, and never stale. */
 describe(`hot-read cache on ${TEST_ENGINE}`, () => {
-  let db: Db;
+  let db: Db & { url?: string };
   before(async () => {
     db = await openTestDb();
   });
@@ -81,5 +84,37 @@ describe(`hot-read cache on ${TEST_ENGINE}`, () => {
     let n = 0;
     await cache.read('k', async () => ++n);
     expect(await cache.read('k', async () => ++n)).to.equal(2);
+  });
+
+  it('on PostgreSQL a Db has no cache registry at all, and a second instance\'s writes are seen by the next read', async function () {
+    if (db.engine !== 'postgres') this.skip();
+    const other = await openDb({ databaseUrl: db.url! });
+    try {
+      expect(other.embeddedCaches).to.equal(undefined);
+      const index = new PatientIndex(db);
+      const consents = new ConsentStore(db);
+      const patientId = await index.link('9990006666', [{ source: 'gp', sourcePatientId: 'cache-g5', matchMethod: 'nhs-number' }]);
+      expect(await consents.forPatient(patientId)).to.deep.equal([]);
+      expect((await index.get(patientId))!.links).to.have.length(1);
+      // Another instance (its own pool) writes: this instance's very next reads see it.
+      await new ConsentStore(other).create(consent('active'), patientId, 'test');
+      await new PatientIndex(other).link('9990006666', [{ source: 'hospital', sourcePatientId: 'cache-h5', matchMethod: 'nhs-number' }]);
+      expect((await consents.forPatient(patientId)).map((c) => c.resource.status)).to.deep.equal(['active']);
+      expect((await index.get(patientId))!.links.map((l) => l.sourcePatientId)).to.deep.equal(['cache-g5', 'cache-h5']);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('on PGlite the service keeps the caches (whatever wraps its Db)', async function () {
+    if (db.engine !== 'pglite') this.skip();
+    this.timeout(120_000);
+    const config = loadConfig({ GP_FHIR_URL: 'http://gp.test', HOSPITAL_FHIR_URL: 'http://h.test', SOCIAL_CARE_URL: 'http://sc.test', INDICATOR_PSEUDONYM_SECRET: 'x'.repeat(32) });
+    const service = await createService(config, pino({ level: 'silent' }), { db: await openDb({ memory: true }), verifier: async () => { throw new Error('no tokens here'); } });
+    try {
+      expect(service.db.embeddedCaches, 'the service would read the database on every request').to.not.equal(undefined);
+    } finally {
+      await service.close();
+    }
   });
 });

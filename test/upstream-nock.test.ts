@@ -26,6 +26,14 @@ const gpRecord = {
   ],
 };
 const emptyBundle = { resourceType: 'Bundle', type: 'searchset', entry: [] };
+/** A GP declaring Patient/$everything and searches by patient (as the sandbox and HAPI do). */
+const gpCapabilities = {
+  resourceType: 'CapabilityStatement', status: 'active', date: '2026-01-01', kind: 'instance', fhirVersion: '4.0.1', format: ['json'],
+  rest: [{ mode: 'server', resource: [
+    { type: 'Patient', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'identifier', type: 'token' }], operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] },
+    { type: 'AllergyIntolerance', interaction: [{ code: 'search-type' }], searchParam: [{ name: 'patient', type: 'reference' }] },
+  ] }],
+};
 
 describe('upstream faults injected with nock (HTTP interface)', function () {
   this.timeout(30_000);
@@ -42,7 +50,7 @@ describe('upstream faults injected with nock (HTTP interface)', function () {
       GP_FHIR_URL: `${GP}/fhir`,
       HOSPITAL_FHIR_URL: `${HOSP}/fhir`,
       SOCIAL_CARE_URL: SC,
-      SOURCE_DEADLINE_MS: '300',
+      SOURCE_DEADLINE_MS: '600',
       SOURCE_RETRIES: '1',
       CIRCUIT_FAILURE_THRESHOLD: '50',
       VALIDATE_RESPONSES: 'true',
@@ -59,6 +67,7 @@ describe('upstream faults injected with nock (HTTP interface)', function () {
     // The hospital and social care know nobody with this NHS number.
     nock(HOSP).get('/fhir/Patient').query(true).reply(200, emptyBundle, { 'content-type': 'application/fhir+json' });
     nock(SC).get('/api/v1/people').query(true).reply(200, { people: [] }, { 'content-type': 'application/json' });
+    nock(GP).get('/fhir/metadata').reply(200, gpCapabilities, { 'content-type': 'application/fhir+json' }).persist();
   });
   afterEach(() => nock.cleanAll());
   after(async () => {
@@ -67,7 +76,7 @@ describe('upstream faults injected with nock (HTTP interface)', function () {
   });
 
   const everything = () => request(service.app).get(`/fhir/Patient/${id}/$everything`).set('Authorization', `Bearer ${token}`);
-  const gp = () => nock(GP).get('/fhir/Patient/g1/$everything');
+  const gp = () => nock(GP).get('/fhir/Patient/g1/$everything').query(true);
 
   it('serves the GP record when every source answers', async () => {
     gp().reply(200, gpRecord, { 'content-type': 'application/fhir+json' });
@@ -118,11 +127,11 @@ describe('upstream faults injected with nock (HTTP interface)', function () {
   });
 
   it('retries an idempotent GET once after a 503, then succeeds without a warning', async () => {
-    gp().reply(503, 'busy').get('/fhir/Patient/g1/$everything').reply(200, gpRecord, { 'content-type': 'application/fhir+json' });
+    const scope = gp().reply(503, 'busy').get('/fhir/Patient/g1/$everything').query(true).reply(200, gpRecord, { 'content-type': 'application/fhir+json' });
     const r = await everything();
     expect(r.status).to.equal(200);
     expect(outcomes(r.body)).to.have.length(0);
-    expect(nock.isDone()).to.equal(true);
+    expect(scope.isDone()).to.equal(true);
   });
 
   const bad: [string, () => nock.Scope][] = [
@@ -147,6 +156,7 @@ describe('upstream faults injected with nock (HTTP interface)', function () {
 
   it('a hospital failure next to a working GP gives a partial Bundle with a warning', async () => {
     nock.cleanAll();
+    nock(GP).get('/fhir/metadata').reply(200, gpCapabilities, { 'content-type': 'application/fhir+json' }).persist();
     gp().reply(200, gpRecord, { 'content-type': 'application/fhir+json' });
     nock(HOSP).get('/fhir/Patient').query(true).times(2).reply(502, 'bad gateway');
     nock(SC).get('/api/v1/people').query(true).reply(200, { people: [] }, { 'content-type': 'application/json' });

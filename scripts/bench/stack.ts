@@ -50,6 +50,8 @@ export interface BenchStack {
   dataDir: string;
   /** Indexes every sandbox patient through the Patient search; tokens for `role` at each registered practice. */
   indexPatients(role: Extract<Role, 'clinician' | 'ambulance-crew'>): Promise<BenchPatient[]>;
+  /** Another service instance with the same settings (same database, sources and demo keys) on `port`; the caller stops it. */
+  startInstance(port: number): Promise<{ base: string; child: Child }>;
   stop(): Promise<void>;
 }
 
@@ -79,28 +81,28 @@ export async function startBenchStack(opts: { generate: number; name: string; se
   const urls = sandbox.value;
   const port = opts.port ?? 18000 + Math.floor(Math.random() * 2000);
   // Request logs at info go to the service's stdout (discarded here) as they would in production.
-  const service = await startPolled(
-    'server/main.ts',
-    {
-      GP_FHIR_URL: urls.gp,
-      HOSPITAL_FHIR_URL: urls.hospital,
-      SOCIAL_CARE_URL: urls.socialCare,
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      AUTH_MODE: 'demo',
-      LOG_LEVEL: 'info',
-      SOURCE_DEADLINE_MS: '3000',
-      // BENCH_DATABASE_URL=postgres://… runs the service on PostgreSQL instead of embedded PGlite.
-      DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
-      ...(process.env.VALIDATE_RESPONSES ? { VALIDATE_RESPONSES: process.env.VALIDATE_RESPONSES } : {}),
-      ...opts.serviceEnv,
-    },
-    `http://127.0.0.1:${port}/healthz`,
-    // As in production (server/runtime-flags.ts), plus e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile
-    [...SERVICE_NODE_FLAGS, ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
-    // BENCH_READY_MS: how long start-up may take (a loaded shared machine needs more than a minute).
-    Number(process.env.BENCH_READY_MS ?? 60_000),
-  ).catch(async (e) => {
+  const serviceEnv = {
+    GP_FHIR_URL: urls.gp,
+    HOSPITAL_FHIR_URL: urls.hospital,
+    SOCIAL_CARE_URL: urls.socialCare,
+    DATA_DIR: dataDir,
+    AUTH_MODE: 'demo',
+    LOG_LEVEL: 'info',
+    SOURCE_DEADLINE_MS: '3000',
+    // BENCH_DATABASE_URL=postgres://… runs the service on PostgreSQL instead of embedded PGlite.
+    DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
+    ...(process.env.VALIDATE_RESPONSES ? { VALIDATE_RESPONSES: process.env.VALIDATE_RESPONSES } : {}),
+    ...opts.serviceEnv,
+  };
+  const startService = (p: number) =>
+    startPolled(
+      'server/main.ts',
+      { ...serviceEnv, PORT: String(p) },
+      `http://127.0.0.1:${p}/healthz`,
+      // As in production (server/runtime-flags.ts), plus e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile
+      [...SERVICE_NODE_FLAGS, ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    );
+  const service = await startService(port).catch(async (e) => {
     await sandbox.child.stop();
     rmSync(dataDir, { recursive: true, force: true });
     throw e;
@@ -128,6 +130,9 @@ export async function startBenchStack(opts: { generate: number; name: string; se
         if (b.entry?.[0]) patients.push({ id: b.entry[0].resource.id, m, auth: { authorization: `Bearer ${await mint(`${role}-${org}`, role, org)}` } });
       }
       return patients;
+    },
+    async startInstance(p) {
+      return { base: `http://127.0.0.1:${p}`, child: await startService(p) };
     },
     async stop() {
       await Promise.all([service.stop(), sandbox.child.stop()]);

@@ -21,6 +21,8 @@ import { includeReferences, matchesAll } from '../../fhir/type-filter.js';
 
 export const FHIR_JSON = 'application/fhir+json';
 const EVERYTHING_CACHE_MAX = 5000;
+/** Page size when `_count` is absent, and the largest a request may ask for (SANDBOX_MAX_PAGE_SIZE). */
+export const DEFAULT_MAX_PAGE_SIZE = 1000;
 
 const outcome = (code: string, diagnostics: string): OperationOutcome => ({
   resourceType: 'OperationOutcome',
@@ -35,18 +37,33 @@ const param = (req: Request, name: string): string | undefined => {
 
 const baseUrl = (req: Request): string => `${req.protocol}://${req.get('host')}/fhir`;
 
-function searchset(req: Request, resources: Resource[], included: Resource[] = []): Bundle {
+/**
+ * One page of a searchset, as a real server pages: `_count` (at most `maxPageSize`, which is also the
+ * default) entries from `_offset`, and a `next` link while more remain.
+ */
+function searchset(req: Request, resources: Resource[], included: Resource[] = [], maxPageSize = DEFAULT_MAX_PAGE_SIZE): Bundle {
   const base = baseUrl(req);
-  const count = Number(param(req, '_count'));
-  const page = Number.isInteger(count) && count >= 0 ? resources.slice(0, count) : resources;
+  const asked = Number(param(req, '_count'));
+  const count = Number.isInteger(asked) && asked >= 0 ? Math.min(asked, maxPageSize) : maxPageSize;
+  const at = Number(param(req, '_offset'));
+  const offset = Number.isInteger(at) && at > 0 ? at : 0;
+  const page = resources.slice(offset, offset + count);
+  const self = `${base}${req.url.replace(/^\/fhir/, '')}`;
+  const link: Bundle['link'] = [{ relation: 'self', url: self }];
+  if (offset + count < resources.length) {
+    const next = new URL(self);
+    next.searchParams.set('_count', String(count));
+    next.searchParams.set('_offset', String(offset + count));
+    link.push({ relation: 'next', url: next.href });
+  }
   return {
     resourceType: 'Bundle',
     type: 'searchset',
     total: resources.length,
-    link: [{ relation: 'self', url: `${base}${req.url.replace(/^\/fhir/, '')}` }],
+    link,
     entry: [
       ...page.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' as const } })),
-      ...included.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'include' as const } })),
+      ...(offset === 0 ? included : []).map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'include' as const } })),
     ],
   };
 }
@@ -102,7 +119,7 @@ function capabilityStatement(name: string, types: ResourceType[]): CapabilitySta
 }
 
 /** `aggregate` (optional): the source's aggregate query API, mounted at /aggregate/v1 behind the faults. */
-export function createFhirSourceApp(name: string, resources: Resource[], faults: Faults, aggregate?: Router): Express {
+export function createFhirSourceApp(name: string, resources: Resource[], faults: Faults, aggregate?: Router, maxPageSize = DEFAULT_MAX_PAGE_SIZE): Express {
   const store = new FhirStore(resources);
   const types = [...new Set(resources.map((r) => r.resourceType as ResourceType))].sort();
   const app = express();
@@ -127,7 +144,7 @@ export function createFhirSourceApp(name: string, resources: Resource[], faults:
       { family: param(req, 'family'), given: param(req, 'given'), birthdate: param(req, 'birthdate'), postcode: param(req, 'address-postalcode') },
       found,
     );
-    send(res, 200, searchset(req, found));
+    send(res, 200, searchset(req, found, [], maxPageSize));
   });
 
   // The data never changes, so each distinct $everything answer is serialised once (EVERYTHING_CACHE_MAX
@@ -144,7 +161,7 @@ export function createFhirSourceApp(name: string, resources: Resource[], faults:
     // `_type` (FHIR R4 Patient-everything): only resources of the listed types.
     const types = param(req, '_type')?.split(',').map((t) => t.trim()).filter(Boolean);
     const wanted = types?.length ? new Set(types) : undefined;
-    const bundle = searchset(req, wanted ? everything.filter((r) => wanted.has(r.resourceType)) : everything);
+    const bundle = searchset(req, wanted ? everything.filter((r) => wanted.has(r.resourceType)) : everything, [], maxPageSize);
     if (res.locals.faultMode) return send(res, 200, bundle);
     const text = JSON.stringify(bundle);
     if (everythingCache.size < EVERYTHING_CACHE_MAX) everythingCache.set(key, text);
@@ -159,13 +176,15 @@ export function createFhirSourceApp(name: string, resources: Resource[], faults:
     if (def && patient !== undefined) {
       try {
         const { matches, included } = typeSearch(store, def, patient.replace(/^Patient\//, ''), req);
-        return send(res, 200, searchset(req, matches, included));
+        return send(res, 200, searchset(req, matches, included, maxPageSize));
       } catch (e) {
         return send(res, 400, outcome('invalid', e instanceof Error ? e.message : 'invalid search'));
       }
     }
-    const matches = patient !== undefined ? store.ofPatient(patient.replace(/^Patient\//, ''), type) : store.ofType(type);
-    send(res, 200, searchset(req, matches));
+    const ids = param(req, '_id')?.split(',');
+    let matches = patient !== undefined ? store.ofPatient(patient.replace(/^Patient\//, ''), type) : store.ofType(type);
+    if (ids) matches = matches.filter((r) => ids.includes(r.id ?? ''));
+    send(res, 200, searchset(req, matches, [], maxPageSize));
   });
 
   app.get('/fhir/:type/:id', (req, res) => {

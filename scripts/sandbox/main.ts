@@ -1,5 +1,9 @@
 import { existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { packageFile } from '../../store/package-files.js';
+import { faultsFromEnv } from './faults.js';
+import { startRegion } from './region.js';
 import { startSandbox } from './start.js';
 
 /**
@@ -15,6 +19,11 @@ import { startSandbox } from './start.js';
  *   SANDBOX_EXTRACT_DATABASE_URL    PostgreSQL for the aggregate extracts (default: in-memory PGlite)
  *   SANDBOX_EXTRACT_SCHEMA_PREFIX   extract schemas <prefix>gp / hospital / social_care (default src_)
  *   SANDBOX_EXTRACT_PREBUILT        1 = use those schemas as loaded (e.g. by the population generator)
+ *   SANDBOX_GP_COUNT / SANDBOX_HOSPITAL_COUNT / SANDBOX_SOCIAL_CARE_COUNT  more than one source of a kind
+ *        (e.g. 3 / 2 / 2): a region (region.ts) on ephemeral ports, patients distributed, some known to two
+ *        trusts; the registry for the service is written to SANDBOX_REGISTRY_FILE (default .data/sources.json)
+ *        and printed as {"region":{"registry":<path>,"sources":[…]}}. No aggregate extracts in this mode.
+ *        SANDBOX_REGION_BASE_PORT: the region's servers listen on consecutive ports from it (default ephemeral).
  */
 
 const env = process.env;
@@ -34,6 +43,28 @@ const bundleDirs = env.SANDBOX_BUNDLE_DIRS !== undefined
   ? env.SANDBOX_BUNDLE_DIRS.split(':').filter(Boolean)
   : existsSync(defaultDir) ? [defaultDir] : [];
 const count = intEnv('SANDBOX_GENERATE', 50);
+
+const counts3 = ['SANDBOX_GP_COUNT', 'SANDBOX_HOSPITAL_COUNT', 'SANDBOX_SOCIAL_CARE_COUNT'].map((n) => intEnv(n, 1));
+// Region mode when any count is given (even 1 / 1 / 1: a region with its registry file).
+if (['SANDBOX_GP_COUNT', 'SANDBOX_HOSPITAL_COUNT', 'SANDBOX_SOCIAL_CARE_COUNT'].some((n) => env[n])) {
+  const region = await startRegion({
+    gp: Math.max(1, counts3[0]!), hospital: Math.max(1, counts3[1]!), socialCare: Math.max(1, counts3[2]!),
+    bundleDirs, generate: count > 0 ? { count, seed: intEnv('SANDBOX_SEED', 1) } : undefined, host: env.SANDBOX_HOST || '127.0.0.1',
+    latency: { gp: faultsFromEnv('GP'), hospital: faultsFromEnv('HOSPITAL'), socialCare: faultsFromEnv('SOCIAL_CARE') },
+    ...(env.SANDBOX_MAX_PAGE_SIZE ? { maxPageSize: intEnv('SANDBOX_MAX_PAGE_SIZE', 1000) } : {}),
+    ...(env.SANDBOX_REGION_BASE_PORT ? { basePort: intEnv('SANDBOX_REGION_BASE_PORT', 0) } : {}),
+  });
+  const file = env.SANDBOX_REGISTRY_FILE || '.data/sources.json';
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(region.registry(), null, 2));
+  // Which sources hold each (synthetic) person and under which ids: the benchmark's patient list.
+  const patients = region.data.manifest.map((m) => ({ nhsNumber: m.nhsNumber, gpPatientId: m.gpPatientId, hospitalPatientId: m.hospitalPatientId, socialCarePersonId: m.socialCarePersonId, ...region.placement.get(m.nhsNumber) }));
+  console.log(JSON.stringify({ region: { registry: file, sources: region.registry().sources.map((s) => ({ id: s.id, kind: s.kind, baseUrl: s.baseUrl })), patients } }));
+  const stopRegion = (): void => void region.close().then(() => process.exit(0), () => process.exit(1));
+  process.on('SIGTERM', stopRegion);
+  process.on('SIGINT', stopRegion);
+  await new Promise(() => undefined); // runs until stopped
+}
 
 const sandbox = await startSandbox({
   bundleDirs,

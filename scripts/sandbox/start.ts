@@ -34,6 +34,8 @@ export interface SandboxOptions {
   faults?: Partial<Record<SandboxSource, Partial<FaultConfig>>>;
   /** Read SANDBOX_<SOURCE>_FAULT/_LATENCY_MS/_JITTER_MS (default true). */
   useEnv?: boolean;
+  /** Largest page a FHIR source gives (its default page size too); default 1000 or SANDBOX_MAX_PAGE_SIZE. */
+  maxPageSize?: number;
   /** The sources' analytic extracts behind /aggregate/v1 (issue #5); see extract/schema.sql. */
   extract?: ExtractOptions;
 }
@@ -157,10 +159,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   gpRoot.get('/__admin/manifest', (_req, res) => {
     res.json(data.manifest.map((m) => ({ ...m, registeredPractice: practiceOf.get(m.gpPatientId) ?? null })));
   });
-  gpRoot.use(createFhirSourceApp('Sandbox GP system', data.gp, faults.gp, aggregate('gp')));
+  const envPage = opts.useEnv === false ? undefined : Number(process.env.SANDBOX_MAX_PAGE_SIZE) || undefined;
+  const maxPageSize = opts.maxPageSize ?? envPage;
+  gpRoot.use(createFhirSourceApp('Sandbox GP system', data.gp, faults.gp, aggregate('gp'), maxPageSize));
   const apps: Record<SandboxSource, Express> = {
     gp: gpRoot,
-    hospital: createFhirSourceApp('Sandbox hospital system', data.hospital, faults.hospital, aggregate('hospital')),
+    hospital: createFhirSourceApp('Sandbox hospital system', data.hospital, faults.hospital, aggregate('hospital'), maxPageSize),
     socialCare: createSocialCareApp(data.socialCare, faults.socialCare, aggregate('socialCare')),
   };
   const servers: Server[] = [];

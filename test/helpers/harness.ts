@@ -6,6 +6,7 @@ import type { Patient } from 'fhir/r4.js';
 import { createTokenVerifier } from '../../server/auth.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createService, type Service } from '../../server/compose.js';
+import { openDb } from '../../store/db.js';
 import { mintToken, type TokenClaims, type MintOptions } from '../../server/demo-keys.js';
 import { createLogger } from '../../server/logger.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../scripts/sandbox/start.js';
@@ -28,6 +29,11 @@ export interface Harness {
   clinicianFor(nhsNumber: string, role?: 'clinician' | 'ambulance-crew'): Promise<string>;
   /** The registered practice's ODS code of a sandbox patient. */
   practiceOf(nhsNumber: string): string;
+  /**
+   * Another service instance over the same PostgreSQL database and sandbox, with the same configuration and
+   * keys but its own connection pool (test/scale-out.test.ts). The caller closes it.
+   */
+  anotherInstance(): Promise<Service>;
   close(): Promise<void>;
 }
 
@@ -37,7 +43,7 @@ export interface Harness {
  */
 export async function startHarness(opts: { sandbox?: SandboxOptions; env?: Record<string, string>; db?: Db } = {}): Promise<Harness> {
   const sandbox = await startSandbox({ useEnv: false, ...opts.sandbox });
-  const db = opts.db ?? (await openTestDb());
+  const db: Db & { url?: string } = opts.db ?? (await openTestDb());
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const pub = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'ES256', use: 'sig' };
   const priv: JWK = await exportJWK(privateKey);
@@ -60,10 +66,8 @@ export async function startHarness(opts: { sandbox?: SandboxOptions; env?: Recor
       cb();
     },
   });
-  const service = await createService(config, createLogger('info', sink), {
-    db,
-    verifier: createTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [pub] } }),
-  });
+  const verifier = () => createTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [pub] } });
+  const service = await createService(config, createLogger('info', sink), { db, verifier: verifier() });
   const token: Harness['token'] = (claims, mintOpts) =>
     mintToken(priv, 'test-key', { sub: 'user-1', ...(claims.role === 'patient' ? {} : { org: 'A81001' }), ...claims }, {
       issuer: ISSUER,
@@ -85,6 +89,11 @@ export async function startHarness(opts: { sandbox?: SandboxOptions; env?: Recor
     logs,
     token,
     practiceOf,
+    async anotherInstance() {
+      if (!db.url) throw new Error('several instances need PostgreSQL (DATABASE_URL)');
+      const own = await openDb({ databaseUrl: db.url, poolSize: config.databasePoolSize });
+      return createService(config, createLogger('info', sink), { db: own, verifier: verifier() });
+    },
     clinicianFor: (nhsNumber, role = 'clinician') => token({ role, org: practiceOf(nhsNumber), sub: `gp-${practiceOf(nhsNumber)}` }),
     async close() {
       await sandbox.close();
