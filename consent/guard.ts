@@ -54,7 +54,7 @@ export interface GuardedRepository extends RecordRepository {
 /** Who a preview imagines looking: a kind of staff at an organisation, with or without emergency access. */
 export interface PreviewViewer {
   role: 'clinician' | 'ambulance-crew';
-  /** ODS code; 'registered-practice' = the patient's own GP practice, 'hospital' / 'social-care' = the provider. */
+  /** ODS code; 'registered-practice' = the patient's own GP practice, 'hospital' / 'social-care' = that source's (first) organisation. */
   organisation: string;
   /** Imagine an emergency grant (an ambulance crew has no care relationship). Never opens one. */
   emergency: boolean;
@@ -159,8 +159,8 @@ export class ConsentGuard {
       const indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>> =
         'links' in ref ? (ref as IndexedPatient) : ((await deps.repo.resolvePatient(ref.id)) ?? {});
       const org = viewer.organisation === 'registered-practice' ? (indexed.registeredPractice ?? '')
-        : viewer.organisation === 'hospital' ? deps.providerOrganisations.hospital
-          : viewer.organisation === 'social-care' ? deps.providerOrganisations.socialCare : viewer.organisation;
+        : viewer.organisation === 'hospital' || viewer.organisation === 'social-care' ? (deps.sourceOrganisations[viewer.organisation]?.[0] ?? '')
+          : viewer.organisation;
       const imagined: Principal = { sub: 'preview', role: viewer.role, organisation: org };
       const at = now();
       const consents = (await deps.consents.forPatient(ref.id)).map((s) => s.resource);
@@ -170,7 +170,7 @@ export class ConsentGuard {
         patientNhsNumber: ref.nhsNumber,
         purpose: viewer.emergency ? 'BTG' : 'TREAT',
         now: at,
-        legitimateRelationship: hasRelationship(imagined, indexed, deps.providerOrganisations),
+        legitimateRelationship: hasRelationship(imagined, indexed, deps.sourceOrganisations),
         ...(viewer.emergency ? { emergency: { id: 'preview', sub: imagined.sub, patientId: ref.id, reason: 'preview', expiresAt: new Date(at.getTime() + 60_000) } } : {}),
       };
       const compiled = compileConsents(consents, at);
