@@ -1,5 +1,5 @@
 import type { AuditEvent } from 'fhir/r4.js';
-import { DEFAULT_DENY_DESC, ENTITY_TYPE } from './audit-event.js';
+import { DEFAULT_DENY_DESC, DEFAULT_PERMIT_DESC, ENTITY_TYPE } from './audit-event.js';
 import type { AuditRow } from './hash-chain.js';
 import type { AccessLogEntry } from './types.js';
 
@@ -100,7 +100,7 @@ export function toAccessLogEntry(row: AuditRow): AccessLogEntry {
 
   const refused = row.decision === 'deny';
   // Why it was refused: an explicit outcome description, else the recorded reason (callers use either).
-  const outcome = resource.outcomeDesc && resource.outcomeDesc !== DEFAULT_DENY_DESC ? resource.outcomeDesc : undefined;
+  const outcome = resource.outcomeDesc && resource.outcomeDesc !== DEFAULT_DENY_DESC && resource.outcomeDesc !== DEFAULT_PERMIT_DESC ? resource.outcomeDesc : undefined;
   const refusal = outcome ?? (!emergency ? reason : undefined) ?? resource.outcomeDesc;
   return {
     when: row.recorded,
@@ -112,6 +112,9 @@ export function toAccessLogEntry(row: AuditRow): AccessLogEntry {
     why,
     decision: refused ? 'access was refused' : 'access was allowed',
     ...(refused && refusal ? { refusalReason: refusal } : {}),
+    action: row.action,
+    requestId: row.request_id,
+    ...(outcome ? { outcome } : {}),
   };
 }
 

@@ -40,7 +40,7 @@ const INTERACTION_ACTION: Record<Interaction, NonNullable<AuditEvent['action']>>
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Ten digits, optionally grouped 3-3-4: anything that could be an NHS number. */
 const NHS_NUMBER_LIKE = /(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)/g;
-const DEFAULT_PERMIT_DESC = 'access permitted';
+export const DEFAULT_PERMIT_DESC = 'access permitted';
 export const DEFAULT_DENY_DESC = 'access refused';
 
 /** Removes anything NHS-number-like from free text bound for the audit trail. */

@@ -54,6 +54,12 @@ export interface AccessLogEntry {
   decision: 'access was allowed' | 'access was refused';
   /** For a refusal, why it was refused (when recorded). */
   refusalReason?: string;
+  /** The audit action (patient-read, consent-decision, emergency-review …). */
+  action: string;
+  /** The request it belongs to: a read and its consent decision share one. */
+  requestId: string;
+  /** What came of it, when recorded (e.g. "emergency access reviewed: appropriate"; "3 item(s) withheld …"). */
+  outcome?: string;
 }
 
 export interface AuditSearch {

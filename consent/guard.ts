@@ -44,6 +44,28 @@ export interface GuardedRepository extends RecordRepository {
   patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined>;
   /** Decides (and audits a denial) without fetching anything; throws 403 when denied. */
   authorise(ref: PatientRef, action: AuditInput['action']): Promise<'self' | 'relationship' | 'emergency'>;
+  /**
+   * The patient's own record as a kind of staff would see it under the patient's current consents
+   * (patients only, own record). Audited as the patient's own read; no grant is opened.
+   */
+  preview(ref: PatientRef, viewer: PreviewViewer, signal?: AbortSignal): Promise<PreviewResult>;
+}
+
+/** Who a preview imagines looking: a kind of staff at an organisation, with or without emergency access. */
+export interface PreviewViewer {
+  role: 'clinician' | 'ambulance-crew';
+  /** ODS code; 'registered-practice' = the patient's own GP practice, 'hospital' / 'social-care' = that source's (first) organisation. */
+  organisation: string;
+  /** Imagine an emergency grant (an ambulance crew has no care relationship). Never opens one. */
+  emergency: boolean;
+}
+
+export interface PreviewResult {
+  /** null when this kind of staff could not open the record at all. */
+  resources: Resource[] | null;
+  withheld: number;
+  warnings: Warning[];
+  refusal?: string;
 }
 
 /** What the reader is told when consent withheld something: that it happened, never what. */
@@ -129,7 +151,42 @@ export class ConsentGuard {
       return { ctx, compiled, consents, purpose, basis: decision.basis };
     };
 
+    /** The same decision and per-resource filter as a staff request, for an imagined viewer (no audit, no grant). */
+    const preview = async (ref: PatientRef, viewer: PreviewViewer, signal?: AbortSignal): Promise<PreviewResult> => {
+      if (principal.role !== 'patient') throw forbidden('role-not-permitted', 'Only a patient may preview their own record.');
+      const { ctx: own } = await authorise(ref, 'patient-read');
+      if (own.principal.role !== 'patient') throw forbidden('not-own-record', 'A patient may only access their own record.');
+      const indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>> =
+        'links' in ref ? (ref as IndexedPatient) : ((await deps.repo.resolvePatient(ref.id)) ?? {});
+      const org = viewer.organisation === 'registered-practice' ? (indexed.registeredPractice ?? '')
+        : viewer.organisation === 'hospital' || viewer.organisation === 'social-care' ? (deps.sourceOrganisations[viewer.organisation]?.[0] ?? '')
+          : viewer.organisation;
+      const imagined: Principal = { sub: 'preview', role: viewer.role, organisation: org };
+      const at = now();
+      const consents = (await deps.consents.forPatient(ref.id)).map((s) => s.resource);
+      const ctx: AccessContext = {
+        principal: imagined,
+        patientId: ref.id,
+        patientNhsNumber: ref.nhsNumber,
+        purpose: viewer.emergency ? 'BTG' : 'TREAT',
+        now: at,
+        legitimateRelationship: hasRelationship(imagined, indexed, deps.sourceOrganisations),
+        ...(viewer.emergency ? { emergency: { id: 'preview', sub: imagined.sub, patientId: ref.id, reason: 'preview', expiresAt: new Date(at.getTime() + 60_000) } } : {}),
+      };
+      const compiled = compileConsents(consents, at);
+      const decision = decideRequest(ctx, compiled);
+      if (!decision.permit) return { resources: null, withheld: 0, warnings: [], refusal: decision.reason };
+      const result = await auditedWhile(
+        { action: 'patient-read', decision: 'permit', patientId: ref.id, purpose: 'TREAT', sources: deps.repo.sourceIds() },
+        () => deps.repo.everything(ref, signal),
+      );
+      const shown = result.resources.filter((r) => r.resourceType === 'Patient' || canSee(ctx, compiled, r));
+      const withheld = result.resources.length - shown.length;
+      return { resources: shown, withheld, warnings: withheld > 0 ? [...result.warnings, WITHHELD_WARNING] : result.warnings };
+    };
+
     return {
+      preview,
       authorise: async (ref: PatientRef, action: AuditInput['action']) => {
         const { basis } = await authorise(ref, action);
         return basis;

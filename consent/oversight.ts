@@ -5,7 +5,7 @@
  */
 import type { AuditEvent } from 'fhir/r4.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { AuditSearch, AuditVerification } from '../audit/types.js';
+import type { AccessLogEntry, AuditSearch, AuditVerification } from '../audit/types.js';
 import { forbidden } from '../fhir/outcomes.js';
 import type { Principal, Role } from '../identity/principal.js';
 import type { EmergencyAccess, GrantRecord } from './emergency.js';
@@ -71,4 +71,24 @@ export async function searchAuditTrail(deps: OversightDeps, c: Caller, filter: A
 export async function verifyAuditTrail(deps: OversightDeps, c: Caller): Promise<AuditVerification> {
   requireRole(c.principal, ['privacy-officer'], 'verify the audit trail');
   return deps.audit.verify();
+}
+
+/**
+ * A patient's own access log (who looked at their record). The patient's integrated id comes from their
+ * own NHS number (the Principal), never from the request.
+ */
+export async function ownAccessLog(
+  deps: OversightDeps & { patientIdForNhsNumber(nhs: string): Promise<string | undefined> },
+  c: Caller,
+): Promise<AccessLogEntry[]> {
+  requireRole(c.principal, ['patient'], 'read their own access log');
+  const id = await deps.patientIdForNhsNumber(c.principal.nhsNumber!);
+  return id ? deps.audit.accessLog(id) : [];
+}
+
+/** Whether the audit trail verifies, for a patient reading their access log (no rows are shown). */
+export async function verifyTrailForPatient(deps: OversightDeps, c: Caller): Promise<Pick<AuditVerification, 'ok'>> {
+  requireRole(c.principal, ['patient'], 'check their access log');
+  const v = await deps.audit.verify();
+  return { ok: v.ok };
 }

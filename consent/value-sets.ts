@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ValueSet } from 'fhir/r4.js';
+import { packageFile } from '../store/package-files.js';
 
 /**
  * The sensitive-category value sets (consent/value-sets/*.json): FHIR R4 ValueSets, one per topic, each
@@ -14,7 +14,8 @@ import type { ValueSet } from 'fhir/r4.js';
  * their mod-10 check digit, RxNorm CUIs are digits — and no code is listed twice in a file.
  */
 
-export const VALUE_SET_DIR = fileURLToPath(new URL('./value-sets/', import.meta.url));
+// From the package root, not beside this module: compiled, it runs from dist/ (store/package-files.ts).
+export const VALUE_SET_DIR = packageFile('consent', 'value-sets');
 export const DRAWN_FROM = 'https://integrated-record.example.nhs.uk/StructureDefinition/drawn-from';
 const SNOMED = 'http://snomed.info/sct';
 const LOINC = 'http://loinc.org';

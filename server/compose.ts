@@ -31,6 +31,7 @@ import { smartConfiguration } from './smart-routes.js';
 import type { Config } from './config.js';
 import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys } from './demo-keys.js';
 import { createWeb } from '../web/app.js';
+import { patientPages } from '../web/patient/index.js';
 import { staffPages } from '../web/staff/index.js';
 
 const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
@@ -137,7 +138,10 @@ export async function createService(config: Config, logger: Logger, given: { db?
       config: config.web,
       baseUrl: config.publicBaseUrl,
       providerOrganisations: config.providerOrganisations,
-      pageSets: [staffPages({ guard, emergency, audit, software: SOFTWARE, fhirBaseUrl: `${config.publicBaseUrl}/fhir`, grantMinutes: config.emergencyGrantMinutes })],
+      pageSets: [
+        staffPages({ guard, emergency, audit, software: SOFTWARE, fhirBaseUrl: `${config.publicBaseUrl}/fhir`, grantMinutes: config.emergencyGrantMinutes }),
+        patientPages({ guard, consents, emergency, audit, providerOrganisations: config.providerOrganisations }),
+      ],
     });
     const app = createApp({
       guard,

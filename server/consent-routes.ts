@@ -9,6 +9,8 @@ import { badRequest, forbidden, notFound, OperationOutcomeError, outcome } from 
 import type { GuardedRepository } from '../consent/guard.js';
 import { FHIR_JSON } from './fhir-routes.js';
 import type { Principal } from '../identity/principal.js';
+import { saveOwnConsent, type OwnConsentDeps } from '../consent/own-consent.js';
+import type { Caller } from '../consent/oversight.js';
 
 export interface ConsentRouteDeps {
   consents: ConsentStore;
@@ -42,18 +44,14 @@ function patientIdOf(c: Consent): string {
 export function consentRoutes(deps: ConsentRouteDeps): Router {
   const router = Router();
 
-  const event = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>): AuditInput => ({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
-  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) => deps.audit.record(event(res, input));
+  const audit = (res: Response, input: Omit<AuditInput, 'principal' | 'requestId'>) =>
+    deps.audit.record({ ...input, principal: principalOf(res), requestId: res.locals.requestId as string });
 
-  /** Only the patient themself writes consent; the patient must be known to the index. */
-  const assertPatientWrites = async (res: Response, patientId: string, operation: string) => {
-    const p = principalOf(res);
-    const ref = await deps.repoFor(res, operation).resolvePatient(patientId);
-    if (p.role !== 'patient' || !ref || ref.nhsNumber !== p.nhsNumber) {
-      await audit(res, { action: 'consent-change', decision: 'deny', patientId: ref ? patientId : null, purpose: 'TREAT', operation, reason: 'only the patient may record or change their consent' });
-      throw forbidden('not-own-consent', 'Only the patient may record or change their own consent.');
-    }
-  };
+  /** Only the patient themself writes consent (consent/own-consent.ts, shared with the patient pages). */
+  const own = (res: Response, operation: string): [OwnConsentDeps, Caller] => [
+    { consents: deps.consents, audit: deps.audit, nhsNumberOf: async (id) => (await deps.repoFor(res, operation).resolvePatient(id))?.nhsNumber },
+    { principal: principalOf(res), requestId: res.locals.requestId as string, operation },
+  ];
 
   /**
    * Reading consents: the patient, or staff whose access to the patient's record the guard permits.
@@ -79,14 +77,7 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
   router.post('/fhir/Consent', async (req: Request, res: Response) => {
     const consent = validateConsent(req.body, {});
     const patientId = patientIdOf(consent);
-    await assertPatientWrites(res, patientId, 'POST /fhir/Consent');
-    // The consent and its audit event commit together or not at all (503, nothing stored).
-    const stored = await deps.audit
-      .change(async (q) => ({
-        result: await deps.consents.create(consent, patientId, principalOf(res).sub, q),
-        events: [event(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'POST /fhir/Consent', resourceTypes: ['Consent'] })],
-      }))
-      .finally(() => deps.consents.invalidate(patientId));
+    const stored = await saveOwnConsent(...own(res, 'POST /fhir/Consent'), consent, patientId);
     sendConsent(res, 201, stored, deps.baseUrl);
   });
 
@@ -105,19 +96,7 @@ export function consentRoutes(deps: ConsentRouteDeps): Router {
     const patientId = patientIdOf(consent);
     const existing = await deps.consents.read(req.params.id);
     if (!existing) throw notFound('This consent does not exist.');
-    await assertPatientWrites(res, existing.patientId, 'PUT /fhir/Consent/{id}');
-    const stored = await deps.audit
-      .change(async (q) => ({
-        result: await deps.consents.update(req.params.id, Number(m[1]), consent, patientId, principalOf(res).sub, q),
-        events: [event(res, { action: 'consent-change', decision: 'permit', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', resourceTypes: ['Consent'] })],
-      }))
-      .catch(async (e) => {
-        if (e instanceof OperationOutcomeError && e.status === 412) {
-          await audit(res, { action: 'consent-change', decision: 'deny', patientId, purpose: 'TREAT', operation: 'PUT /fhir/Consent/{id}', reason: 'version conflict (412)' });
-        }
-        throw e;
-      })
-      .finally(() => deps.consents.invalidate(patientId));
+    const stored = await saveOwnConsent(...own(res, 'PUT /fhir/Consent/{id}'), consent, patientId, { id: req.params.id, version: Number(m[1]) });
     sendConsent(res, 200, stored, deps.baseUrl);
   });
 

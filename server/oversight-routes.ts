@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditSearch } from '../audit/types.js';
 import type { EmergencyAccess, GrantRecord } from '../consent/emergency.js';
 import type { GuardedRepository } from '../consent/guard.js';
-import { checkMayRequestEmergencyAccess, openEmergencyAlerts, requestEmergencyAccess, reviewEmergencyAccess, searchAuditTrail, verifyAuditTrail } from '../consent/oversight.js';
+import { checkMayRequestEmergencyAccess, openEmergencyAlerts, requestEmergencyAccess, reviewEmergencyAccess, ownAccessLog, searchAuditTrail, verifyAuditTrail } from '../consent/oversight.js';
 import { badRequest, forbidden, notFound } from '../fhir/outcomes.js';
 import { integerParam, MAX_OFFSET } from '../fhir/parameters.js';
 import { FHIR_JSON } from './fhir-routes.js';
@@ -112,10 +112,9 @@ export function oversightRoutes(deps: OversightRouteDeps): Router {
   });
 
   router.get('/access-log', async (_req: Request, res: Response) => {
-    const p = requireRole(res, ['patient'], 'read their own access log');
-    // The patient's integrated id comes from their own NHS number, never from the request.
-    const id = await deps.repoFor(res, 'GET /access-log').patientIdForNhsNumber(p.nhsNumber!);
-    res.json({ entries: id ? await deps.audit.accessLog(id) : [] });
+    const repo = deps.repoFor(res, 'GET /access-log');
+    const entries = await ownAccessLog({ ...deps, patientIdForNhsNumber: (nhs) => repo.patientIdForNhsNumber(nhs) }, caller(res, 'GET /access-log'));
+    res.json({ entries });
   });
 
   return router;
