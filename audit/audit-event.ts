@@ -40,12 +40,14 @@ const INTERACTION_ACTION: Record<Interaction, NonNullable<AuditEvent['action']>>
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Ten digits, optionally grouped 3-3-4: anything that could be an NHS number. */
 const NHS_NUMBER_LIKE = /(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)/g;
+const UUID_OR_NHS_NUMBER_LIKE = new RegExp(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|${NHS_NUMBER_LIKE.source}`, 'gi');
 export const DEFAULT_PERMIT_DESC = 'access permitted';
 export const DEFAULT_DENY_DESC = 'access refused';
 
 /** Removes anything NHS-number-like from free text bound for the audit trail. */
 function redact(text: string): string {
-  return text.replace(NHS_NUMBER_LIKE, '[redacted]');
+  // A UUID (integrated id, snapshot id, request id) is kept whole: its digit runs can look like an NHS number.
+  return text.replace(UUID_OR_NHS_NUMBER_LIKE, (m) => (UUID.test(m) ? m : '[redacted]'));
 }
 
 function interactionOf(input: AuditInput): Interaction {

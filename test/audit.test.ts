@@ -156,6 +156,15 @@ describe(`audit trail on ${TEST_ENGINE}`, () => {
       expectValidFhir(e);
     });
 
+    it('keeps a UUID whole in free text even where its digits look like an NHS number (a snapshot or integrated id)', () => {
+      const id = '5a912424-3475-45a1-8074-cb1db5a093e5'; // "912424-3475" alone would read as 3-3-4 digits
+      const e = buildAuditEvent(input({ outcomeDescription: `indicator snapshot ${id}; caller typed 943 476 5919` }), 'h', recorded);
+      const text = JSON.stringify(e);
+      expect(text).to.include(id);
+      expect(text).not.to.include('943 476 5919');
+      expect(text).to.include('[redacted]');
+    });
+
     it('canonical JSON sorts keys at every level and is independent of insertion order', () => {
       expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: 'x' } })).to.equal('{"a":{"c":"x","d":[1,{"y":2,"z":1}]},"b":1}');
       expect(canonicalJson({ a: 1, b: 2 })).to.equal(canonicalJson({ b: 2, a: 1 }));
