@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import type { Consent, ConsentProvision } from 'fhir/r4.js';
-import { CONSENT_POLICY_URI, CONSENT_SCOPE_SYSTEM, PARTICIPATION_SYSTEM, ROLE_SYSTEM } from '../consent/types.js';
+import { PARTICIPATION_SYSTEM, ROLE_SYSTEM } from '../consent/types.js';
+import { consentWith } from './helpers/consent-fixture.js';
 import { get, idForNhs, issueCodes, matches } from './helpers/fhir-http.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 import { TEST_ENGINE } from './helpers/test-db.js';
@@ -17,18 +18,7 @@ const crewDeny: ConsentProvision = {
   actor: [{ role: { coding: [{ system: PARTICIPATION_SYSTEM, code: 'IRCP' }] }, reference: { identifier: { system: ROLE_SYSTEM, value: 'ambulance-crew' } } }],
 };
 
-function consent(patientId: string, provisions: ConsentProvision[]): Consent {
-  return {
-    resourceType: 'Consent',
-    status: 'active',
-    scope: { coding: [{ system: CONSENT_SCOPE_SYSTEM, code: 'patient-privacy' }] },
-    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
-    patient: { reference: `Patient/${patientId}` },
-    dateTime: '2026-11-01T10:00:00Z',
-    policy: [{ uri: CONSENT_POLICY_URI }],
-    provision: { type: 'permit', provision: provisions },
-  };
-}
+const consent = consentWith;
 
 describe(`a change and its audit event commit together or not at all (${TEST_ENGINE})`, function () {
   this.timeout(120_000);

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import type { AuditEvent, Bundle, Consent, ConsentProvision, Encounter, OperationOutcome, Patient, Resource } from 'fhir/r4.js';
 import { categoriesOf } from '../consent/sensitivity.js';
-import { CONSENT_POLICY_URI, CONSENT_SCOPE_SYSTEM, PARTICIPATION_SYSTEM, SOURCE_SYSTEM } from '../consent/types.js';
+import { PARTICIPATION_SYSTEM, SOURCE_SYSTEM } from '../consent/types.js';
+import { consentWith } from './helpers/consent-fixture.js';
 import { expectValidFhir } from './helpers/fhir-validator.js';
 import { get, idForNhs, matches, NHS, outcomes, sourcesOf } from './helpers/fhir-http.js';
 import { startHarness, type Harness } from './helpers/harness.js';
@@ -19,18 +20,7 @@ const sourceDeny = (source: string): ConsentProvision => ({
 });
 const labelDeny = (label: string): ConsentProvision => ({ type: 'deny', securityLabel: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: label }] });
 
-function consent(patientId: string, provisions: ConsentProvision[]): Consent {
-  return {
-    resourceType: 'Consent',
-    status: 'active',
-    scope: { coding: [{ system: CONSENT_SCOPE_SYSTEM, code: 'patient-privacy' }] },
-    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
-    patient: { reference: `Patient/${patientId}` },
-    dateTime: '2026-11-01T10:00:00Z',
-    policy: [{ uri: CONSENT_POLICY_URI }],
-    provision: { type: 'permit', provision: provisions },
-  };
-}
+const consent = consentWith;
 
 /**
  * What a reader learns from a search answer besides the entries themselves: total, link relations,

@@ -3,7 +3,8 @@ import type { Server } from 'node:http';
 import { expect } from 'chai';
 import type { Bundle, Consent, ConsentProvision } from 'fhir/r4.js';
 import { categoriesOf } from '../consent/sensitivity.js';
-import { CONSENT_POLICY_URI, CONSENT_SCOPE_SYSTEM, PARTICIPATION_SYSTEM, ROLE_SYSTEM, SOURCE_SYSTEM } from '../consent/types.js';
+import { PARTICIPATION_SYSTEM, ROLE_SYSTEM, SOURCE_SYSTEM } from '../consent/types.js';
+import { consentWith } from './helpers/consent-fixture.js';
 import type { Service } from '../server/compose.js';
 import { idForNhs, issueCodes, outcomes } from './helpers/fhir-http.js';
 import { startHarness, type Harness } from './helpers/harness.js';
@@ -25,16 +26,7 @@ const roleDeny = (role: string): ConsentProvision => ({
   type: 'deny',
   actor: [{ role: { coding: [{ system: PARTICIPATION_SYSTEM, code: 'IRCP' }] }, reference: { identifier: { system: ROLE_SYSTEM, value: role } } }],
 });
-const consent = (patientId: string, provisions: ConsentProvision[]): Consent => ({
-  resourceType: 'Consent',
-  status: 'active',
-  scope: { coding: [{ system: CONSENT_SCOPE_SYSTEM, code: 'patient-privacy' }] },
-  category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
-  patient: { reference: `Patient/${patientId}` },
-  dateTime: '2026-11-01T10:00:00Z',
-  policy: [{ uri: CONSENT_POLICY_URI }],
-  provision: { type: 'permit', provision: provisions },
-});
+const consent = consentWith;
 
 const SKIP_REASON = process.env.DATABASE_URL ? '' : " — skipped: needs PostgreSQL (DATABASE_URL); embedded PGlite is one process's database";
 
