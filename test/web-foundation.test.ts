@@ -1,3 +1,4 @@
+import type { Patient } from 'fhir/r4.js';
 import { expect } from 'chai';
 import { loadConfig } from '../server/config.js';
 import { ClaimsRefused, principalFromClaims } from '../web/claims.js';
@@ -145,6 +146,17 @@ describe('web foundation (issue 16)', function () {
       await stack.service.db.query(`UPDATE web_session SET last_seen_at = now() - interval '16 minutes'`);
       const after = await c.go('/');
       expect(after.text).to.include('not used for 15 minutes').and.not.include('You are signed in');
+    });
+
+    it('a patient session ends after 30 minutes idle, and the page gives the patient limit, not the staff one', async () => {
+      const nhs = stack.sandbox.data.gp.flatMap((r) => (r.resourceType === 'Patient' ? ((r as Patient).identifier ?? []) : [])).find((i) => i.system === 'https://fhir.nhs.uk/Id/nhs-number')!.value!;
+      const c = new PageClient(stack.baseUrl);
+      await c.signIn({ patientNhsNumber: nhs });
+      await stack.service.db.query(`UPDATE web_session SET last_seen_at = now() - interval '20 minutes'`);
+      expect((await c.go('/')).text).to.include('You are signed in'); // past the staff limit, inside the patient one
+      await stack.service.db.query(`UPDATE web_session SET last_seen_at = now() - interval '31 minutes'`);
+      const after = await c.go('/my-record');
+      expect(after.text).to.include('not used for 30 minutes').and.not.include('15 minutes');
     });
 
     it('the bearer API keeps working beside the pages', async () => {

@@ -86,7 +86,7 @@ export async function createWeb(deps: WebDeps): Promise<Web> {
   pages.get('/', (_req, res) => {
     const principal = res.locals.principal;
     const startLinks = principal ? deps.pageSets.flatMap((s) => s.startLinks?.(principal) ?? []) : [];
-    const notice = res.locals.sessionEnded === 'idle' ? `You were signed out because the service was not used for ${deps.config.staffIdleMinutes} minutes.` : undefined;
+    const notice = res.locals.sessionEnded === 'idle' ? `You were signed out because the service was not used for ${res.locals.endedIdleMinutes ?? deps.config.staffIdleMinutes} minutes.` : undefined;
     render(res, 'home', { title: 'Start', roleLabel: principal ? ROLE_LABELS[principal.role as keyof typeof ROLE_LABELS] : '', startLinks, notice });
   });
   pages.use(

@@ -38,7 +38,7 @@ export function roleGate(sessions: Sessions, render: Renderer, staffIdleMinutes:
         if (res.locals.sessionEnded === 'idle') {
           return render(res, 'signed-out', {
             title: 'You have been signed out',
-            message: `You were signed out because the service was not used for ${staffIdleMinutes} minutes. Nothing you had not saved was kept.`,
+            message: `You were signed out because the service was not used for ${res.locals.endedIdleMinutes ?? staffIdleMinutes} minutes. Nothing you had not saved was kept.`,
           }, 401);
         }
         // Remember where to come back to (a path: integrated ids only, never an identifier).

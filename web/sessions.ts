@@ -49,7 +49,10 @@ export class Sessions {
       if (now.getTime() - s.lastSeenAt.getTime() > s.data.idleMinutes * 60_000) {
         await this.opts.store.delete(id);
         this.clearCookie(res);
-        if (s.data.principal) res.locals.sessionEnded = 'idle';
+        if (s.data.principal) {
+          res.locals.sessionEnded = 'idle';
+          res.locals.endedIdleMinutes = s.data.idleMinutes; // staff and patients have different limits
+        }
         return next();
       }
       res.locals.session = s;
