@@ -128,9 +128,13 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
+    // Sources are shared by every instance: one source down takes no instance out of rotation (the service
+    // still answers, saying what is missing); the database down, or no source reachable at all, does.
     const checks = await deps.readiness();
-    const ok = checks.every((c) => c.ok);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', checks });
+    const [database, ...sources] = checks;
+    const serving = database!.ok && (sources.length === 0 || sources.some((c) => c.ok));
+    const status = !serving ? 'unavailable' : checks.every((c) => c.ok) ? 'ready' : 'degraded';
+    res.status(serving ? 200 : 503).json({ status, checks });
   });
   app.get('/openapi.yaml', (_req, res) => {
     res.type('application/yaml').send(specText);

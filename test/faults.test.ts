@@ -94,13 +94,25 @@ describe('source faults injected with the sandbox’s own controls', function ()
     expect(matches(healed.body).some((x) => sourcesOf(x).includes('hospital'))).to.equal(true);
   });
 
-  it('readiness reports a failing source with 503 and recovers', async () => {
+  it('readiness: one source down is 200 degraded naming it (instances stay in rotation); every source down is 503; it recovers', async () => {
     const ok = await get(h.service.app, '/readyz', token);
     expect(ok.status).to.equal(200);
+    expect(ok.body.status).to.equal('ready');
     h.sandbox.faults.gp.set({ mode: 'error' });
-    const bad = await get(h.service.app, '/readyz', token);
-    expect(bad.status).to.equal(503);
-    expect(bad.body.checks.find((c: { name: string }) => c.name === 'gp').ok).to.equal(false);
-    expect(bad.body.checks.find((c: { name: string }) => c.name === 'database').ok).to.equal(true);
+    const degraded = await get(h.service.app, '/readyz', token);
+    expect(degraded.status).to.equal(200);
+    expect(degraded.body.status).to.equal('degraded');
+    expect(degraded.body.checks.find((c: { name: string }) => c.name === 'gp').ok).to.equal(false);
+    expect(degraded.body.checks.find((c: { name: string }) => c.name === 'database').ok).to.equal(true);
+    h.sandbox.faults.hospital.set({ mode: 'error' });
+    h.sandbox.faults.socialCare.set({ mode: 'error' });
+    const none = await get(h.service.app, '/readyz', token);
+    expect(none.status).to.equal(503);
+    expect(none.body.status).to.equal('unavailable');
+    for (const f of [h.sandbox.faults.gp, h.sandbox.faults.hospital, h.sandbox.faults.socialCare]) f.reset();
+    await new Promise((res) => setTimeout(res, OPEN_MS + 50)); // the circuits half-open again
+    const back = await get(h.service.app, '/readyz', token);
+    expect(back.status).to.equal(200);
+    expect(back.body.status).to.equal('ready');
   });
 });
