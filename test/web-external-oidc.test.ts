@@ -6,96 +6,30 @@
  * with its own client registration and claim names that are not ours — nothing of the embedded demo
  * provider is involved (WEB_SIGN_IN=oidc).
  */
-import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { expect } from 'chai';
-import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import { startExternalIdp, type ExternalIdp } from './helpers/external-idp.js';
 import { PageClient } from './helpers/page-client.js';
 import { startStack, type Stack } from './helpers/stack.js';
-
-/** The people the "trust's identity service" knows, with its own claim names and role codes. */
-const ACCOUNTS: Record<string, Record<string, string>> = {
-  'crew-1': { name: 'A Paramedic', 'urn:idp:job-role': 'R1010', 'urn:idp:ods': 'RX9' },
-  'gp-1': { name: 'A GP', 'urn:idp:job-role': 'R8000', 'urn:idp:ods': 'A81001' },
-  'unknown-role': { name: 'A Porter', 'urn:idp:job-role': 'R9999', 'urn:idp:ods': 'RX9' },
-};
 
 describe('web sign-in through an external OpenID provider (issue 16)', function () {
   this.timeout(120_000);
   let stack: Stack;
-  let idp: Server;
+  let idp: ExternalIdp;
   let issuer: string;
-  /** Who "types their credentials" at the provider's login step next. */
-  let nextAccount = 'crew-1';
-  const clientSecret = randomBytes(24).toString('base64url');
 
   before(async () => {
-    let handler: (req: IncomingMessage, res: ServerResponse) => void = (_q, s) => s.writeHead(503).end();
-    idp = createServer((req, res) => handler(req, res));
-    await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
-    issuer = `http://localhost:${(idp.address() as { port: number }).port}`;
-    stack = await startStack({
-      sandbox: { generate: { count: 3, seed: 11 }, bundleDirs: [] },
-      env: {
-        WEB_SIGN_IN: 'oidc',
-        OIDC_ISSUER: issuer,
-        OIDC_CLIENT_ID: 'integrated-record',
-        OIDC_CLIENT_SECRET: clientSecret,
-        OIDC_SCOPE: 'openid profile nhs',
-        OIDC_CLAIM_ROLE: 'urn:idp:job-role',
-        OIDC_CLAIM_ORGANISATION: 'urn:idp:ods',
-        OIDC_ROLE_VALUES: 'R1010=ambulance-crew,R8000=clinician',
-      },
-    });
-    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-    const provider = new Provider(issuer, {
-      clients: [
-        {
-          client_id: 'integrated-record',
-          client_secret: clientSecret,
-          redirect_uris: [`${stack.baseUrl}/auth/callback`],
-          post_logout_redirect_uris: [`${stack.baseUrl}/signed-out`],
-          response_types: ['code'],
-          grant_types: ['authorization_code'],
-        },
-      ],
-      pkce: { required: () => true },
-      jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'idp-1', alg: 'RS256', use: 'sig' } as never] },
-      cookies: { keys: [randomBytes(32).toString('base64url')] },
-      scopes: ['openid', 'profile', 'nhs'],
-      claims: { openid: ['sub'], profile: ['name'], nhs: ['urn:idp:job-role', 'urn:idp:ods'] },
-      conformIdTokenClaims: false,
-      features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
-      loadExistingGrant: async (ctx) => {
-        const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
-        if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-        const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
-        grant.addOIDCScope('openid profile nhs');
-        await grant.save();
-        return grant;
-      },
-      findAccount: async (_ctx, id) => (ACCOUNTS[id] ? { accountId: id, claims: async () => ({ sub: id, ...ACCOUNTS[id] }) } : undefined),
-    });
-    const callback = provider.callback();
-    handler = (req, res) => {
-      // The provider's own login step: here the person "signs in" as `nextAccount`.
-      const m = /^\/interaction\/([^/?]+)/.exec(req.url ?? '');
-      if (m && req.method === 'GET') {
-        void provider.interactionFinished(req, res, { login: { accountId: nextAccount } }, { mergeWithLastSubmission: false }).catch(() => res.writeHead(500).end());
-        return;
-      }
-      callback(req, res);
-    };
+    idp = await startExternalIdp();
+    issuer = idp.issuer;
+    stack = await startStack({ sandbox: { generate: { count: 3, seed: 11 }, bundleDirs: [] }, env: idp.env });
+    await idp.register(stack.baseUrl);
   });
   after(async () => {
     await stack?.close();
-    idp?.closeAllConnections();
-    await new Promise<void>((resolve) => (idp ? idp.close(() => resolve()) : resolve()));
+    await idp?.close();
   });
 
   it('signs in with code + PKCE at the external provider; its claim names and role codes become our roles', async () => {
-    nextAccount = 'crew-1';
+    idp.nextAccount = 'crew-1';
     const c = new PageClient(stack.baseUrl);
     const start = await c.raw('/sign-in');
     expect(start.status).to.equal(303);
@@ -113,7 +47,7 @@ describe('web sign-in through an external OpenID provider (issue 16)', function 
     const csp = find.res.headers.get('content-security-policy')!;
     expect(csp).to.include(`form-action 'self' ${issuer}`);
     // A clinician at a GP practice maps to clinician with the practice as organisation.
-    nextAccount = 'gp-1';
+    idp.nextAccount = 'gp-1';
     const gp = new PageClient(stack.baseUrl);
     const gpLanding = await gp.go('/sign-in');
     expect(gpLanding.text).to.include('You are signed in').and.include('clinician · A81001');
@@ -121,7 +55,7 @@ describe('web sign-in through an external OpenID provider (issue 16)', function 
   });
 
   it('refuses a person whose role code is not mapped (no session is created) and says why', async () => {
-    nextAccount = 'unknown-role';
+    idp.nextAccount = 'unknown-role';
     const c = new PageClient(stack.baseUrl);
     const page = await c.go('/sign-in');
     expect(page.res.status).to.equal(403);
@@ -132,7 +66,7 @@ describe('web sign-in through an external OpenID provider (issue 16)', function 
   });
 
   it('sign-out sends the person to the external provider to end its session, and back to the service', async () => {
-    nextAccount = 'crew-1';
+    idp.nextAccount = 'crew-1';
     const c = new PageClient(stack.baseUrl);
     await c.go('/sign-in');
     const confirm = await c.go('/sign-out');
