@@ -8,6 +8,7 @@ import { createFhirSourceApp } from './fhir-server.js';
 import { loadBundles, readBundleDir, type SandboxData } from './loader.js';
 import { createSocialCareApp } from './social-care-server.js';
 import type { SocialCareCase } from '../../adapters/social-care-api.js';
+import { ODS_SYSTEM } from '../../fhir/nhs-number.js';
 import type { Db } from '../../store/db.js';
 import { buildExtracts } from './extract/build.js';
 import { createAggregateRouter } from './extract/routes.js';
@@ -40,6 +41,11 @@ export interface RegionOptions {
   basePort?: number;
   /** Every n-th hospital patient is known to two trusts (default 5; 0 = none). */
   twoTrustsEvery?: number;
+  /**
+   * Spread the GP patients over this many practices (ODS-style codes P00001, P00002 …, patient k at practice
+   * k mod n) instead of the sandbox's five: a GP system serving hundreds of practices.
+   */
+  practices?: number;
 }
 
 export interface RegionSource {
@@ -86,6 +92,14 @@ export async function startRegion(opts: RegionOptions): Promise<Region> {
   for (const dir of opts.bundleDirs ?? []) bundles.push(...readBundleDir(dir));
   if (opts.generate) bundles.push(...generatePatients(opts.generate));
   const data = loadBundles(bundles);
+  if (opts.practices) {
+    let k = 0;
+    for (const r of data.gp) {
+      if (r.resourceType !== 'Patient') continue;
+      const ods = `P${String((k++ % opts.practices) + 1).padStart(5, '0')}`;
+      (r as { generalPractitioner?: unknown }).generalPractitioner = [{ identifier: { system: ODS_SYSTEM, value: ods }, display: `Practice ${ods}` }];
+    }
+  }
   const placement: Region['placement'] = new Map();
   const gpIndex = new Map<string, number>();
   const hospitalIndex = new Map<string, number[]>();
