@@ -18,7 +18,12 @@ import { SourceError, type Transport } from './transport.js';
  * never carry request bodies (which hold keyed pseudonyms).
  */
 export interface AggregateClient {
+  /** The kind of source (what an indicator definition names). */
   readonly source: IndicatorSource;
+  /** The source's registry id (the kind itself in the three-variable form). */
+  readonly id: string;
+  /** How a missing source is named in a snapshot: the registry display name (the kind in the three-variable form). */
+  readonly name: string;
   version(signal?: AbortSignal): Promise<VersionResponse>;
   openSession(key: Uint8Array, optedOut: string[], signal?: AbortSignal): Promise<SessionResponse>;
   /** Ends a session early (the source drops its exclusions); sessions also expire on their own. */
@@ -33,6 +38,9 @@ export interface AggregateClient {
 
 export interface AggregateClientOptions {
   source: IndicatorSource;
+  /** Registry id and display name (default: the kind, as in the three-variable form). */
+  id?: string;
+  name?: string;
   /** The source's server root; the API is under /aggregate/v1. */
   baseUrl: string;
   transport: Transport;
@@ -82,6 +90,8 @@ export function createAggregateClient(opts: AggregateClientOptions): AggregateCl
 
   return {
     source,
+    id: opts.id ?? source,
+    name: opts.name ?? source,
     version: (signal) =>
       call('aggregate version', '/version', undefined, (v): v is VersionResponse => isObject(v) && typeof v.version === 'string' && typeof v.builtAt === 'string', signal),
     openSession: (key, optedOut, signal) =>

@@ -182,6 +182,11 @@ export class Federation {
     return this.adapters.map((a) => a.id);
   }
 
+  /** Each source's display name by registry id (warnings and pages name a source by it, never by its id). */
+  sourceNames(): Readonly<Record<SourceId, string>> {
+    return Object.fromEntries(this.adapters.map((a) => [a.id, a.displayName]));
+  }
+
   /**
    * The resource types a source can ever send, where `source` is what a consent rule names: a source id, a
    * kind of source (every GP system, …) or one organisation's ODS code. Undefined: any type (a matching

@@ -24,8 +24,23 @@ export interface RegistrySource {
   displayName: string;
   organisations: RegistryOrganisation[];
   baseUrl: string;
+  /**
+   * Root of the source's aggregate query API (`/aggregate/v1/…`, indicators). Optional: a source without one
+   * is not an aggregate source (the indicators do not ask it).
+   */
+  aggregateUrl?: string;
   deadlineMs?: number;
   auth: RegistryAuth;
+}
+
+/** One source of the indicators' aggregate counts. */
+export interface AggregateSourceConfig {
+  id: string;
+  kind: SourceKind;
+  /** How a snapshot names it when it is missing. */
+  name: string;
+  /** Server root; the API is under /aggregate/v1. */
+  baseUrl: string;
 }
 
 export class RegistryError extends Error {
@@ -58,6 +73,7 @@ export function loadRegistryFile(path: string): RegistrySource[] {
  * Validates a registry document `{ sources: [...] }`. Each source: `id` (lower-case letters, digits,
  * hyphens; unique), `kind` (`fhir` | `social-care-api`), `displayName`, `organisations` (one or more,
  * `{ ods, type: gp-practice | trust | council, name? }`, all of one type), `baseUrl` (http/https),
+ * `aggregateUrl` (optional, http/https: the root of its aggregate API; without it, not an aggregate source),
  * `deadlineMs` (optional, 50..60000), `auth` (optional: `{ type: none }` or `{ type: smart-backend,
  * tokenUrl, clientId, privateKeyFile, keyId, algorithm: ES384 | RS384, scope }`).
  */
@@ -95,6 +111,16 @@ export function validateRegistry(doc: unknown): RegistrySource[] {
     } catch {
       bad('baseUrl', 'must be an http(s) URL');
     }
+    let aggregateUrl: string | undefined;
+    if (s.aggregateUrl !== undefined) {
+      try {
+        const u = new URL(String(s.aggregateUrl));
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+        aggregateUrl = String(s.aggregateUrl).replace(/\/+$/, '');
+      } catch {
+        bad('aggregateUrl', 'must be an http(s) URL (the root of the source\'s aggregate API) or be left out');
+      }
+    }
     if (s.deadlineMs !== undefined && (!Number.isInteger(s.deadlineMs) || (s.deadlineMs as number) < 50 || (s.deadlineMs as number) > 60_000)) bad('deadlineMs', 'must be an integer from 50 to 60000');
     const auth = validateAuth(s.auth, bad);
     if (problems.length === 0) {
@@ -105,6 +131,7 @@ export function validateRegistry(doc: unknown): RegistrySource[] {
         displayName: (s.displayName as string).trim(),
         organisations: orgs.map((o) => ({ ods: (o as RegistryOrganisation).ods, type: (o as RegistryOrganisation).type, ...((o as RegistryOrganisation).name ? { name: String((o as RegistryOrganisation).name) } : {}) })),
         baseUrl,
+        ...(aggregateUrl ? { aggregateUrl } : {}),
         ...(s.deadlineMs !== undefined ? { deadlineMs: s.deadlineMs as number } : {}),
         auth,
       });
@@ -142,4 +169,9 @@ export function simpleRegistry(urls: { gp: string; hospital: string; socialCare:
 /** ODS codes whose staff have a care relationship with every patient a source holds (trusts, councils; not GP practices). */
 export function relationshipOrganisations(source: RegistrySource): string[] {
   return source.category === 'gp' ? [] : source.organisations.map((o) => o.ods);
+}
+
+/** The registry's aggregate sources: every entry with an `aggregateUrl`, named by its display name. */
+export function aggregateSourcesOf(registry: readonly RegistrySource[]): AggregateSourceConfig[] {
+  return registry.filter((s) => s.aggregateUrl).map((s) => ({ id: s.id, kind: s.category, name: s.displayName, baseUrl: s.aggregateUrl! }));
 }

@@ -18,6 +18,8 @@ import type { AccessContext, Decision, PurposeOfUse } from './types.js';
 export interface GuardedSource extends RecordRepository {
   /** The source systems a record read may touch (for the audit trail). */
   sourceIds(): string[];
+  /** Each source's display name by registry id: what warnings shown to people name (never the id). */
+  sourceNames(): Readonly<Record<string, string>>;
   /** The resource types a source can ever send (undefined: any). */
   sourceTypes?(source: string): ReadonlySet<string> | undefined;
   /** The integrated id already indexed for an NHS number (no source is asked). */
@@ -42,6 +44,8 @@ export interface GuardDeps {
 /** The repository a route handler receives: the record operations, each decided and audited, plus the bare decision. */
 export interface GuardedRepository extends RecordRepository {
   patientIdForNhsNumber(nhsNumber: string): Promise<string | undefined>;
+  /** Each source's display name by registry id (the registry's `displayName`), for warnings shown to people. */
+  sourceNames(): Readonly<Record<string, string>>;
   /** Decides (and audits a denial) without fetching anything; throws 403 when denied. */
   authorise(ref: PatientRef, action: AuditInput['action']): Promise<'self' | 'relationship' | 'emergency'>;
   /**
@@ -187,6 +191,7 @@ export class ConsentGuard {
 
     return {
       preview,
+      sourceNames: () => deps.repo.sourceNames(),
       authorise: async (ref: PatientRef, action: AuditInput['action']) => {
         const { basis } = await authorise(ref, action);
         return basis;

@@ -9,7 +9,7 @@
  *     compute(period: ReportingPeriod, indicatorIds?: string[]): Promise<ComputeRun>;   // never throws for a source down
  *   }
  *   export interface IndicatorComputerDeps {
- *     sources: Partial<Record<IndicatorSource, AggregateClient>>;  // adapters/aggregate-client.ts
+ *     sources: AggregateClient[] | Partial<Record<IndicatorSource, AggregateClient | AggregateClient[]>>;  // adapters/aggregate-client.ts; any number per kind
  *     optedOutNhsNumbers(now: Date): Promise<string[]>;             // indicators/opt-outs.ts listOptedOutNhsNumbers(consents, index, now)
  *     secret: Uint8Array;                                           // indicators/pseudonyms.ts loadPseudonymSecret(config)
  *     catalogue?: readonly IndicatorDefinition[];                   // default CATALOGUE
@@ -17,7 +17,7 @@
  *   }
  *   export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorComputer;
  *   Service (server/compose.ts) gains `indicators: IndicatorComputer`;
- *   server/compose.ts: export function createAggregateClients(config): Record<IndicatorSource, AggregateClient>;
+ *   server/compose.ts: export function createAggregateClients(config): AggregateClient[];   // one per aggregate source of the registry
  *   adapters/aggregate-client.ts: createAggregateClient({ source, baseUrl (server root), transport, deadlineMs }),
  *     aggregateRootOf(fhirBaseUrl) (drops a trailing /fhir); wire types in adapters/aggregate-api.ts.
  *
@@ -70,7 +70,11 @@ export interface IndicatorComputer {
 }
 
 export interface IndicatorComputerDeps {
-  sources: Partial<Record<IndicatorSource, AggregateClient>>;
+  /**
+   * The aggregate sources: one client per source, any number of each kind (all GP systems, all trusts, all
+   * councils of the registry), as a list or grouped by kind (one client or several).
+   */
+  sources: readonly AggregateClient[] | Partial<Record<IndicatorSource, AggregateClient | readonly AggregateClient[]>>;
   /** NHS numbers of the patients opted out of secondary use at `now` (indicators/opt-outs.ts). */
   optedOutNhsNumbers(now: Date): Promise<string[]>;
   /** The pseudonym secret (indicators/pseudonyms.ts loadPseudonymSecret). */
@@ -85,10 +89,17 @@ export interface IndicatorComputerDeps {
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const validDate = (d: unknown): d is string => typeof d === 'string' && DATE.test(d) && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
 
-/** A source that failed during the run, with a message free of patient data. */
+/** A source that failed during the run (by client name), with a message free of patient data. */
 class SourceDown extends Error {
-  constructor(readonly source: IndicatorSource, reason: string) {
+  constructor(readonly source: string, reason: string) {
     super(reason);
+  }
+}
+
+/** Two sources of one kind reported the same organisation: never summed (the same people may be counted twice). */
+class OrganisationConflict extends Error {
+  constructor(readonly sources: string[], readonly code: string) {
+    super(`${sources.join(' and ')} both report organisation ${code}`);
   }
 }
 
@@ -99,10 +110,21 @@ interface OpenSession {
   unlinkable?: number;
 }
 
+/** The clients of each kind, in the order given. */
+function byKind(sources: IndicatorComputerDeps['sources']): Map<IndicatorSource, AggregateClient[]> {
+  const list: AggregateClient[] = Array.isArray(sources)
+    ? [...(sources as readonly AggregateClient[])]
+    : Object.values(sources as Partial<Record<IndicatorSource, AggregateClient | readonly AggregateClient[]>>).flatMap((c) => (c === undefined ? [] : Array.isArray(c) ? [...c] : [c as AggregateClient]));
+  const out = new Map<IndicatorSource, AggregateClient[]>();
+  for (const c of list) out.set(c.source, [...(out.get(c.source) ?? []), c]);
+  return out;
+}
+
 export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorComputer {
   const catalogue = deps.catalogue ?? CATALOGUE;
   const byId = new Map(catalogue.map((d) => [d.id, d]));
   const now = deps.now ?? (() => new Date());
+  const clients = byKind(deps.sources);
 
   async function compute(period: ReportingPeriod, indicatorIds?: string[]): Promise<ComputeRun> {
     if (!validDate(period?.start)) throw badRequest('invalid-period', 'period start must be a date YYYY-MM-DD', ['period.start']);
@@ -118,33 +140,48 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
     const optedOut = [...new Set((await deps.optedOutNhsNumbers(startedAt)).map((n) => keyedPseudonym(key, n)))];
     const needed = [...new Set(defs.flatMap((d) => d.sources))];
 
-    const status = new Map<IndicatorSource, SourceStatus>();
-    const sessions = new Map<IndicatorSource, OpenSession>();
+    // Status and sessions per source (by name); a kind without any configured source is named by its kind.
+    const status = new Map<string, SourceStatus>();
+    const sessions = new Map<string, OpenSession>();
     await Promise.all(
-      needed.map(async (source) => {
-        const client = deps.sources[source];
-        if (!client) return void status.set(source, { source, status: 'unavailable', reason: 'no aggregate client is configured for this source' });
-        try {
-          const s = await client.openSession(key, optedOut);
-          sessions.set(source, { client, session: s.session, ...(typeof s.unlinkable === 'number' ? { unlinkable: s.unlinkable } : {}) });
-          status.set(source, { source, status: 'ok', version: s.version });
-        } catch (e) {
-          status.set(source, { source, status: 'unavailable', reason: reasonOf(e) });
-        }
+      needed.map(async (kind) => {
+        const of = clients.get(kind) ?? [];
+        if (of.length === 0) return void status.set(kind, { source: kind, status: 'unavailable', reason: 'no aggregate source of this kind is configured' });
+        await Promise.all(
+          of.map(async (client) => {
+            try {
+              const s = await client.openSession(key, optedOut);
+              sessions.set(client.name, { client, session: s.session, ...(typeof s.unlinkable === 'number' ? { unlinkable: s.unlinkable } : {}) });
+              status.set(client.name, { source: client.name, status: 'ok', version: s.version });
+            } catch (e) {
+              status.set(client.name, { source: client.name, status: 'unavailable', reason: reasonOf(e) });
+            }
+          }),
+        );
       }),
     );
-    const down = (source: IndicatorSource, reason: string): void => {
+    const down = (source: string, reason: string): void => {
       sessions.delete(source);
       status.set(source, { source, status: 'unavailable', reason });
     };
+    /** The open sessions of each kind an indicator needs. */
+    const open = (kind: IndicatorSource): OpenSession[] => (clients.get(kind) ?? []).flatMap((c) => sessions.get(c.name) ?? []);
 
     const one = async (def: IndicatorDefinition): Promise<IndicatorComputation> => {
-      const missing = (): IndicatorSource[] => def.sources.filter((s) => !sessions.has(s));
+      const missing = (): string[] =>
+        def.sources.flatMap((kind) => {
+          const of = clients.get(kind) ?? [];
+          return of.length === 0 ? [kind] : of.filter((c) => !sessions.has(c.name)).map((c) => c.name);
+        });
       if (missing().length === 0) {
         try {
-          const organisations = def.sources.length === 1 ? await singleSource(def, period, sessions.get(def.sources[0]!)!) : await crossSource(def, period, sessions);
-          if (missing().length === 0) return { indicatorId: def.id, period, organisations, missingSources: [], ...linkage(def, sessions) };
+          const organisations = def.sources.length === 1 ? await singleSource(def, period, open(def.sources[0]!)) : await crossSource(def, period, open);
+          if (missing().length === 0) return { indicatorId: def.id, period, organisations, missingSources: [], ...linkage(def, open) };
         } catch (e) {
+          if (e instanceof OrganisationConflict) {
+            deps.logger?.warn({ indicator: def.id, organisation: e.code, sources: e.sources }, 'two aggregate sources of one kind report the same organisation: indicator withheld');
+            return { indicatorId: def.id, period, organisations: [], missingSources: e.sources };
+          }
           if (!(e instanceof SourceDown)) throw e;
           down(e.source, e.message);
         }
@@ -156,7 +193,7 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
     // Best effort: the sources drop the session's exclusions now rather than when it expires.
     await Promise.allSettled([...sessions.values()].map((s) => s.client.closeSession(s.session)));
     // An indicator computed before a source went down elsewhere in the run keeps its (complete) result.
-    const sources = needed.map((s) => status.get(s)!);
+    const sources = [...status.values()];
     const run: ComputeRun = {
       period,
       startedAt: startedAt.toISOString(),
@@ -181,25 +218,48 @@ function reasonOf(e: unknown): string {
   return e instanceof Error && e.name === 'SourceError' ? e.message : 'the source could not be queried';
 }
 
-async function guarded<T>(source: IndicatorSource, fn: () => Promise<T>): Promise<T> {
+async function guarded<T>(s: OpenSession, fn: (s: OpenSession) => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await fn(s);
   } catch (e) {
-    throw new SourceDown(source, reasonOf(e));
+    throw new SourceDown(s.client.name, reasonOf(e));
   }
 }
 
-/** Counted entirely at the one source. */
-async function singleSource(def: IndicatorDefinition, period: ReportingPeriod, s: OpenSession): Promise<OrganisationCount[]> {
-  const res = await guarded(s.client.source, () => s.client.counts({ session: s.session, period, windowMonths: def.windowMonths, spec: def.spec }));
-  return toOrganisations(res.rows);
+/**
+ * Rows from every source of one kind, unioned: each organisation must come from one source only (each GP
+ * system serves its own practices; each trust and council is its own organisation). An organisation two
+ * sources report is refused, never summed (OrganisationConflict).
+ */
+function union<R extends { org: string }>(answers: { source: string; rows: readonly R[] }[]): R[] {
+  const owner = new Map<string, string>();
+  const out: R[] = [];
+  for (const a of answers) {
+    for (const r of a.rows) {
+      const first = owner.get(r.org);
+      if (first !== undefined && first !== a.source) throw new OrganisationConflict([first, a.source], r.org);
+      owner.set(r.org, a.source);
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+/** Counted entirely at the sources of one kind, then unioned per organisation. */
+async function singleSource(def: IndicatorDefinition, period: ReportingPeriod, of: OpenSession[]): Promise<OrganisationCount[]> {
+  const answers = await Promise.all(
+    of.map((s) => guarded(s, (x) => x.client.counts({ session: x.session, period, windowMonths: def.windowMonths, spec: def.spec })).then((r) => ({ source: s.client.name, rows: r.rows }))),
+  );
+  return toOrganisations(union(answers));
 }
 
 /**
- * Population side counts its members per organisation and stratum and lists, by keyed pseudonym, those
- * meeting its own numerator criteria; each other source lists who meets its criteria; intersected here.
+ * Population side (every source of the population's kind) counts its members per organisation and stratum
+ * and lists, by keyed pseudonym, those meeting its own numerator criteria; every source of each other kind
+ * lists who meets its criteria (the sets of one kind unioned: a person may be known to two trusts); the
+ * lists are intersected here. The same refresh key goes to every source, so their pseudonyms agree.
  */
-async function crossSource(def: IndicatorDefinition, period: ReportingPeriod, sessions: Map<IndicatorSource, OpenSession>): Promise<OrganisationCount[]> {
+async function crossSource(def: IndicatorDefinition, period: ReportingPeriod, open: (kind: IndicatorSource) => OpenSession[]): Promise<OrganisationCount[]> {
   if (def.spec.shape !== 'person-proportion') throw new Error(`${def.id}: only person-proportion indicators can span sources`);
   const { population, numerator } = def.spec;
   const home = population.source;
@@ -213,14 +273,18 @@ async function crossSource(def: IndicatorDefinition, period: ReportingPeriod, se
     else positive.set(src, [...(positive.get(src) ?? []), c]);
   }
   const base = { period, windowMonths: def.windowMonths };
-  const at = (src: IndicatorSource) => sessions.get(src)!;
-  const [groups, positives, negatives] = await Promise.all([
-    guarded(home, () => at(home).client.populationPseudonyms({ ...base, session: at(home).session, population, criteria: local })).then((r) => r.groups),
-    Promise.all([...positive].map(([src, criteria]) => guarded(src, () => at(src).client.criterionPseudonyms({ ...base, session: at(src).session, criteria })))),
-    Promise.all(negative.map(({ source, criterion }) => guarded(source, () => at(source).client.criterionPseudonyms({ ...base, session: at(source).session, criteria: [criterion] })))),
-  ]);
-  const must = positives.map((r) => new Set(r.pseudonyms));
-  const mustNot = negatives.map((r) => new Set(r.pseudonyms));
+  /** Everyone any source of `kind` lists as meeting `criteria`. */
+  const listed = async (kind: IndicatorSource, criteria: Criterion[]): Promise<Set<string>> => {
+    const answers = await Promise.all(open(kind).map((s) => guarded(s, (x) => x.client.criterionPseudonyms({ ...base, session: x.session, criteria }))));
+    return new Set(answers.flatMap((r) => r.pseudonyms));
+  };
+  const [groups, must, mustNot] = await Promise.all(
+    [
+      Promise.all(open(home).map((s) => guarded(s, (x) => x.client.populationPseudonyms({ ...base, session: x.session, population, criteria: local })).then((r) => ({ source: s.client.name, rows: r.groups })))).then(union),
+      Promise.all([...positive].map(([src, criteria]) => listed(src, criteria))),
+      Promise.all(negative.map(({ source, criterion }) => listed(source, [criterion]))),
+    ] as const,
+  );
   const rows = groups.map((g: PseudonymGroup): CountRow => ({
     org: g.org,
     ageBand: g.ageBand,
@@ -259,13 +323,13 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-/** For a cross-source indicator: how many people each of its sources holds that cannot be linked (no NHS number). */
-function linkage(def: IndicatorDefinition, sessions: Map<IndicatorSource, OpenSession>): Pick<IndicatorComputation, 'unlinkable'> {
+/** For a cross-source indicator: how many people the sources of each of its kinds hold that cannot be linked (no NHS number). */
+function linkage(def: IndicatorDefinition, open: (kind: IndicatorSource) => OpenSession[]): Pick<IndicatorComputation, 'unlinkable'> {
   if (def.sources.length < 2) return {};
   const unlinkable: Partial<Record<IndicatorSource, number>> = {};
-  for (const s of def.sources) {
-    const n = sessions.get(s)?.unlinkable;
-    if (n !== undefined) unlinkable[s] = n;
+  for (const kind of def.sources) {
+    const known = open(kind).filter((s) => s.unlinkable !== undefined);
+    if (known.length > 0) unlinkable[kind] = known.reduce((n, s) => n + s.unlinkable!, 0);
   }
   return { unlinkable };
 }

@@ -98,7 +98,7 @@ function emptySnapshotRow(meta: SnapshotMeta, figures: PublishedIndicator, metad
   set('snapshot_id', meta.id);
   set('snapshot_computed_at', meta.computedAt);
   set('snapshot_complete', meta.complete && figures.complete);
-  set('unavailable_sources', unavailable.join(' '));
+  set('unavailable_sources', unavailable.join('; '));
   set('value_withheld_reason', why);
   set('metadata_url', metadataUrl(meta, figures));
   return row;
@@ -163,7 +163,7 @@ export function metadataCsv(
     ['snapshot_computed_at', meta.computedAt],
     ['snapshot_complete', complete],
     ['completeness', complete ? 'complete' : `incomplete: ${unavailable.join(', ')} could not be reached; these figures are not the full picture`],
-    ['unavailable_sources', unavailable.join(' ')],
+    ['unavailable_sources', unavailable.join('; ')],
     ...meta.sources.map((s): [string, Cell] => ['source_status', `${s.source}: ${s.status}${s.reason ? ` (${s.reason})` : ''}`]),
     ...(figures.linkage
       ? [

@@ -217,7 +217,7 @@ export function publishRun(run: ComputeRun, defs: readonly IndicatorDefinition[]
     .filter((r) => byId.has(r.indicatorId))
     .map((r) => publishIndicator(byId.get(r.indicatorId)!, r, policy, cellKey))
     .sort((a, b) => (a.indicatorId < b.indicatorId ? -1 : a.indicatorId > b.indicatorId ? 1 : 0));
-  const unavailable = [...new Set<IndicatorSource>([
+  const unavailable = [...new Set<string>([
     ...run.sources.filter((s) => s.status === 'unavailable').map((s) => s.source),
     ...indicators.flatMap((i) => i.missingSources),
   ])].sort();

@@ -85,14 +85,19 @@ export interface IndicatorComputation {
   indicatorId: string;
   period: ReportingPeriod;
   organisations: OrganisationCount[];
-  /** Sources this indicator needed that did not answer: the computation is then incomplete. */
-  missingSources: IndicatorSource[];
+  /**
+   * Sources this indicator needed that did not answer (or reported the same organisation as another source
+   * of their kind): the computation is then incomplete. Each named by its registry display name (by its kind
+   * — gp, hospital, social-care — in the three-variable form, or when no source of a kind is configured).
+   */
+  missingSources: string[];
   /** Cross-source indicators: people each source holds without an NHS number, who cannot be linked (exact; never published as such). */
   unlinkable?: Partial<Record<IndicatorSource, number>>;
 }
 
 export interface SourceStatus {
-  source: IndicatorSource;
+  /** The aggregate source's name (registry display name; its kind in the three-variable form). */
+  source: string;
   status: 'ok' | 'unavailable';
   /** The source's own data version (e.g. extract timestamp or hash) when it answered. */
   version?: string;
@@ -184,7 +189,8 @@ export interface PublishedIndicator {
   measure: MeasureType;
   /** False when a source this indicator needs was unavailable: the figures are then not the full picture. */
   complete: boolean;
-  missingSources: IndicatorSource[];
+  /** Sources missing from these figures, by name (IndicatorComputation.missingSources). */
+  missingSources: string[];
   /** All organisations together (area total), disclosure-controlled like the rows. */
   total: { numerator: PublishedCount; denominator: PublishedCount; value: number | null; ci95: Interval | null };
   /** The value organisations are compared with (the published total's value); null when not publishable. */
@@ -218,7 +224,8 @@ export interface SnapshotMeta {
   requestedBy: string;
   complete: boolean;
   sources: SourceStatus[];
-  unavailableSources: IndicatorSource[];
+  /** Every source, by name, that was unavailable for this snapshot (or missing from one of its indicators). */
+  unavailableSources: string[];
   /** Persons excluded for opting out of secondary use, disclosure-controlled like any count. */
   optOutsApplied: PublishedCount;
   disclosurePolicy: DisclosurePolicy;

@@ -30,9 +30,12 @@ import * as S from './summary-sections.js';
 export interface SummaryOptions {
   /** meta.tag system naming the record source(s) of each resource. */
   sourceTagSystem: string;
-  /** Readable names of the sources (tag codes and warning sources). */
+  /**
+   * Each source's display name by registry id (the registry's `displayName`, e.g. "Riverside GP systems"
+   * for `gp-riverside`): a missing source is named by it in every section's narrative. Never the id.
+   */
   sourceNames: Readonly<Record<string, string>>;
-  /** Short names for each entry's line in the narrative (default: sourceNames). */
+  /** Short names of the kinds of source (the record-source tag codes) for each entry's line in the narrative (default: sourceNames). */
   sourceLabels?: Readonly<Record<string, string>>;
   software: { name: string; version: string };
   /** Recognises safeguarding records (alerts); consent/sensitivity provides one. */

@@ -24,7 +24,6 @@ import type { SnapshotMeta } from '../indicators/types.js';
 import { computeAtStartup } from './indicator-refresh.js';
 import { SnapshotStore } from '../indicators/snapshots.js';
 import { FeedbackStore } from '../indicators/feedback.js';
-import type { IndicatorSource } from '../indicators/types.js';
 import { createApp } from './app.js';
 import { createTokenVerifier, type TokenVerifier } from './auth.js';
 import { smartConfiguration } from './smart-routes.js';
@@ -72,27 +71,25 @@ export function createAdapters(
   });
 }
 
-/** One aggregate client per source, each with its own transport (breaker) and the aggregate deadline. */
+/** One aggregate client per aggregate source (config.aggregateSources), each with its own transport (breaker) and the aggregate deadline. */
 export function createAggregateClients(
   config: Pick<Config, 'aggregateSources' | 'aggregateDeadlineMs' | 'sourceRetries' | 'circuitFailureThreshold' | 'circuitOpenMs'>,
-): Record<IndicatorSource, AggregateClient> {
-  const client = (source: IndicatorSource, baseUrl: string) =>
+): AggregateClient[] {
+  return config.aggregateSources.map((s) =>
     createAggregateClient({
-      source,
-      baseUrl,
+      source: s.kind,
+      id: s.id,
+      name: s.name,
+      baseUrl: s.baseUrl,
       deadlineMs: config.aggregateDeadlineMs,
-      transport: new Transport(source, {
+      transport: new Transport(s.id, {
         deadlineMs: config.aggregateDeadlineMs,
         retries: config.sourceRetries,
         retryBaseMs: 25,
         breaker: { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
       }),
-    });
-  return {
-    gp: client('gp', config.aggregateSources.gp),
-    hospital: client('hospital', config.aggregateSources.hospital),
-    'social-care': client('social-care', config.aggregateSources.socialCare),
-  };
+    }),
+  );
 }
 
 export async function createVerifier(config: Config): Promise<TokenVerifier> {
@@ -186,7 +183,7 @@ export async function createService(config: Config, logger: Logger, given: { db?
         defs: [...indicators.catalogue],
         // the latest event any source holds (a source that does not answer is left out)
         dataThrough: async () => {
-          const dates = await Promise.all(Object.values(aggregateClients).map((c) => c.version().then((v) => v.dataThrough, () => undefined)));
+          const dates = await Promise.all(aggregateClients.map((c) => c.version().then((v) => v.dataThrough, () => undefined)));
           return dates.filter((d): d is string => !!d).sort().at(-1);
         },
         log: (msg, extra) => logger.info(extra ?? {}, msg),

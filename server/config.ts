@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { aggregateRootOf } from '../adapters/aggregate-client.js';
-import { loadRegistryFile, RegistryError, simpleRegistry, type RegistrySource } from '../adapters/source-registry.js';
+import { aggregateSourcesOf, loadRegistryFile, RegistryError, simpleRegistry, type AggregateSourceConfig, type RegistrySource } from '../adapters/source-registry.js';
 import { loadWebConfig, WebConfigError, type WebConfig } from '../web/config.js';
 
 /** Service configuration, read from the environment once at start-up and validated; fails fast naming the setting. */
@@ -59,7 +59,12 @@ export interface Config {
   feedbackRatePerMinute: number;
   /** Indicator computation: aggregate query deadline per call (ms), the sources' aggregate API roots, the pseudonym secret. */
   aggregateDeadlineMs: number;
-  aggregateSources: { gp: string; hospital: string; socialCare: string };
+  /**
+   * Every aggregate source: with SOURCES_FILE, each registry entry with an `aggregateUrl` (named by its
+   * display name); otherwise the three-variable form's three (GP_AGGREGATE_URL, HOSPITAL_AGGREGATE_URL,
+   * SOCIAL_CARE_AGGREGATE_URL, defaulting from the FHIR URLs; named gp, hospital, social-care).
+   */
+  aggregateSources: AggregateSourceConfig[];
   /** INDICATOR_PSEUDONYM_SECRET (≥ 32 characters); required when NODE_ENV=production, else a demo secret in dataDir. */
   indicatorPseudonymSecret?: string;
   production: boolean;
@@ -222,11 +227,13 @@ export function loadConfig(given: Env = process.env): Config {
     disclosure: { threshold: int(env, 'DISCLOSURE_THRESHOLD', 7, 1, 100), rounding: int(env, 'DISCLOSURE_ROUNDING', 5, 1, 100) },
     feedbackRatePerMinute: int(env, 'FEEDBACK_RATE_PER_MINUTE', 10, 1, 10_000),
     aggregateDeadlineMs: int(env, 'AGGREGATE_DEADLINE_MS', 30_000, 100, 600_000),
-    aggregateSources: {
-      gp: url(env, 'GP_AGGREGATE_URL', aggregateRootOf(url(env, 'GP_FHIR_URL'))),
-      hospital: url(env, 'HOSPITAL_AGGREGATE_URL', aggregateRootOf(url(env, 'HOSPITAL_FHIR_URL'))),
-      socialCare: url(env, 'SOCIAL_CARE_AGGREGATE_URL', url(env, 'SOCIAL_CARE_URL')),
-    },
+    aggregateSources: registry
+      ? aggregateSourcesOf(registry)
+      : [
+          { id: 'gp', kind: 'gp', name: 'gp', baseUrl: url(env, 'GP_AGGREGATE_URL', aggregateRootOf(url(env, 'GP_FHIR_URL'))) },
+          { id: 'hospital', kind: 'hospital', name: 'hospital', baseUrl: url(env, 'HOSPITAL_AGGREGATE_URL', aggregateRootOf(url(env, 'HOSPITAL_FHIR_URL'))) },
+          { id: 'social-care', kind: 'social-care', name: 'social-care', baseUrl: url(env, 'SOCIAL_CARE_AGGREGATE_URL', url(env, 'SOCIAL_CARE_URL')) },
+        ],
     ...secret,
     smart: smartSettings(env),
     web,

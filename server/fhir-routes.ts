@@ -7,7 +7,7 @@ import { forbidden, notFound } from '../fhir/outcomes.js';
 import type { PatientRef, RecordRepository } from '../adapters/record-repository.js';
 import type { Principal } from '../identity/principal.js';
 import { patientSummary } from '../record/summary.js';
-import { SOURCE_DISPLAY, SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
+import { SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
 import { hasCategory } from '../consent/sensitivity.js';
 
 export interface FhirRouteDeps {
@@ -76,11 +76,12 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     const ref = await resolve(repo, res, req.params.id);
     const { bundle, warnings } = await patientSummary(ctx(req, repo), ref, {
       sourceTagSystem: SOURCE_TAG_SYSTEM,
-      sourceNames: { ...SOURCE_DISPLAY, consent: 'Consent' },
+      sourceNames: repo.sourceNames(),
       sourceLabels: { gp: 'GP', hospital: 'Hospital', 'social-care': 'Social care' },
       software: deps.software,
       isSafeguarding: (r) => hasCategory(r, 'safeguarding'),
     });
+    // Machine-readable: registry ids (the Composition and the OperationOutcome name each by its display name).
     const missing = [...new Set(warnings.filter((w) => w.source !== 'consent').map((w) => w.source))];
     if (missing.length > 0) res.setHeader('X-Incomplete-Sources', missing.join(', '));
     send(res, 200, bundle);

@@ -222,7 +222,7 @@ describe('indicator computation through the sandbox aggregate endpoints', functi
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) });
     const computer = createIndicatorComputer({
-      sources: { gp: spy(clients.gp), hospital: spy(clients.hospital), 'social-care': spy(clients['social-care']) },
+      sources: clients.map(spy),
       secret: Buffer.from(SECRET),
       optedOutNhsNumbers: async () => [n.gp[1]!],
       logger: createLogger('trace', sink),
@@ -252,7 +252,7 @@ describe('indicator pseudonym secret and aggregate settings', () => {
     const c = loadConfig({ ...base, NODE_ENV: 'production', INDICATOR_PSEUDONYM_SECRET: 'p'.repeat(40) });
     expect(c.indicatorPseudonymSecret).to.equal('p'.repeat(40));
     expect(c.aggregateDeadlineMs).to.equal(30_000);
-    expect(c.aggregateSources).to.deep.equal({ gp: 'http://127.0.0.1:1', hospital: 'http://127.0.0.1:2', socialCare: 'http://127.0.0.1:3' });
+    expect(c.aggregateSources.map((a) => [a.name, a.baseUrl])).to.deep.equal([['gp', 'http://127.0.0.1:1'], ['hospital', 'http://127.0.0.1:2'], ['social-care', 'http://127.0.0.1:3']]);
   });
 
   it('in demo mode is generated once into the data folder (mode 0600) and then reused', async () => {

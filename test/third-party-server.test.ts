@@ -7,6 +7,7 @@ import { loadConfig } from '../server/config.js';
 import { createService, type Service } from '../server/compose.js';
 import { mintToken } from '../server/demo-keys.js';
 import { createLogger } from '../server/logger.js';
+import { readBundleDir } from '../scripts/sandbox/loader.js';
 import { startSandbox, type Sandbox } from '../scripts/sandbox/start.js';
 import { SYNTHEA_DIR, syntheaAvailable } from './helpers/harness.js';
 import { startMedplumServer, type MedplumServer } from './helpers/medplum-fhir-server.js';
@@ -67,7 +68,8 @@ describe('a third-party FHIR server as the GP system (Medplum fhir-router, HAPI-
   let withEverything: Client;
   let withoutEverything: Client;
   let medplumWith: MedplumServer;
-  let patients: { gpId: string; nhsNumber: string; practice: string; gpCount: number }[] = [];
+  let largestBundle = 0;
+  let patients: { gpId: string; nhsNumber: string; practice: string; gpCount: number; total: number }[] = [];
 
   before(async function () {
     if (!syntheaAvailable()) {
@@ -76,19 +78,32 @@ describe('a third-party FHIR server as the GP system (Medplum fhir-router, HAPI-
       this.skip();
     }
     sandbox = await startSandbox({ bundleDirs: [SYNTHEA_DIR], useEnv: false });
-    // Three patients with the most GP data (many pages of 20) and one with little.
     const counts = new Map<string, number>();
-    for (const r of sandbox.data.gp) {
-      const ref = (r as { subject?: { reference?: string }; patient?: { reference?: string } }).subject?.reference ?? (r as { patient?: { reference?: string } }).patient?.reference;
-      if (ref?.startsWith('Patient/')) counts.set(ref.slice(8), (counts.get(ref.slice(8)) ?? 0) + 1);
-    }
+    const countIn = (resources: Resource[], into: Map<string, number>) => {
+      for (const r of resources) {
+        const ref = (r as { subject?: { reference?: string }; patient?: { reference?: string } }).subject?.reference ?? (r as { patient?: { reference?: string } }).patient?.reference;
+        if (ref?.startsWith('Patient/')) into.set(ref.slice(8), (into.get(ref.slice(8)) ?? 0) + 1);
+      }
+    };
+    countIn(sandbox.data.gp, counts);
+    const hospitalCounts = new Map<string, number>();
+    countIn(sandbox.data.hospital, hospitalCounts);
     const practiceOf = (gpId: string) =>
       (sandbox.data.gp.find((r) => r.resourceType === 'Patient' && r.id === gpId) as { generalPractitioner?: { identifier?: { value?: string } }[] })
         .generalPractitioner?.find((g) => g.identifier?.value)?.identifier?.value ?? 'NONE';
     const ranked = sandbox.data.manifest
-      .map((m) => ({ gpId: m.gpPatientId, nhsNumber: m.nhsNumber, practice: practiceOf(m.gpPatientId), gpCount: counts.get(m.gpPatientId) ?? 0 }))
+      .map((m) => ({ gpId: m.gpPatientId, nhsNumber: m.nhsNumber, practice: practiceOf(m.gpPatientId), gpCount: counts.get(m.gpPatientId) ?? 0, total: (counts.get(m.gpPatientId) ?? 0) + (m.hospitalPatientId ? hospitalCounts.get(m.hospitalPatientId) ?? 0 : 0) }))
       .sort((a, b) => b.gpCount - a.gpCount);
-    patients = [...ranked.slice(0, 3), ranked[ranked.length - 1]!];
+    // THIRD_PARTY_PATIENTS (default 20) of them: the two with the most GP data (well over 200 resources: many
+    // pages of 20) and the rest spread evenly over the ranking, down to the one with the least.
+    const wanted = Math.min(ranked.length, Number(process.env.THIRD_PARTY_PATIENTS) || 20);
+    const step = (ranked.length - 3) / Math.max(1, wanted - 3);
+    patients = [...ranked.slice(0, 2), ...Array.from({ length: wanted - 3 }, (_, i) => ranked[2 + Math.round(i * step)]!), ranked[ranked.length - 1]!];
+    // The largest Synthea bundle (over 200 resources) is always one of them.
+    const sizes = new Map(readBundleDir(SYNTHEA_DIR).map((b) => [b.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id, b.entry?.length ?? 0]));
+    const largest = sandbox.data.manifest.reduce((a, m) => ((sizes.get(m.syntheaPatientId) ?? 0) > (sizes.get(a.syntheaPatientId) ?? 0) ? m : a));
+    largestBundle = sizes.get(largest.syntheaPatientId) ?? 0;
+    patients = [...new Map([ranked.find((p) => p.gpId === largest.gpPatientId)!, ...patients].map((p) => [p.gpId, p])).values()];
     // The Medplum GP holds these patients' GP records and every Organization/Practitioner/Location/Medication
     // (its in-memory search scans every resource of a type, far too slow for all 70 patients on a busy machine).
     const chosen = patients.map((p) => p.gpId);
@@ -121,7 +136,10 @@ describe('a third-party FHIR server as the GP system (Medplum fhir-router, HAPI-
 
   for (const [label, pick] of [['with $everything', () => withEverything], ['without $everything (one paged search per type)', () => withoutEverything]] as const) {
     it(`$everything, type search and $summary equal the sandbox path (${label})`, async () => {
-      expect(patients[0]!.gpCount).to.be.above(100); // several pages of 20
+      expect(patients.length).to.be.at.least(Math.min(20, sandbox.data.manifest.length));
+      // The largest Synthea patient (a bundle of over 200 resources) is compared; the most GP data is several pages of 20.
+      expect(largestBundle).to.be.above(200);
+      expect(Math.max(...patients.map((p) => p.gpCount))).to.be.above(140);
       for (const p of patients) {
         const [refId, otherId] = [await idIn(reference, p.nhsNumber, p.practice), await idIn(pick(), p.nhsNumber, p.practice)];
         for (const path of ['/$everything?_count=1000', '/$summary']) {
@@ -151,5 +169,7 @@ describe('a third-party FHIR server as the GP system (Medplum fhir-router, HAPI-
 
   it('the Medplum GP answered in pages of 20, and the service followed every next link', () => {
     expect(medplumWith.requests.some((r) => r.includes('_getpagesoffset=20'))).to.equal(true);
+    // The largest patient's GP record took more than seven pages (offset 140 was asked for).
+    expect(medplumWith.requests.some((r) => r.includes('_getpagesoffset=140'))).to.equal(true);
   });
 });

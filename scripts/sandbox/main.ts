@@ -22,7 +22,8 @@ import { startSandbox } from './start.js';
  *   SANDBOX_GP_COUNT / SANDBOX_HOSPITAL_COUNT / SANDBOX_SOCIAL_CARE_COUNT  more than one source of a kind
  *        (e.g. 3 / 2 / 2): a region (region.ts) on ephemeral ports, patients distributed, some known to two
  *        trusts; the registry for the service is written to SANDBOX_REGISTRY_FILE (default .data/sources.json)
- *        and printed as {"region":{"registry":<path>,"sources":[…]}}. No aggregate extracts in this mode.
+ *        and printed as {"region":{"registry":<path>,"sources":[…]}}. Each source serves its aggregate API over
+ *        its own share of the people (its aggregateUrl in the registry).
  *        SANDBOX_REGION_BASE_PORT: the region's servers listen on consecutive ports from it (default ephemeral).
  */
 

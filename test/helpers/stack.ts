@@ -26,8 +26,11 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** Starts sandbox + service + demo provider; `env` overrides configuration (e.g. WEB_STAFF_IDLE_MINUTES). */
-export async function startStack(opts: { sandbox?: SandboxOptions; env?: Record<string, string> } = {}): Promise<Stack> {
+/**
+ * Starts sandbox + service + demo provider; `env` overrides configuration (e.g. WEB_STAFF_IDLE_MINUTES),
+ * or is built from the started sandbox (e.g. a SOURCES_FILE naming its URLs).
+ */
+export async function startStack(opts: { sandbox?: SandboxOptions; env?: Record<string, string> | ((sandbox: Sandbox) => Record<string, string>) } = {}): Promise<Stack> {
   const sandbox = await startSandbox({ useEnv: false, ...opts.sandbox });
   const db = await openTestDb();
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
@@ -47,7 +50,7 @@ export async function startStack(opts: { sandbox?: SandboxOptions; env?: Record<
     CIRCUIT_OPEN_MS: '400',
     LOG_LEVEL: 'info',
     DATA_DIR: '.data/test-stack',
-    ...opts.env,
+    ...(typeof opts.env === 'function' ? opts.env(sandbox) : opts.env),
   });
   const logs: string[] = [];
   const sink = new Writable({

@@ -59,6 +59,8 @@ export function patientOperationsFor(deps: PatientDeps, res: Response, operation
   return {
     principal,
     self,
+    /** Each source's display name by registry id: notices name a source by it, never by its id. */
+    sourceNames: () => repo.sourceNames(),
     /** The whole record, decided and audited by the guard (the patient reads their own). */
     record: (ref: PatientRef) => repo.everything(ref, signal),
     /** The record as a kind of staff would see it now (same policy; audited as the patient's own read). */

@@ -9,7 +9,6 @@ import type { Warning } from '../../adapters/record-repository.js';
 import type { PreviewViewer } from '../../consent/guard.js';
 import { badRequest } from '../../fhir/outcomes.js';
 import type { PageKit } from '../page-kit.js';
-import { SOURCE_WORDS } from './choices.js';
 import { patientOperationsFor, type PatientDeps } from './operations.js';
 import { myRecordView } from './record-view.js';
 
@@ -24,10 +23,10 @@ export const VIEWERS: Record<string, { label: string; viewer: PreviewViewer; not
   hospital: { label: 'the hospital', viewer: { role: 'clinician', organisation: 'hospital', emergency: false }, note: 'A clinician at the hospital trust that holds a record for you.' },
 };
 
-/** Plain-words notices for what could not be fetched, and that something is not shown. */
-export function noticesOf(warnings: Warning[]) {
+/** Plain-words notices for what could not be fetched (each source by its display name), and that something is not shown. */
+export function noticesOf(warnings: Warning[], names: Readonly<Record<string, string>>) {
   return {
-    missing: warnings.filter((w) => w.source !== 'consent').map((w) => `${SOURCE_WORDS[w.source] ? `Information from ${SOURCE_WORDS[w.source]}` : 'Some information'} could not be fetched just now: ${w.message}`),
+    missing: warnings.filter((w) => w.source !== 'consent').map((w) => `${names[w.source] ? `Information from ${names[w.source]}` : 'Some information'} could not be fetched just now: ${w.message}`),
     withheld: warnings.some((w) => w.source === 'consent'),
   };
 }
@@ -40,7 +39,7 @@ export function recordPages(kit: PageKit, deps: PatientDeps): Router {
     const ops = patientOperationsFor(deps, res, 'GET /my-record ($everything)');
     const ref = await ops.self();
     const { resources, warnings } = await ops.record(ref);
-    kit.render(res, 'patient/my-record', { title: 'My record', current: 'record', ...myRecordView(resources as Resource[]), notices: noticesOf(warnings) });
+    kit.render(res, 'patient/my-record', { title: 'My record', current: 'record', ...myRecordView(resources as Resource[]), notices: noticesOf(warnings, ops.sourceNames()) });
   });
 
   router.get('/my-choices/preview', patient, async (req: Request, res: Response) => {
@@ -58,7 +57,7 @@ export function recordPages(kit: PageKit, deps: PatientDeps): Router {
       note: chosen.note,
       refusal: result.refusal,
       withheld: result.withheld,
-      notices: noticesOf(result.warnings),
+      notices: noticesOf(result.warnings, ops.sourceNames()),
       ...(result.resources ? myRecordView(result.resources) : {}),
     });
   });

@@ -7,7 +7,7 @@ import { OperationOutcomeError } from '../../fhir/outcomes.js';
 import type { PageKit } from '../page-kit.js';
 import { breakGlassRoutes } from './break-glass.js';
 import { handleFind } from './find-patient.js';
-import { operationsFor, SOURCE_LABELS, type StaffDeps } from './operations.js';
+import { operationsFor, type StaffDeps } from './operations.js';
 import { summaryView } from './summary-view.js';
 import { bannersOf } from './view-model.js';
 
@@ -34,7 +34,8 @@ export function crewPages(kit: PageKit, deps: StaffDeps & { grantMinutes: number
       if (e instanceof OperationOutcomeError && e.status === 403) return refused(kit, res, e, `${BASE}/patient/${ref.id}/emergency-access`, BASE);
       throw e;
     }
-    const banners = bannersOf(result.warnings);
+    const names = ops.sourceNames();
+    const banners = bannersOf(result.warnings, names);
     const missing = new Set(result.warnings.map((w) => w.source));
     const view = summaryView(result.bundle);
     const grant = await ops.activeGrant(ref);
@@ -44,7 +45,7 @@ export function crewPages(kit: PageKit, deps: StaffDeps & { grantMinutes: number
       useJs: false,
       ...view,
       banners,
-      answered: ref.sources.filter((s) => !missing.has(s)).map((s) => SOURCE_LABELS[s] ?? s),
+      answered: ref.sources.filter((s) => !missing.has(s)).map((s) => names[s] ?? 'A source system'),
       grantExpires: grant ? grant.expiresAt.toISOString().slice(11, 16) : undefined,
       findHref: BASE,
     });

@@ -6,7 +6,7 @@
 import type { Response } from 'express';
 import type { Bundle } from 'fhir/r4.js';
 import type { PatientQuery } from '../../adapters/types.js';
-import { SOURCE_DISPLAY, SOURCE_TAG_SYSTEM } from '../../adapters/merge.js';
+import { SOURCE_TAG_SYSTEM } from '../../adapters/merge.js';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { AuditSearch } from '../../audit/types.js';
 import type { EmergencyAccess, GrantRecord } from '../../consent/emergency.js';
@@ -34,6 +34,7 @@ export interface StaffDeps {
   fhirBaseUrl: string;
 }
 
+/** Short labels of the kinds of source (the record-source tag codes on each entry). */
 export const SOURCE_LABELS: Record<string, string> = { gp: 'GP', hospital: 'Hospital', 'social-care': 'Social care', consent: 'Consent' };
 
 /** The operations for one page request, as the signed-in person. */
@@ -55,12 +56,14 @@ export function operationsFor(deps: StaffDeps, res: Response, operation: string)
   return {
     principal,
     resolve,
+    /** Each source's display name by registry id: pages name a source by it, never by its id. */
+    sourceNames: () => repo.sourceNames(),
     findPatients: (query: PatientQuery) => repo.findPatients(query, signal),
     /** The IPS $summary, exactly as GET /fhir/Patient/{id}/$summary builds it. */
     summary: (ref: PatientRef): Promise<{ bundle: Bundle; warnings: Warning[] }> =>
       patientSummary({ repo, signal }, ref, {
         sourceTagSystem: SOURCE_TAG_SYSTEM,
-        sourceNames: { ...SOURCE_DISPLAY, consent: 'Consent' },
+        sourceNames: repo.sourceNames(),
         sourceLabels: SOURCE_LABELS,
         software: deps.software,
         isSafeguarding: (r) => hasCategory(r, 'safeguarding'),

@@ -65,7 +65,7 @@ export function recordPages(kit: PageKit, deps: StaffDeps & { grantMinutes: numb
       if (section.key === 'summary') {
         const { bundle, warnings } = await ops.summary(ref);
         const grant = await ops.activeGrant(ref);
-        return kit.render(res, 'record-summary', { ...common, ...summaryView(bundle), banners: bannersOf(warnings), grantExpires: grant?.expiresAt.toISOString().slice(11, 16) });
+        return kit.render(res, 'record-summary', { ...common, ...summaryView(bundle), banners: bannersOf(warnings, ops.sourceNames()), grantExpires: grant?.expiresAt.toISOString().slice(11, 16) });
       }
       const q = req.query as Record<string, unknown>;
       const page = Math.max(1, Math.min(10_000, Number.parseInt(String(q.page ?? '1'), 10) || 1));
@@ -154,7 +154,7 @@ async function sectionContent(ops: Operations, ref: PatientRef, section: Section
     const { resources, warnings } = await ops.record(ref, { types: section.recordTypes.types });
     const source = SOURCE_LABELS[section.recordTypes.source]!;
     const rows = resources.filter((r) => section.recordTypes!.types.includes(r.resourceType) && sourcesOf(r).includes(source)).sort(byDateDesc);
-    return { rows, banners: bannersOf(warnings), filter, filterParams, trends: [] };
+    return { rows, banners: bannersOf(warnings, ops.sourceNames()), filter, filterParams, trends: [] };
   }
   const rows: Resource[] = [];
   let banners: Banners = { missing: [], withheld: false };

@@ -84,10 +84,15 @@ export interface Banners {
   withheldMessage?: string;
 }
 
-export function bannersOf(warnings: Warning[]): Banners {
+/** `names`: each source's display name by registry id (a banner names the source by it, never by its id). */
+export function bannersOf(warnings: Warning[], names: Readonly<Record<string, string>>): Banners {
   const withheld = warnings.find((w) => w.source === 'consent');
   return {
-    missing: warnings.filter((w) => w.source !== 'consent').map((w) => ({ source: SOURCE_LABELS[w.source] ?? w.source, message: w.message })),
+    missing: warnings.filter((w) => w.source !== 'consent').map((w) => {
+      const name = names[w.source] ?? 'A source system';
+      // The service's messages start with the source's name already: it is not repeated.
+      return { source: w.message.startsWith(name) ? '' : name, message: w.message };
+    }),
     withheld: !!withheld,
     ...(withheld ? { withheldMessage: withheld.message } : {}),
   };

@@ -169,14 +169,20 @@ export function populationReturns(localAuthorities: readonly string[]): ExtractR
   });
 }
 
-export function buildExtracts(data: SandboxData): Record<SandboxSource, ExtractRows> {
+/**
+ * `orgs` (a sandbox region's share): the trust whose code the hospital extract carries (default the
+ * sandbox trust), and the local authorities whose population returns the social-care extract makes
+ * (default every sandbox place's and every person's).
+ */
+export function buildExtracts(data: SandboxData, orgs: { trust?: string; localAuthorities?: readonly string[] } = {}): Record<SandboxSource, ExtractRows> {
+  const trust = orgs.trust ?? HOSPITAL_TRUST.odsCode;
   const gp = fhirExtract(data.gp, (p) => p.generalPractitioner?.find((g) => g.identifier?.system === ODS_SYSTEM)?.identifier?.value, undefined, 1);
-  const hospital = fhirExtract(data.hospital, () => HOSPITAL_TRUST.odsCode, HOSPITAL_TRUST.odsCode, 1);
+  const hospital = fhirExtract(data.hospital, () => trust, trust, 1);
   const socialCare = socialCareExtract(data);
-  const las = [...new Set([...UK_PLACES.map((p) => p.localAuthority.code), ...socialCare.persons.map((p) => p.orgCode)])].sort();
+  const las = orgs.localAuthorities ? [...orgs.localAuthorities].sort() : [...new Set([...UK_PLACES.map((p) => p.localAuthority.code), ...socialCare.persons.map((p) => p.orgCode)])].sort();
   return {
     gp: { ...gp, orgReturns: [] },
-    hospital: { ...hospital, orgReturns: foodReturns([HOSPITAL_TRUST.odsCode]) },
+    hospital: { ...hospital, orgReturns: foodReturns([trust]) },
     socialCare: { ...socialCare, orgReturns: populationReturns(las) },
   };
 }
