@@ -6,7 +6,7 @@ import { AuditWriteError, appendToChain, changeWithAudit } from './append.js';
 import { checkInput } from './audit-event.js';
 import { accessLogOf, searchAuditEvents } from './search.js';
 import type { AccessLogEntry, AuditAnchor, AuditInput, AuditSearch, AuditVerification } from './types.js';
-import { chainHead, verifyChain } from './verify.js';
+import { chainHead, verifyChain, verifyChainFrom, verifyChainUpTo } from './verify.js';
 
 /**
  * Append-only, tamper-evident audit trail.
@@ -168,6 +168,31 @@ export class AuditLog {
   verify(anchor?: AuditAnchor): Promise<AuditVerification> {
     return verifyChain(this.db, anchor);
   }
+
+  /**
+   * For pages many people open (a patient's "who looked at my record"): the whole chain at most every
+   * `fullEveryMs`, and in between only what was appended after the last link verified (which must still
+   * carry its hash). One verification at a time per process; concurrent callers share it. A failure
+   * forgets the checkpoint, so the next call verifies everything again.
+   */
+  verifyRecent(fullEveryMs = 300_000, now: () => number = Date.now): Promise<AuditVerification> {
+    this.verifying ??= (async () => {
+      try {
+        const last = this.verified;
+        const full = !last || now() - last.fullAt > fullEveryMs;
+        const startedAt = now();
+        const r = full ? await verifyChainUpTo(this.db) : await verifyChainFrom(this.db, last.head);
+        this.verified = r.result.ok ? { head: r.head, fullAt: full ? startedAt : last!.fullAt } : undefined;
+        return r.result;
+      } finally {
+        this.verifying = undefined;
+      }
+    })();
+    return this.verifying;
+  }
+
+  private verified?: { head: AuditAnchor; fullAt: number };
+  private verifying?: Promise<AuditVerification>;
 
   /** Events matching every given filter, newest first. */
   search(filter: AuditSearch = {}): Promise<AuditEvent[]> {

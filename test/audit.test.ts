@@ -218,6 +218,38 @@ describe(`audit trail on ${TEST_ENGINE}`, () => {
       expect(await log.verify()).to.deep.equal({ ok: true, count: 8 });
     });
 
+    it('verifyRecent (the patient page): only new events between full checks, yet a change to a verified link, a new event or — at the next full check — an old one is caught', async () => {
+      let clock = 0;
+      const now = () => clock;
+      const fresh = new AuditLog(db); // its own checkpoint
+      expect(await fresh.verifyRecent(1000, now)).to.deep.equal({ ok: true, count: 8 }); // full
+      for (let i = 0; i < 3; i += 1) await fresh.append(input({ requestId: `later-${i}` }));
+      expect(await fresh.verifyRecent(1000, now)).to.deep.equal({ ok: true, count: 11 }); // 9..11 only
+      // A new event tampered with: caught at once.
+      await withoutRules(db, `UPDATE audit_event SET resource = jsonb_set(resource, '{outcome}', '"4"') WHERE seq = 11`);
+      expect(await fresh.verifyRecent(1000, now)).to.include({ ok: false, firstBrokenSeq: 11 });
+      await resetAudit(db);
+      for (let i = 0; i < 8; i += 1) await log.append(input({ requestId: `req-${i}` }));
+      const again = new AuditLog(db);
+      expect(await again.verifyRecent(1000, now)).to.include({ ok: true });
+      // The last verified link rewritten (hash and all): caught by the checkpoint check.
+      await withoutRules(db, `UPDATE audit_event SET hash = repeat('a', 64) WHERE seq = 8`);
+      expect(await again.verifyRecent(1000, now)).to.include({ ok: false, firstBrokenSeq: 8 });
+      await resetAudit(db);
+      for (let i = 0; i < 8; i += 1) await log.append(input({ requestId: `req-${i}` }));
+      const third = new AuditLog(db);
+      expect(await third.verifyRecent(1000, now)).to.include({ ok: true });
+      // An old event changed: not re-read between full checks, caught at the next one.
+      await withoutRules(db, `UPDATE audit_event SET resource = jsonb_set(resource, '{outcome}', '"4"') WHERE seq = 2`);
+      expect(await third.verifyRecent(1000, now)).to.include({ ok: true });
+      clock = 1001;
+      expect(await third.verifyRecent(1000, now)).to.include({ ok: false, firstBrokenSeq: 2 });
+      // Concurrent callers share one verification.
+      const [a, b] = [third.verifyRecent(1000, now), third.verifyRecent(1000, now)];
+      expect(a).to.equal(b);
+      await a;
+    });
+
     it('detects a modified resource', async () => {
       await withoutRules(db, `UPDATE audit_event SET resource = jsonb_set(resource, '{outcome}', '"4"') WHERE seq = 5`);
       const v = await log.verify();
