@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 
 /**
  * The documentation points at things that exist: every relative link in README.md and docs/*.md resolves to
@@ -78,6 +79,18 @@ describe('documentation links and references', () => {
       return !titles.get(file)!.some((t) => t.test(name));
     });
     expect(unknown.map((c) => `${c.file ?? '(no file named)'}: ${c.name}`)).to.deep.equal([]);
+  });
+
+  it("openapi.yaml's description names every route that needs no token (security: [])", () => {
+    const spec = parse(read('openapi.yaml')) as { info: { description: string }; paths: Record<string, Record<string, { security?: unknown[] }>> };
+    const description = spec.info.description.replace(/\s+/g, ' ');
+    const open = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).filter(([, op]) => Array.isArray(op.security) && op.security.length === 0).map(([method]) => ({ path, method })),
+    );
+    expect(open.length).to.be.greaterThan(5);
+    // Named as the path itself, or under a family the description names with an ellipsis (`GET /fhir/Measure…`).
+    const unnamed = open.filter(({ path }) => !description.includes(`\`${path}\``) && !description.includes(path) && !/\/fhir\/Measure/.test(path));
+    expect(unnamed.map(({ method, path }) => `${method.toUpperCase()} ${path}`)).to.deep.equal([]);
   });
 
   it('the README stays a short front door', () => {
