@@ -15,8 +15,9 @@ import { startHarness, type Harness } from './helpers/harness.js';
  * REQUEST_TIMEOUT_MS and be below 500; a 4xx must be an OperationOutcome that does not echo an
  * identifier the caller typed.
  *
- * Two passes: a fixed sweep (every operation × parameter × each value in NASTY), then fast-check
- * combinations of several malformed parameters at once. FUZZ_SEED=<n> replays a run (the seed is printed
+ * Two passes: a fixed sweep (every operation × parameter × control characters, a huge number and two
+ * values of NASTY taken in turn, so each operation meets all of NASTY across its parameters; a repeated
+ * parameter), then fast-check combinations of several malformed parameters drawn from all of NASTY. FUZZ_SEED=<n> replays a run (the seed is printed
  * on failure), FUZZ_RUNS sets the number of fast-check runs (default 150).
  */
 const REQUEST_TIMEOUT_MS = 15_000;
