@@ -4,7 +4,7 @@
  * real templates for the appointments-and-visits limit.
  */
 import { expect } from 'chai';
-import type { Resource } from 'fhir/r4.js';
+import type { FhirResource as Resource } from 'fhir/r4.js';
 import type { AccessLogEntry } from '../audit/types.js';
 import { SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
 import { accessLines } from '../web/patient/access-pages.js';
