@@ -152,6 +152,18 @@ export function createFhirSourceAdapter(opts: FhirSourceOptions): SourceAdapter 
       return { patients, issues };
     },
 
+    async listPatients(n: number, signal?: AbortSignal): Promise<SourcePatients> {
+      // One page only: a few people to offer, never the whole list.
+      const body = (await get('patient list', `Patient?${new URLSearchParams({ _count: String(n) })}`, signal)) as { resourceType?: string; entry?: { resource?: Resource }[] } | null;
+      if (body?.resourceType !== 'Bundle') throw new SourceError(id, 'invalid-response', 'patient list: expected a FHIR Bundle');
+      const patients = (body.entry ?? [])
+        .map((e) => e.resource)
+        .filter((r): r is Patient => r?.resourceType === 'Patient' && typeof r.id === 'string')
+        .slice(0, n)
+        .map((patient) => ({ source: id, sourcePatientId: patient.id!, patient }));
+      return { patients };
+    },
+
     async readPatient(sourcePatientId: string, signal?: AbortSignal) {
       return { source: id, sourcePatientId, patient: (await readOne('Patient', sourcePatientId, signal)) as Patient };
     },

@@ -74,6 +74,8 @@ export interface SourceAdapter {
   readonly resourceTypes?: ReadonlySet<string>;
   findPatients(query: PatientQuery, signal?: AbortSignal): Promise<SourcePatients>;
   readPatient(sourcePatientId: string, signal?: AbortSignal): Promise<SourcePatient>;
+  /** A few of the source's patients (one page of an unfiltered Patient search): demo sign-in only. */
+  listPatients?(count: number, signal?: AbortSignal): Promise<SourcePatients>;
   /**
    * The patient's record. `types`: only these resource types are wanted; a source that can narrow its
    * answer does (FHIR `$everything?_type=`), and the caller drops any other type a source sends anyway.

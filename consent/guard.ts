@@ -10,9 +10,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditInput } from '../audit/types.js';
 import type { EmergencyAccess } from './emergency.js';
 import { identityOnly, patientForSources } from './patient-view.js';
-import { canSee, compileConsents, dataRestricted, decideRequest, deniedSources } from './policy.js';
+import { canSee, compileConsents, dataRestricted, decideRequest, deniedSources, type CompiledConsents } from './policy.js';
 import type { ConsentStore } from './store.js';
-import type { AccessContext, Decision, PurposeOfUse } from './types.js';
+import type { AccessContext, Decision, EmergencyGrant, PurposeOfUse } from './types.js';
 
 /** The federated repository as the guard needs it: the plain RecordRepository plus index details. */
 export interface GuardedSource extends RecordRepository {
@@ -114,6 +114,47 @@ export class ConsentGuard {
       return result;
     };
 
+    /**
+     * The sources whose part of the Patient this caller may not see: deniedSources, plus each source whose
+     * organisations (a trust's, a council's) are all named by a denied organisation (ODS code) rule.
+     */
+    const denied = (ctx: AccessContext, compiled: CompiledConsents): ReadonlySet<string> => {
+      const out = new Set(deniedSources(ctx, compiled));
+      const codes = new Set([...out].map((c) => c.toUpperCase()));
+      for (const [source, orgs] of Object.entries(deps.sourceOrganisations)) {
+        if (orgs.length > 0 && orgs.every((o) => codes.has(o.toUpperCase()))) out.add(source);
+      }
+      return out;
+    };
+    /** The facts a decision depends on, for a caller (real, or imagined by a preview). */
+    const contextFor = (p: Principal, ref: PatientRef, indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>>, at: Date, grant?: EmergencyGrant): AccessContext => ({
+      principal: p,
+      patientId: ref.id,
+      patientNhsNumber: ref.nhsNumber,
+      purpose: 'TREAT',
+      now: at,
+      legitimateRelationship: hasRelationship(p, indexed, deps.sourceOrganisations),
+      ...(grant ? { emergency: grant } : {}),
+    });
+    /** The per-request decision; the purpose of use follows its basis (break the glass: BTG). */
+    const judge = (ctx: AccessContext, consents: Consent[]) => {
+      const compiled = compileConsents(consents, ctx.now);
+      const decision: Decision = decideRequest(ctx, compiled);
+      const purpose: PurposeOfUse = decision.permit && decision.basis === 'emergency' ? 'BTG' : 'TREAT';
+      ctx.purpose = purpose;
+      return { compiled, decision, purpose };
+    };
+    /**
+     * What a permitted caller is shown of a fetched record: each resource as canSee decides, the Patient
+     * without what only denied sources hold, and the withheld notice as dataRestricted decides it (the types
+     * asked for; all when undefined). The staff reads and the patient's preview both use it.
+     */
+    const shownTo = (ctx: AccessContext, compiled: CompiledConsents, result: { resources: Resource[]; warnings: Warning[] }, types?: Iterable<string>) => {
+      const { shown, withheld } = visible(ctx, compiled, result.resources, denied(ctx, compiled));
+      const warnings = dataRestricted(ctx, compiled, types, typesOfSource) ? [...result.warnings, WITHHELD_WARNING] : result.warnings;
+      return { shown, withheld, warnings };
+    };
+
     /** Gathers the context and decides, without auditing or throwing. */
     const decide = async (ref: PatientRef) => {
       // The route resolved the patient already (with links); only a bare ref needs the index again.
@@ -129,19 +170,8 @@ export class ConsentGuard {
         ? await deps.emergency.active(principal.sub, ref.id, at)
         : undefined;
       const consents: Consent[] = stored.map((s) => s.resource);
-      const ctx: AccessContext = {
-        principal,
-        patientId: ref.id,
-        patientNhsNumber: ref.nhsNumber,
-        purpose: 'TREAT',
-        now: at,
-        legitimateRelationship: relationship,
-        ...(grant ? { emergency: grant } : {}),
-      };
-      const compiled = compileConsents(consents, at);
-      const decision: Decision = decideRequest(ctx, compiled);
-      const purpose: PurposeOfUse = decision.permit && decision.basis === 'emergency' ? 'BTG' : 'TREAT';
-      ctx.purpose = purpose;
+      const ctx = contextFor(principal, ref, indexed, at, grant);
+      const { compiled, decision, purpose } = judge(ctx, consents);
       return { ctx, compiled, consents, purpose, decision };
     };
 
@@ -168,25 +198,17 @@ export class ConsentGuard {
       const imagined: Principal = { sub: 'preview', role: viewer.role, organisation: org };
       const at = now();
       const consents = (await deps.consents.forPatient(ref.id)).map((s) => s.resource);
-      const ctx: AccessContext = {
-        principal: imagined,
-        patientId: ref.id,
-        patientNhsNumber: ref.nhsNumber,
-        purpose: viewer.emergency ? 'BTG' : 'TREAT',
-        now: at,
-        legitimateRelationship: hasRelationship(imagined, indexed, deps.sourceOrganisations),
-        ...(viewer.emergency ? { emergency: { id: 'preview', sub: imagined.sub, patientId: ref.id, reason: 'preview', expiresAt: new Date(at.getTime() + 60_000) } } : {}),
-      };
-      const compiled = compileConsents(consents, at);
-      const decision = decideRequest(ctx, compiled);
+      // An imagined grant, never stored: the staff path's decision for someone who broke the glass.
+      const grant = viewer.emergency ? { id: 'preview', sub: imagined.sub, patientId: ref.id, reason: 'preview', expiresAt: new Date(at.getTime() + 60_000) } : undefined;
+      const ctx = contextFor(imagined, ref, indexed, at, grant);
+      const { compiled, decision } = judge(ctx, consents);
       if (!decision.permit) return { resources: null, withheld: 0, warnings: [], refusal: decision.reason };
       const result = await auditedWhile(
         { action: 'patient-read', decision: 'permit', patientId: ref.id, purpose: 'TREAT', sources: deps.repo.sourceIds() },
         () => deps.repo.everything(ref, signal),
       );
-      const shown = result.resources.filter((r) => r.resourceType === 'Patient' || canSee(ctx, compiled, r));
-      const withheld = result.resources.length - shown.length;
-      return { resources: shown, withheld, warnings: withheld > 0 ? [...result.warnings, WITHHELD_WARNING] : result.warnings };
+      const { shown, withheld, warnings } = shownTo(ctx, compiled, result);
+      return { resources: shown, withheld, warnings };
     };
 
     return {
@@ -227,7 +249,7 @@ export class ConsentGuard {
               resourceTypes: ['Patient'],
               ...(identity ? { outcomeDescription: 'identity only (name, date of birth, NHS number): the record itself may not be opened' } : {}),
             });
-            return { id: p.id, patient: identity ? identityOnly(p.patient) : patientForSources(p.patient, deniedSources(ctx, compiled)) };
+            return { id: p.id, patient: identity ? identityOnly(p.patient) : patientForSources(p.patient, denied(ctx, compiled)) };
           }),
         );
         return { patients, warnings: result.warnings };
@@ -239,7 +261,7 @@ export class ConsentGuard {
       async readPatient(ref: PatientRef, signal?: AbortSignal) {
         const { ctx, compiled, purpose } = await authorise(ref, 'patient-read');
         const read = await auditedWhile({ action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, resourceTypes: ['Patient'] }, () => deps.repo.readPatient(ref, signal));
-        return { ...read, patient: patientForSources(read.patient, deniedSources(ctx, compiled)) };
+        return { ...read, patient: patientForSources(read.patient, denied(ctx, compiled)) };
       },
 
       /**
@@ -258,13 +280,12 @@ export class ConsentGuard {
           { action: 'patient-query', decision: 'permit', patientId: ref.id, purpose, resourceTypes: [query.type], sources: deps.repo.sourceIds() },
           () => deps.repo.search(ref, query, signal),
         );
-        const { shown, withheld } = visible(ctx, compiled, result.resources);
+        // The notice follows the restriction in force and the types asked for, never what matched: see dataRestricted.
+        const { shown, withheld, warnings } = shownTo(ctx, compiled, result, resultTypes(query));
         if (withheld > 0) {
           await audit({ action: 'consent-decision', decision: 'deny', patientId: ref.id, purpose, outcomeDescription: `${withheld} item(s) withheld under the patient's consent` });
         }
-        // The notice follows the restriction in force and the types asked for, never what matched: see dataRestricted.
-        const restricted = dataRestricted(ctx, compiled, resultTypes(query), typesOfSource);
-        return { resources: shown, warnings: restricted ? [...result.warnings, WITHHELD_WARNING] : result.warnings, consentFiltered };
+        return { resources: shown, warnings, consentFiltered };
       },
 
       async everything(ref: PatientRef, signal?: AbortSignal, filter?: RecordFilter) {
@@ -273,23 +294,18 @@ export class ConsentGuard {
           { action: 'patient-read', decision: 'permit', patientId: ref.id, purpose, ...(filter ? { resourceTypes: [...filter.types] } : {}), sources: deps.repo.sourceIds() },
           () => deps.repo.everything(ref, signal, filter),
         );
-        const { shown, withheld } = visible(ctx, compiled, result.resources);
+        const { shown, withheld, warnings } = shownTo(ctx, compiled, result, filter?.types);
         if (withheld > 0) {
           await audit({ action: 'consent-decision', decision: 'deny', patientId: ref.id, purpose, outcomeDescription: `${withheld} item(s) withheld under the patient's consent` });
         }
-        return {
-          resources: shown,
-          warnings: dataRestricted(ctx, compiled, filter?.types, typesOfSource) ? [...result.warnings, WITHHELD_WARNING] : result.warnings,
-          consentFiltered: consents.some((c) => c.status === 'active'),
-        };
+        return { resources: shown, warnings, consentFiltered: consents.some((c) => c.status === 'active') };
       },
     };
   }
 }
 
 /** What of `resources` the caller may see (the Patient shown without denied sources' data), and how many were withheld. */
-function visible(ctx: AccessContext, compiled: ReturnType<typeof compileConsents>, resources: Resource[]): { shown: Resource[]; withheld: number } {
-  const denied = deniedSources(ctx, compiled);
+function visible(ctx: AccessContext, compiled: ReturnType<typeof compileConsents>, resources: Resource[], denied: ReadonlySet<string>): { shown: Resource[]; withheld: number } {
   const shown: Resource[] = [];
   let withheld = 0;
   for (const r of resources) {

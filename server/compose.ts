@@ -4,7 +4,8 @@ import { Federation } from '../adapters/federation.js';
 import { createFhirSourceAdapter } from '../adapters/fhir-source.js';
 import { createSocialCareAdapter } from '../adapters/social-care.js';
 import { Transport } from '../adapters/transport.js';
-import { relationshipOrganisations } from '../adapters/source-registry.js';
+import { demoPeople } from '../adapters/demo-people.js';
+import { relationshipOrganisations, type RegistrySource } from '../adapters/source-registry.js';
 import { createSmartBackendAuth, readKeyFile } from '../adapters/smart-backend-auth.js';
 import { createAggregateClient, type AggregateClient } from '../adapters/aggregate-client.js';
 import type { SourceAdapter, SourceId } from '../adapters/types.js';
@@ -30,7 +31,7 @@ import { smartConfiguration } from './smart-routes.js';
 import type { Config } from './config.js';
 import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys } from './demo-keys.js';
 import { createWeb } from '../web/app.js';
-import { patientPages } from '../web/patient/index.js';
+import { patientPages, type OrganisationChoice } from '../web/patient/index.js';
 import { staffPages } from '../web/staff/index.js';
 
 const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
@@ -92,6 +93,18 @@ export function createAggregateClients(
   );
 }
 
+/** The trusts and councils behind the registry's sources (once each), as the patient's choices offer them. */
+function patientChoiceOrganisations(registry: readonly RegistrySource[]): OrganisationChoice[] {
+  const seen = new Map<string, OrganisationChoice>();
+  for (const s of registry) {
+    for (const o of s.organisations) {
+      if (o.type === 'gp-practice' || seen.has(o.ods)) continue;
+      seen.set(o.ods, { ods: o.ods, type: o.type, ...(o.name ? { name: o.name } : {}) });
+    }
+  }
+  return [...seen.values()];
+}
+
 export async function createVerifier(config: Config): Promise<TokenVerifier> {
   const policy = { maxLifetimeSec: config.tokens.maxLifetimeSec, clockToleranceSec: config.tokens.clockSkewSec };
   if (config.auth.mode === 'demo') {
@@ -135,9 +148,13 @@ export async function createService(config: Config, logger: Logger, given: { db?
       config: config.web,
       baseUrl: config.publicBaseUrl,
       providerOrganisations: config.providerOrganisations,
+      demoPatients: {
+        list: () => demoPeople(federation.adapters, 6),
+        known: async (nhsNumber) => !!(await federation.patientIdForNhsNumber(nhsNumber)) || (await federation.findPatients({ kind: 'nhs-number', nhsNumber })).patients.length > 0,
+      },
       pageSets: [
         staffPages({ guard, emergency, audit, software: SOFTWARE, fhirBaseUrl: `${config.publicBaseUrl}/fhir`, grantMinutes: config.emergencyGrantMinutes }),
-        patientPages({ guard, consents, emergency, audit, providerOrganisations: config.providerOrganisations }),
+        patientPages({ guard, consents, emergency, audit, organisations: patientChoiceOrganisations(config.sourceRegistry) }),
       ],
     });
     const app = createApp({

@@ -7,8 +7,12 @@
  */
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
-import type { Bundle, Condition, Observation, Resource } from 'fhir/r4.js';
-import { categoriesOf } from '../consent/sensitivity.js';
+import type { Bundle, Condition, Observation, OperationOutcome, Patient, Resource } from 'fhir/r4.js';
+import { SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
+import { CATEGORIES, categoriesOf, type Category } from '../consent/sensitivity.js';
+import { isValidNhsNumber } from '../fhir/nhs-number.js';
+import { SESSION_COOKIE } from '../web/sessions.js';
+import { newCsrfToken, SessionStore } from '../web/session-store.js';
 import { ensureDemoKeys, mintToken } from '../server/demo-keys.js';
 import { chromiumAvailable, expectAccessible, launchBrowser, newSession, signIn, type Session } from './helpers/browser.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -36,6 +40,8 @@ describe('patient pages in a real browser (issue 17)', function () {
   let mh: { nhs: string; condition: string };
   /** Another patient, with repeated numeric laboratory results. */
   let labs: { nhs: string; test: string };
+  /** A third patient known to the GP and the hospital, and a sensitive category none of their entries has. */
+  let hp: { nhs: string; quiet: Category };
   let hospital: string;
   let keys: Awaited<ReturnType<typeof ensureDemoKeys>>;
 
@@ -65,6 +71,12 @@ describe('patient pages in a real browser (issue 17)', function () {
     const code = repeated.find(([p]) => p === `Patient/${le.gpPatientId}`)![1];
     const obs = gp.find((r) => r.resourceType === 'Observation' && (r as Observation).code?.coding?.[0]?.code === code) as Observation;
     labs = { nhs: le.nhsNumber, test: obs.code!.text ?? obs.code!.coding![0]!.display! };
+    const third = stack.sandbox.data.manifest.find((m) => m.hospitalPatientId && m.nhsNumber !== mh.nhs && m.nhsNumber !== labs.nhs
+      && stack.sandbox.data.hospital.some((r) => r.resourceType === 'Encounter' && JSON.stringify(r).includes(`Patient/${m.hospitalPatientId}`)))!;
+    const own = [...gp, ...stack.sandbox.data.hospital].filter((r) => JSON.stringify(r).includes(`Patient/${third.gpPatientId}"`) || JSON.stringify(r).includes(`Patient/${third.hospitalPatientId}"`));
+    const quiet = CATEGORIES.find((c) => !own.some((r) => categoriesOf(r).has(c)))!;
+    expect(quiet, 'a sensitive category the third patient has nothing of').to.be.a('string');
+    hp = { nhs: third.nhsNumber, quiet };
   });
   after(async () => {
     for (const s of sessions) await s.close().catch(() => undefined);
@@ -246,11 +258,23 @@ describe('patient pages in a real browser (issue 17)', function () {
     const a = sa.page;
     await signIn(a, stack.baseUrl, { patientNhsNumber: mh.nhs }, '/my-record');
     const aRecord = await a.textContent('main');
-    for (const path of [`/my-record?patient=${bPatientId}`, `/my-record/${bPatientId}`, `/my-choices?patient=${bPatientId}`, `/my-choices/preview?as=hospital&patient=${bPatientId}`, `/who-looked?patient=${bPatientId}`]) {
+    expect(aRecord, 'A’s own record shows A’s condition').to.include(mh.condition);
+    // Each URL is either not found, or A's own page: A's data, never B's integrated id, consent or results.
+    const own: Record<string, (main: string) => Promise<boolean>> = {
+      [`/my-record?patient=${bPatientId}`]: async (main) => main.includes(mh.condition),
+      [`/my-record/${bPatientId}`]: async () => false,
+      [`/my-choices?patient=${bPatientId}`]: async () => (await a.inputValue('form[action="/my-choices/add"] input[name=consent]')) !== bConsent,
+      [`/my-choices/preview?as=hospital&patient=${bPatientId}`]: async (main) => main.includes(mh.condition),
+      [`/who-looked?patient=${bPatientId}`]: async () => (await a.locator('#access-log tbody tr').count()) > 0,
+    };
+    for (const [path, showsOwn] of Object.entries(own)) {
       const r = await a.goto(`${stack.baseUrl}${path}`);
       const main = (await a.textContent('main')) ?? '';
+      const html = await a.content();
       expect(main, path).to.not.include(labs.test);
-      expect(r!.status() === 404 || !main.includes('Sensitive information') || !main.includes(labs.test), path).to.equal(true);
+      expect(html, path).to.not.include(bConsent);
+      expect(html, path).to.not.include(bPatientId!);
+      expect(r!.status() === 404 || (r!.status() === 200 && (await showsOwn(main))), `${path}: not found, or A’s own page (status ${r!.status()})`).to.equal(true);
     }
     await a.goto(`${stack.baseUrl}/my-record?patient=${bPatientId}`);
     expect(await a.textContent('main')).to.equal(aRecord);
@@ -281,5 +305,212 @@ describe('patient pages in a real browser (issue 17)', function () {
     const bRows = await sb.page.$$eval('#access-log tbody tr', (trs) => trs.map((tr) => tr.textContent!));
     expect(bRows.every((r) => /you|a clinician|ambulance|privacy/.test(r))).to.equal(true);
     expect(bRows.filter((r) => /\byou\b/.test(r)).length).to.be.greaterThan(0);
+  });
+  /** The hp patient's integrated id (the patient's own API search). */
+  const hpId = async () => {
+    const found = (await api(`/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${hp.nhs}`, { sub: 'p-hp', role: 'patient', nhs_number: hp.nhs })).body as unknown as Bundle;
+    return found.entry!.find((e) => e.resource?.resourceType === 'Patient')!.resource!.id!;
+  };
+  /** A staff member's $everything through the API: the resources, the Patient, and whether the withheld notice came with it. */
+  const staffRead = async (id: string, org: string) => {
+    const r = await api(`/fhir/Patient/${id}/$everything?_count=1000`, { sub: `dr-${org}`, role: 'clinician', org });
+    expect(r.status).to.equal(200);
+    const resources = ((r.body as unknown as Bundle).entry ?? []).map((e) => e.resource as Resource);
+    const notice = resources.some((x) => x.resourceType === 'OperationOutcome' && (x as OperationOutcome).issue.some((i) => /withheld by the patient's consent/.test(i.diagnostics ?? '')));
+    return { resources: resources.filter((x) => x.resourceType !== 'OperationOutcome'), patient: resources.find((x): x is Patient => x.resourceType === 'Patient')!, notice };
+  };
+  const sourcesOf = (r: Resource) => (r.meta?.tag ?? []).filter((t) => t.system === SOURCE_TAG_SYSTEM).map((t) => t.code);
+  const hasMrn = (p: Patient) => !!p.identifier?.some((i) => i.type?.coding?.some((c) => c.code === 'MR'));
+  /** The preview page for a viewer: the patient's details as shown, and whether the withheld notice is. */
+  const previewAs = async (page: Page, as: string) => {
+    await page.goto(`${stack.baseUrl}/my-choices/preview?as=${as}`);
+    return {
+      details: (await page.textContent('#patient-details')) ?? '',
+      from: (await page.textContent('#details-from')) ?? '',
+      notice: (await page.locator('[data-banner=withheld]').count()) === 1,
+      nothing: (await page.locator('[data-banner=nothing-withheld]').count()) === 1,
+      text: (await page.textContent('main')) ?? '',
+    };
+  };
+  const addChoice = async (page: Page, fill: () => Promise<void>) => {
+    await page.goto(`${stack.baseUrl}/my-choices`);
+    await fill();
+    await Promise.all([page.waitForURL(/saved=1/), page.click('form[action="/my-choices/add"] button')]);
+  };
+  const withdraw = async (page: Page) => {
+    await page.goto(`${stack.baseUrl}/my-choices`);
+    await Promise.all([page.waitForURL(/saved=1/), page.click('form[action="/my-choices/withdraw"] button')]);
+  };
+
+  it('the preview is the staff path: under "do not share hospital data" no hospital number or source on the details, and the withheld notice exactly when the staff read has it', async () => {
+    const { page } = await session();
+    await signIn(page, stack.baseUrl, { patientNhsNumber: hp.nhs }, '/my-choices');
+    const id = await hpId();
+    const practice = stack.practiceOf(hp.nhs);
+    // Before any choice: the hospital number is there, for the hospital and for the GP practice; no notice.
+    for (const [as, org] of [['hospital', hospital], ['gp', practice]] as const) {
+      const staff = await staffRead(id, org);
+      const preview = await previewAs(page, as);
+      expect(hasMrn(staff.patient), `${as}: the staff read has the hospital number`).to.equal(true);
+      expect(preview.details, as).to.include('Hospital record number');
+      expect(preview.from, as).to.include('the hospital');
+      expect(staff.notice, as).to.equal(false);
+      expect(preview.notice, as).to.equal(staff.notice);
+    }
+    await expectAccessible(page);
+    // Do not share information from the hospital, with anyone.
+    await addChoice(page, async () => {
+      await page.check('#what-2');
+      await page.check('#sources-2');
+      await page.check('#who-3');
+    });
+    expect(await page.textContent('#wishes')).to.include('Do not share information from the hospital with anyone');
+    for (const [as, org] of [['hospital', hospital], ['gp', practice]] as const) {
+      const staff = await staffRead(id, org);
+      const preview = await previewAs(page, as);
+      expect(hasMrn(staff.patient), `${as}: no hospital number for staff`).to.equal(false);
+      expect(sourcesOf(staff.patient), as).to.not.include('hospital');
+      expect(preview.details, `${as}: the preview shows no hospital number`).to.not.include('Hospital record number');
+      expect(preview.from, `${as}: nor the hospital as a source of the details`).to.not.include('the hospital');
+      expect(staff.notice, as).to.equal(true);
+      expect(preview.notice, `${as}: the notice exactly as the staff read`).to.equal(staff.notice);
+    }
+    // A category the patient has nothing of, withheld from the hospital: the staff read still has the
+    // notice (it must not reveal whether anything was hidden), so the preview says so too; the GP has neither.
+    await withdraw(page);
+    await addChoice(page, async () => {
+      await page.check('#what');
+      await page.check(`#categories${CATEGORIES.indexOf(hp.quiet) === 0 ? '' : `-${CATEGORIES.indexOf(hp.quiet) + 1}`}`);
+      await page.check('#who');
+      await page.selectOption('#organisation', hospital);
+    });
+    for (const [as, org] of [['hospital', hospital], ['gp', practice]] as const) {
+      const staff = await staffRead(id, org);
+      const preview = await previewAs(page, as);
+      expect(staff.notice, as).to.equal(as === 'hospital');
+      expect(preview.notice, `${as}: the notice exactly as the staff read`).to.equal(staff.notice);
+      expect(preview.nothing, as).to.equal(!staff.notice);
+      if (as === 'hospital') expect(preview.text).to.include('Nothing in your record now is hidden by it');
+    }
+    await page.goto(`${stack.baseUrl}/my-choices/preview?as=gp`);
+    await expectAccessible(page);
+    await withdraw(page);
+  });
+
+  it('"do not share information recorded by one organisation": organisations from the source registry; the GP no longer sees the trust’s items, and the preview says so', async () => {
+    const { page } = await session();
+    await signIn(page, stack.baseUrl, { patientNhsNumber: hp.nhs }, '/my-choices');
+    const id = await hpId();
+    const practice = stack.practiceOf(hp.nhs);
+    const offered = await page.$$eval('#sourceOrganisation option', (os) => os.map((o) => (o as HTMLOptionElement).value).filter(Boolean));
+    const registry = stack.config.sourceRegistry.flatMap((s) => (s.category === 'gp' ? [] : s.organisations.map((o) => o.ods)));
+    expect(offered).to.deep.equal([practice, ...registry]);
+    expect(await page.$$eval('#organisation option', (os) => os.map((o) => (o as HTMLOptionElement).value).filter(Boolean))).to.deep.equal(offered);
+    const before = await staffRead(id, practice);
+    const trustOnly = before.resources.filter((r) => r.resourceType !== 'Patient' && sourcesOf(r).join() === 'hospital').map((r) => r.id);
+    expect(trustOnly.length, 'items only the trust recorded').to.be.greaterThan(0);
+    expect((await previewAs(page, 'gp')).nothing).to.equal(true);
+    await addChoice(page, async () => {
+      await page.check('#what-4');
+      await page.selectOption('#sourceOrganisation', hospital);
+      await page.check('#who-3');
+    });
+    expect(await page.textContent('#wishes')).to.include(`Do not share information from the hospital trust (${hospital}) with anyone`);
+    const after = await staffRead(id, practice);
+    const ids = new Set(after.resources.map((r) => r.id));
+    expect(trustOnly.filter((x) => ids.has(x)), 'the trust’s items are not shown to the GP').to.deep.equal([]);
+    expect(after.resources.filter((r) => sourcesOf(r).includes('gp')).length, 'the GP’s own items still are').to.be.greaterThan(0);
+    expect(after.notice).to.equal(true);
+    expect(hasMrn(after.patient), 'nor the trust’s number for the patient').to.equal(false);
+    const preview = await previewAs(page, 'gp');
+    expect(preview.notice).to.equal(true);
+    expect(preview.text).to.match(/\d+ item\(s\) in your record now would not be shown to them/);
+    expect(preview.details).to.not.include('Hospital record number');
+    await expectAccessible(page);
+    await withdraw(page);
+  });
+
+  it('a preview (even as an ambulance crew) opens no emergency grant and raises no privacy alert', async () => {
+    const { page } = await session();
+    await signIn(page, stack.baseUrl, { patientNhsNumber: hp.nhs }, '/my-choices');
+    const id = await hpId();
+    const officer = { sub: 'po-1', role: 'privacy-officer', org: 'X26' } as const;
+    const alertsBefore = (await api('/review/alerts', officer)).body.alerts as unknown[];
+    for (const as of ['ambulance', 'gp', 'hospital']) {
+      await page.goto(`${stack.baseUrl}/my-choices/preview?as=${as}`);
+      expect(await page.locator('h1').textContent()).to.match(/^What .* would see$/);
+    }
+    const grants = await stack.service.db.query<{ n: string }>('SELECT count(*)::text AS n FROM emergency_grant WHERE patient_id = $1', [id]);
+    expect(grants.rows[0]!.n, 'no emergency grant for the patient').to.equal('0');
+    const alertsAfter = (await api('/review/alerts', officer)).body.alerts as unknown[];
+    expect(alertsAfter.length, 'no new privacy alert').to.equal(alertsBefore.length);
+  });
+
+  it('Who looked at my record: a valid date filter keeps only that period (axe), a later period shows none', async () => {
+    const { page } = await session();
+    await signIn(page, stack.baseUrl, { patientNhsNumber: hp.nhs }, '/who-looked');
+    const all = await page.$$eval('#access-log tbody tr', (trs) => trs.length);
+    expect(all).to.be.greaterThan(0);
+    const today = new Date().toISOString().slice(0, 10);
+    const ok = await page.goto(`${stack.baseUrl}/who-looked?from=${today}&to=${today}`);
+    expect(ok!.status()).to.equal(200);
+    expect(await page.locator('.nhsuk-error-summary').count()).to.equal(0);
+    const rows = await page.$$eval('#access-log tbody tr', (trs) => trs.map((tr) => tr.textContent!));
+    expect(rows.length).to.be.greaterThan(0);
+    expect(rows.every((r) => r.includes(today))).to.equal(true);
+    expect(await page.inputValue('#from')).to.equal(today);
+    await expectAccessible(page);
+    await page.goto(`${stack.baseUrl}/who-looked?from=2999-01-01`);
+    expect(await page.locator('#access-log tbody tr').count()).to.equal(0);
+  });
+
+  it('the patient page for someone no source knows is a 404 in the design system (axe)', async () => {
+    // As an external provider (NHS login) could sign in a person no source holds: a session of its own.
+    let unknown = '';
+    for (let n = 999_000_100; !unknown; n++) {
+      for (let d = 0; d <= 9 && !unknown; d++) if (isValidNhsNumber(`${n}${d}`) && !stack.sandbox.data.manifest.some((m) => m.nhsNumber === `${n}${d}`)) unknown = `${n}${d}`;
+    }
+    const sid = await new SessionStore(stack.service.db).create({ principal: { sub: 'ext-unknown', role: 'patient', nhsNumber: unknown }, csrf: newCsrfToken(), idleMinutes: 30 }, new Date(), 1);
+    const s = await session();
+    await s.context.addCookies([{ name: SESSION_COOKIE, value: sid, url: stack.baseUrl }]);
+    const r = await s.page.goto(`${stack.baseUrl}/my-record`);
+    expect(r!.status()).to.equal(404);
+    expect(await s.page.textContent('main')).to.include('not known to this service');
+    await expectAccessible(s.page);
+  });
+
+  it('demo sign-in: the demo sources’ own people as one-click choices; an NHS number nobody holds is refused on the page; no NHS number in a URL or log', async () => {
+    const s = await session();
+    await s.page.goto(`${stack.baseUrl}/my-record`);
+    await s.page.waitForURL(/\/demo-oidc\/interaction\//);
+    const offered = await s.page.$$eval('[data-demo-patient]', (bs) => bs.map((b) => b.textContent!.trim()));
+    expect(offered.length).to.be.greaterThan(0);
+    const known = new Set(stack.sandbox.data.manifest.map((m) => m.nhsNumber));
+    for (const o of offered) {
+      expect(o).to.match(/^Demo patient: .+, NHS number \d{3} \d{3} \d{4}$/);
+      expect(known.has(/(\d{3}) (\d{3}) (\d{4})$/.exec(o)!.slice(1).join('')), o).to.equal(true);
+    }
+    expect(await s.page.textContent('#nhsNumber-hint')).to.include(/(\d{3} \d{3} \d{4})$/.exec(offered[0]!)![1]!);
+    await expectAccessible(s.page);
+    // A valid NHS number nobody in the demo sources holds: said so on the page; nobody is signed in.
+    let unknown = '';
+    for (let n = 999_000_200; !unknown; n++) {
+      for (let d = 0; d <= 9 && !unknown; d++) if (isValidNhsNumber(`${n}${d}`) && !known.has(`${n}${d}`)) unknown = `${n}${d}`;
+    }
+    await s.page.check('#user-patient');
+    await s.page.fill('#nhsNumber', unknown);
+    const refused = await Promise.all([s.page.waitForResponse((res) => res.request().method() === 'POST'), s.page.click('button[type=submit]')]);
+    expect(refused[0].status()).to.equal(400);
+    expect(await s.page.textContent('.nhsuk-error-summary')).to.include('No record is known for this NHS number in the demo sources');
+    expect(await s.page.getAttribute('.nhsuk-error-summary a', 'href')).to.equal('#nhsNumber');
+    await expectAccessible(s.page);
+    // One click on a listed person: signed in as them, on their own record.
+    const nhs = /(\d{3}) (\d{3}) (\d{4})$/.exec(offered[0]!)!.slice(1).join('');
+    await Promise.all([s.page.waitForURL((u) => u.href.startsWith(stack.baseUrl) && u.pathname === '/my-record'), s.page.click('[data-demo-patient] >> nth=0')]);
+    expect(await s.page.locator('h1').textContent()).to.equal('My record');
+    for (const x of [nhs, unknown]) {
+      expect(s.urls.filter((u) => u.includes(x)), 'no NHS number in a URL').to.deep.equal([]);
+      expect(stack.logs.filter((l) => l.includes(x)), 'nor in a log line').to.deep.equal([]);
+    }
   });
 });

@@ -9,6 +9,7 @@ import type { Db } from '../store/db.js';
 import { loadAssets } from './assets.js';
 import type { WebConfig } from './config.js';
 import { DEMO_CLIENT_ID, DEMO_PROVIDER_PATH } from './demo-paths.js';
+import type { DemoPatientDirectory } from './demo-users.js';
 import { roleGate, type PageKit, type PageSet } from './page-kit.js';
 import { renderErrorPage } from './page-errors.js';
 import { createViews, ROLE_LABELS, type Renderer } from './render.js';
@@ -23,6 +24,8 @@ export interface WebDeps {
   /** The service's public base URL. */
   baseUrl: string;
   providerOrganisations: { hospital: string; socialCare: string };
+  /** The people of the demo sources (the demo sign-in offers them and refuses unknown NHS numbers). */
+  demoPatients: DemoPatientDirectory;
   pageSets: PageSet[];
   now?: () => Date;
 }
@@ -61,7 +64,7 @@ export async function createWeb(deps: WebDeps): Promise<Web> {
     const clientSecret = randomBytes(32).toString('base64url');
     let provider: Promise<Router> | undefined;
     const demoRouter = () =>
-      (provider ??= import('./demo-provider.js').then((m) => m.createDemoProvider({ baseUrl: deps.baseUrl, clientSecret, providers: deps.providerOrganisations, views })).then((p) => p.router));
+      (provider ??= import('./demo-provider.js').then((m) => m.createDemoProvider({ baseUrl: deps.baseUrl, clientSecret, providers: deps.providerOrganisations, patients: deps.demoPatients, views })).then((p) => p.router));
     router.use(DEMO_PROVIDER_PATH, pageSecurityHeaders());
     router.use((req: Request, res: Response, next: NextFunction) => {
       if (req.path !== DEMO_PROVIDER_PATH && !req.path.startsWith(`${DEMO_PROVIDER_PATH}/`)) return next();

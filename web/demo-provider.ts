@@ -9,7 +9,7 @@ import express, { Router, type Request, type Response } from 'express';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
-import { demoPatientId, demoStaff, type DemoUser } from './demo-users.js';
+import { demoPatientId, demoStaff, type DemoPatientDirectory, type DemoUser } from './demo-users.js';
 import type { Views } from './render.js';
 
 import { DEMO_CLIENT_ID, DEMO_PROVIDER_PATH } from './demo-paths.js';
@@ -28,6 +28,8 @@ export interface DemoProviderOptions {
   /** The relying party's client secret (made by the caller, which starts the provider lazily). */
   clientSecret: string;
   providers: { hospital: string; socialCare: string };
+  /** The demo sources' people: offered by name; an NHS number nobody holds is refused. */
+  patients: DemoPatientDirectory;
   views: Views;
 }
 
@@ -37,7 +39,16 @@ export async function createDemoProvider(opts: DemoProviderOptions): Promise<Dem
   const issuer = `${opts.baseUrl}${DEMO_PROVIDER_PATH}`;
   const { clientSecret } = opts;
   const staff = demoStaff(opts.providers);
-  const patients = new Map<string, string>(); // account id → NHS number (typed at demo sign-in)
+  const patients = new Map<string, string>(); // account id → NHS number (offered or typed at demo sign-in)
+  /** The people offered on the sign-in page (asked once; again while none could be had). */
+  let offered: { account: string; name: string; nhs: string }[] = [];
+  const offer = async () => {
+    if (offered.length > 0) return offered;
+    const people = await opts.patients.list().catch(() => []);
+    offered = people.map((p) => ({ account: demoPatientId(p.nhsNumber), name: p.name, nhs: `${p.nhsNumber.slice(0, 3)} ${p.nhsNumber.slice(3, 6)} ${p.nhsNumber.slice(6)}` }));
+    for (const p of people) patients.set(demoPatientId(p.nhsNumber), p.nhsNumber);
+    return offered;
+  };
   const userById = (id: string): DemoUser | undefined => {
     const s = staff.find((u) => u.id === id);
     if (s) return s;
@@ -114,26 +125,39 @@ export async function createDemoProvider(opts: DemoProviderOptions): Promise<Dem
 
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
-  const showSignIn = (res: Response, uid: string, status = 200, errors: { text: string; href: string }[] = [], values: Record<string, string> = {}) =>
+  const showSignIn = async (res: Response, uid: string, status = 200, errors: { text: string; href: string }[] = [], values: Record<string, string> = {}) => {
+    const people = await offer();
     res
       .status(status)
       .setHeader('Cache-Control', 'no-store')
       .type('html')
-      .send(opts.views.toHtml('demo-sign-in', { title: 'Demo sign-in', uid, staff, errors, values, action: `${DEMO_PROVIDER_PATH}/interaction/${uid}` }));
+      .send(opts.views.toHtml('demo-sign-in', { title: errors.length ? 'Error: Demo sign-in' : 'Demo sign-in', uid, staff, patients: people, errors, values, action: `${DEMO_PROVIDER_PATH}/interaction/${uid}` }));
+  };
 
   router.get(`${DEMO_PROVIDER_PATH}/interaction/:uid`, async (req: Request<{ uid: string }>, res: Response) => {
     const details = await provider.interactionDetails(req, res);
-    showSignIn(res, details.uid);
+    await showSignIn(res, details.uid);
   });
   router.post(`${DEMO_PROVIDER_PATH}/interaction/:uid`, form, async (req: Request<{ uid: string }>, res: Response) => {
     const details = await provider.interactionDetails(req, res);
     const body = (req.body ?? {}) as Record<string, string>;
     let accountId: string | undefined;
-    if (body.user === 'patient') {
+    if (typeof body.account === 'string' && body.account) {
+      // One of the offered demo patients, by account id (the NHS number is never in the form or a URL).
+      if (!offered.some((p) => p.account === body.account)) return showSignIn(res, details.uid, 400, [{ text: 'Choose who to sign in as', href: `#user-${staff[0]!.id}` }]);
+      accountId = body.account;
+    } else if (body.user === 'patient') {
       const nhs = String(body.nhsNumber ?? '').replace(/\s+/g, '');
       if (!isValidNhsNumber(nhs)) {
         return showSignIn(res, details.uid, 400, [{ text: 'Enter a valid 10-digit NHS number', href: '#nhsNumber' }], { user: 'patient' });
       }
+      let known: boolean;
+      try {
+        known = await opts.patients.known(nhs);
+      } catch {
+        return showSignIn(res, details.uid, 503, [{ text: 'The demo sources could not be asked just now, so this NHS number could not be checked: try again shortly', href: '#nhsNumber' }], { user: 'patient' });
+      }
+      if (!known) return showSignIn(res, details.uid, 400, [{ text: 'No record is known for this NHS number in the demo sources: choose one of the demo patients listed, or check the number', href: '#nhsNumber' }], { user: 'patient' });
       accountId = demoPatientId(nhs);
       patients.set(accountId, nhs);
     } else if (staff.some((u) => u.id === body.user)) {

@@ -1,6 +1,7 @@
 /**
  * The demo identity provider's people: one for every staff role and organisation the sandbox has, and
- * a demo patient for any valid NHS number typed at sign-in. All labelled as demo. Never used when
+ * demo patients: a few of the demo sources' own people offered by name, or anyone the demo sources know
+ * by the NHS number typed at sign-in (an unknown number is refused). All labelled as demo. Never used when
  * NODE_ENV=production (web/config.ts refuses WEB_SIGN_IN=demo there).
  */
 import { createHash } from 'node:crypto';
@@ -14,6 +15,14 @@ export interface DemoUser {
   nhsNumber?: string;
   /** One line for the demo sign-in page. */
   description: string;
+}
+
+/** Who the demo sources hold, as the demo sign-in needs it (server/compose.ts asks the configured sources). */
+export interface DemoPatientDirectory {
+  /** A few people the demo sources hold: a name and the NHS number. */
+  list(): Promise<{ name: string; nhsNumber: string }[]>;
+  /** Whether any demo source knows someone by this NHS number (throws when no source could be asked). */
+  known(nhsNumber: string): Promise<boolean>;
 }
 
 /** The sandbox's GP practices (scripts/sandbox/uk.ts GP_PRACTICES). */

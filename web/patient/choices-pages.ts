@@ -26,16 +26,16 @@ async function pageConsent(ops: PatientOperations, ref: PatientRef): Promise<{ c
   return { ...(current ? { current } : {}), others: all.filter((s) => s !== current) };
 }
 
-const EMPTY: Wish = { what: '' as Wish['what'], sources: [], categories: [], who: '' as Wish['who'], roles: [], organisation: '', from: '', to: '', emergency: false };
+const EMPTY: Wish = { what: '' as Wish['what'], sources: [], sourceOrganisation: '', categories: [], who: '' as Wish['who'], roles: [], organisation: '', from: '', to: '', emergency: false };
 
 export function choicesPages(kit: PageKit, deps: PatientDeps): Router {
   const router = Router();
   const patient = kit.requireRole('patient');
 
+  /** The patient's own registered practice, then every trust and council of the source registry, by ODS code. */
   const organisationsFor = (ref: { registeredPractice?: string }): Record<string, string> => ({
     ...(ref.registeredPractice ? { [ref.registeredPractice]: `your GP practice (${ref.registeredPractice})` } : {}),
-    [deps.providerOrganisations.hospital]: `the hospital (${deps.providerOrganisations.hospital})`,
-    [deps.providerOrganisations.socialCare]: `the council (${deps.providerOrganisations.socialCare})`,
+    ...Object.fromEntries(deps.organisations.map((o) => [o.ods, o.name ? `${o.name} (${o.ods})` : `the ${o.type === 'trust' ? 'hospital trust' : 'council'} (${o.ods})`])),
   });
 
   /** Renders the choices page: saved choices, the add form (with values/errors), a conflict, the history. */

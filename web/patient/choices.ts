@@ -16,8 +16,10 @@ export const ROLE_WORDS: Record<string, string> = { clinician: 'doctors, nurses 
 
 /** One wish as the form edits it. */
 export interface Wish {
-  what: 'all' | 'source' | 'category';
+  what: 'all' | 'source' | 'category' | 'organisation-data';
   sources: string[];
+  /** ODS code of the one organisation whose entries are not shared (what = organisation-data). */
+  sourceOrganisation: string;
   categories: string[];
   who: 'everyone' | 'role' | 'organisation';
   roles: string[];
@@ -36,8 +38,9 @@ const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Dat
 /** A wish from the posted form, and what is wrong with it (each error names its field). */
 export function wishFromForm(body: Record<string, unknown>, organisations: Record<string, string>): { wish: Wish; errors: FieldError[] } {
   const wish: Wish = {
-    what: (['all', 'source', 'category'].includes(str(body.what)) ? str(body.what) : '') as Wish['what'],
+    what: (['all', 'source', 'category', 'organisation-data'].includes(str(body.what)) ? str(body.what) : '') as Wish['what'],
     sources: list(body.sources).filter((s) => s in SOURCE_WORDS),
+    sourceOrganisation: str(body.sourceOrganisation) in organisations ? str(body.sourceOrganisation) : '',
     categories: list(body.categories).filter((c) => (CATEGORIES as readonly string[]).includes(c)),
     who: (['everyone', 'role', 'organisation'].includes(str(body.who)) ? str(body.who) : '') as Wish['who'],
     roles: list(body.roles).filter((r) => r in ROLE_WORDS),
@@ -51,6 +54,7 @@ export function wishFromForm(body: Record<string, unknown>, organisations: Recor
   if (!wish.what) err('what', 'Choose which information this choice is about');
   else if (wish.what === 'source' && wish.sources.length === 0) err('sources', 'Choose at least one place your information comes from');
   else if (wish.what === 'category' && wish.categories.length === 0) err('categories', 'Choose at least one kind of sensitive information');
+  else if (wish.what === 'organisation-data' && !wish.sourceOrganisation) err('sourceOrganisation', 'Choose the organisation whose information should not be shared');
   if (!wish.who) err('who', 'Choose who this choice is about');
   else if (wish.who === 'role' && wish.roles.length === 0) err('roles', 'Choose at least one kind of staff');
   else if (wish.who === 'organisation' && !wish.organisation) err('organisation', 'Choose an organisation');
@@ -70,6 +74,8 @@ const actor = (role: 'CST' | 'IRCP', system: string, value: string) => ({
 export function provisionOf(w: Wish): ConsentProvision {
   const actors = [
     ...(w.what === 'source' ? w.sources.map((s) => actor('CST', SOURCE_SYSTEM, s)) : []),
+    // One organisation's entries: a custodian named by its ODS code (consent/policy.ts: the entries it recorded).
+    ...(w.what === 'organisation-data' ? [actor('CST', SOURCE_SYSTEM, w.sourceOrganisation)] : []),
     ...(w.who === 'role' ? w.roles.map((r) => actor('IRCP', ROLE_SYSTEM, r)) : []),
     ...(w.who === 'organisation' ? [actor('IRCP', ODS_SYSTEM, w.organisation)] : []),
   ];
@@ -109,7 +115,7 @@ export function describe(p: ConsentProvision, organisations: Record<string, stri
   if (isOptOut(p)) return 'Do not use my information for research or for planning health services.';
   const id = (a: NonNullable<ConsentProvision['actor']>[number]) => a.reference.identifier?.value ?? '';
   const role = (a: NonNullable<ConsentProvision['actor']>[number]) => a.role.coding?.[0]?.code;
-  const sources = (p.actor ?? []).filter((a) => role(a) === 'CST').map((a) => SOURCE_WORDS[id(a)] ?? id(a));
+  const sources = (p.actor ?? []).filter((a) => role(a) === 'CST').map((a) => SOURCE_WORDS[id(a)] ?? organisations[id(a)] ?? `organisation ${id(a)}`);
   const staff = (p.actor ?? []).filter((a) => role(a) === 'IRCP' && a.reference.identifier?.system === ROLE_SYSTEM).map((a) => ROLE_WORDS[id(a)] ?? id(a));
   const orgs = (p.actor ?? []).filter((a) => role(a) === 'IRCP' && a.reference.identifier?.system === ODS_SYSTEM).map((a) => organisations[id(a)] ?? `organisation ${id(a)}`);
   const cats = (p.securityLabel ?? []).map((l) => CATEGORIES.find((c) => CATEGORY_LABELS[c] === l.code)).filter(Boolean).map((c) => CATEGORY_WORDS[c!]);
@@ -127,6 +133,7 @@ export const EXPLAIN = {
   category: 'Items about this are hidden from the staff you choose; the organisation that recorded an item still sees it, because it already holds it.',
   role: 'Every member of that kind of staff is affected; it does not change what other staff see.',
   organisation: 'Staff at that organisation will not see it; it does not delete anything from their own systems.',
+  organisationData: 'Staff will not see what that one organisation recorded about you (other organisations of the same kind are not affected, and a fact another place also recorded is still shown); it does not stop that organisation seeing its own records in its own systems.',
   period: 'The choice applies only between these dates; outside them your information is shared as usual.',
   emergency: 'Without this, staff who use emergency access (for example if you are unconscious) can still see it; with it, they cannot, even if that could affect your treatment.',
   optOut: 'Your information will not be used for research or for planning services; it does not change what the staff caring for you can see.',

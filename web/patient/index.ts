@@ -6,10 +6,10 @@ import { Router } from 'express';
 import type { PageSet } from '../page-kit.js';
 import { accessPages } from './access-pages.js';
 import { choicesPages } from './choices-pages.js';
-import type { PatientDeps } from './operations.js';
+import type { OrganisationChoice, PatientDeps } from './operations.js';
 import { recordPages } from './record-pages.js';
 
-export type { PatientDeps };
+export type { OrganisationChoice, PatientDeps };
 
 export function patientPages(deps: PatientDeps): PageSet {
   return {

@@ -22,8 +22,19 @@ export interface PatientDeps {
   consents: ConsentStore;
   emergency: EmergencyAccess;
   audit: AuditLog;
-  /** Organisation codes of the providers behind the hospital and social-care sources. */
-  providerOrganisations: { hospital: string; socialCare: string };
+  /**
+   * The organisations behind the configured sources that a patient can name in a choice: every trust and
+   * council of the source registry (a GP system's practices are many: the pages offer the patient's own).
+   */
+  organisations: readonly OrganisationChoice[];
+}
+
+/** An organisation of the source registry, as the choices offer it. */
+export interface OrganisationChoice {
+  ods: string;
+  type: 'trust' | 'council';
+  /** Its name in the registry, when given. */
+  name?: string;
 }
 
 /** The operations for one page request, as the signed-in patient. */

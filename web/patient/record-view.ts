@@ -4,8 +4,9 @@
  * immunisations, appointments and visits, social care. Every item says where it came from in plain
  * words. Pure; no HTML (templates escape).
  */
-import type { CarePlan, Observation, Resource } from 'fhir/r4.js';
+import type { CarePlan, Identifier, Observation, Patient, Resource } from 'fhir/r4.js';
 import { SOURCE_TAG_SYSTEM } from '../../adapters/merge.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/nhs-number.js';
 import { trendsOf, type Trend } from '../staff/trend.js';
 import { byDateDesc, conceptText, dateOf, statusOf, whatOf } from '../staff/view-model.js';
 import { SOURCE_WORDS } from './choices.js';
@@ -75,21 +76,42 @@ function activitiesOf(c: CarePlan): string {
   return [acts.length ? `Activities: ${acts.join('; ')}` : '', by].filter(Boolean).join('. ');
 }
 
+export interface PatientDetails { identifiers: { label: string; value: string }[]; from: string }
+
+const identifierLabel = (i: Identifier) =>
+  i.system === NHS_NUMBER_SYSTEM ? 'NHS number'
+    : i.type?.coding?.some((c) => c.code === 'MR') ? 'Hospital record number'
+      : (i.type?.text ?? i.type?.coding?.find((c) => c.display)?.display ?? 'Record number');
+
+/** The identifiers on the Patient as it is shown (a denied source's numbers are not there) and where it came from. */
+export function patientDetails(resources: Resource[]): PatientDetails | undefined {
+  const p = resources.find((r): r is Patient => r.resourceType === 'Patient');
+  if (!p) return undefined;
+  return { identifiers: (p.identifier ?? []).filter((i) => i.value).map((i) => ({ label: identifierLabel(i), value: i.value! })), from: fromWords(p) };
+}
+
 const of = (rs: Resource[], ...types: string[]) => rs.filter((r) => types.includes(r.resourceType)).sort(byDateDesc);
 const current = (r: Resource) => !['stopped', 'completed', 'entered-in-error', 'cancelled', 'inactive'].includes(statusOf(r));
+
+/** How many appointments and visits My record lists (the most recent); the page says when there are more. */
+export const ENCOUNTER_LIMIT = 50;
 
 /** The sections of My record. */
 export function myRecordView(resources: Resource[]) {
   const social = resources.filter((r) => hasSource(r, 'social-care'));
   const nonSocial = resources.filter((r) => !social.includes(r));
+  const visits = of(nonSocial, 'Encounter', 'Appointment');
   return {
+    details: patientDetails(resources),
     results: resultGroups(resources),
     problems: of(nonSocial, 'Condition').map((r) => item(r)),
     carePlans: of(nonSocial, 'CarePlan').map((r) => item(r, activitiesOf(r as CarePlan))),
     medicines: of(resources, 'MedicationRequest', 'MedicationStatement').filter(current).map((r) => item(r, ((r as { dosageInstruction?: { text?: string }[] }).dosageInstruction?.[0]?.text) ?? '')),
     allergies: of(resources, 'AllergyIntolerance').map((r) => item(r, ((r as { reaction?: { manifestation?: { text?: string; coding?: { display?: string }[] }[] }[] }).reaction ?? []).flatMap((x) => x.manifestation ?? []).map((m) => m.text ?? m.coding?.[0]?.display ?? '').filter(Boolean).join(', '))),
     immunisations: of(resources, 'Immunization').map((r) => item(r)),
-    encounters: of(nonSocial, 'Encounter', 'Appointment').slice(0, 50).map((r) => item(r)),
+    encounters: visits.slice(0, ENCOUNTER_LIMIT).map((r) => item(r)),
+    /** All appointments and visits, of which `encounters` lists the most recent. */
+    encountersTotal: visits.length,
     socialCare: {
       packages: of(social, 'CarePlan').map((r) => item(r, activitiesOf(r as CarePlan))),
       assessments: of(social, 'Procedure', 'Encounter', 'Observation', 'Condition').map((r) => item(r)),
