@@ -21,7 +21,7 @@ import { listOptedOutNhsNumbers } from '../indicators/opt-outs.js';
 import { loadPseudonymSecret } from '../indicators/pseudonyms.js';
 import { cellKeyFrom } from '../indicators/cell-key.js';
 import type { SnapshotMeta } from '../indicators/types.js';
-import { computeAtStartup } from './indicator-refresh.js';
+import { computeAtStartup } from '../indicators/refresh.js';
 import { SnapshotStore } from '../indicators/snapshots.js';
 import { FeedbackStore } from '../indicators/feedback.js';
 import type { IndicatorSource } from '../indicators/types.js';
@@ -43,7 +43,7 @@ export interface Service {
   audit: AuditLog;
   /** Computes the transparency indicators from the sources' aggregate APIs (indicators/compute.ts). */
   indicators: IndicatorComputer;
-  /** Computes the indicators for the periods the sources' data covers unless stored already (server/indicator-refresh.ts). */
+  /** Computes the indicators for the periods the sources' data covers unless stored already (indicators/refresh.ts). */
   computeIndicatorsAtStartup(): Promise<SnapshotMeta[]>;
   close(): Promise<void>;
 }
