@@ -33,6 +33,7 @@ import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys } from './demo-keys.js';
 import { createWeb } from '../web/app.js';
 import { patientPages } from '../web/patient/index.js';
 import { staffPages } from '../web/staff/index.js';
+import { DEFAULT_SOURCE_NAMES, publicPages, type SourceNames } from '../web/public/index.js';
 
 const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
 
@@ -111,6 +112,16 @@ export async function createVerifier(config: Config): Promise<TokenVerifier> {
   });
 }
 
+/** The display names of the sources the indicators use (the registry's, e.g. "GP practice system"). */
+function sourceNamesOf(config: Pick<Config, 'sourceRegistry'>): SourceNames {
+  const names = { ...DEFAULT_SOURCE_NAMES };
+  for (const k of Object.keys(names) as Array<keyof SourceNames>) {
+    const found = config.sourceRegistry.filter((s) => s.category === k).map((s) => s.displayName);
+    if (found.length) names[k] = found.join(' and ');
+  }
+  return names;
+}
+
 /** Wires configuration into a ready application: database (migrated), adapters, federation, auth. */
 export async function createService(config: Config, logger: Logger, given: { db?: Db; verifier?: TokenVerifier } = {}): Promise<Service> {
   const verifier = given.verifier;
@@ -132,6 +143,8 @@ export async function createService(config: Config, logger: Logger, given: { db?
     });
     const snapshots = new SnapshotStore(db);
     const cellKey = cellKeyFrom(secret);
+    const feedback = new FeedbackStore(db);
+    const feedbackLimiter = sharedRateLimiter(db, { bucket: 'indicator-feedback', limit: config.feedbackRatePerMinute, windowMs: 60_000, secret });
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, sourceOrganisations: Object.fromEntries(config.sourceRegistry.map((s) => [s.id, relationshipOrganisations(s)])) });
     const web = config.web.signIn.mode === 'off' ? undefined : await createWeb({
       db,
@@ -141,6 +154,15 @@ export async function createService(config: Config, logger: Logger, given: { db?
       pageSets: [
         staffPages({ guard, emergency, audit, software: SOFTWARE, fhirBaseUrl: `${config.publicBaseUrl}/fhir`, grantMinutes: config.emergencyGrantMinutes }),
         patientPages({ guard, consents, emergency, audit, providerOrganisations: config.providerOrganisations }),
+        publicPages({
+          defs: [...indicators.catalogue],
+          snapshots,
+          feedback,
+          feedbackLimiter,
+          feedbackPerMinute: config.feedbackRatePerMinute,
+          refresh: { computer: indicators, snapshots, audit, disclosure: config.disclosure, cellKey },
+          sourceNames: sourceNamesOf(config),
+        }),
       ],
     });
     const app = createApp({
@@ -161,11 +183,11 @@ export async function createService(config: Config, logger: Logger, given: { db?
       indicators: {
         computer: indicators,
         snapshots,
-        feedback: new FeedbackStore(db),
+        feedback,
         disclosure: config.disclosure,
         cellKey,
         feedbackPerMinute: config.feedbackRatePerMinute,
-        feedbackLimiter: sharedRateLimiter(db, { bucket: 'indicator-feedback', limit: config.feedbackRatePerMinute, windowMs: 60_000, secret }),
+        feedbackLimiter,
       },
       readiness: async () => {
         const dbCheck = await db.query('SELECT 1').then(

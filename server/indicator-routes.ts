@@ -11,6 +11,7 @@ import type { PublishedSnapshot, SnapshotStore } from '../indicators/snapshots.j
 import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
 import { isRealDate } from '../indicators/period.js';
+import { disclosureText } from '../indicators/disclosure-rules.js';
 import { requestRefresh } from '../indicators/refresh.js';
 import { measureRoutes } from './measure-routes.js';
 import type { Principal } from '../identity/principal.js';
@@ -81,17 +82,6 @@ function publicMeta(m: SnapshotMeta) {
     optOutsApplied: m.optOutsApplied,
     disclosurePolicy: m.disclosurePolicy,
   };
-}
-
-/** The disclosure rule in words (JSON catalogue and metadata CSV). */
-export function disclosureText(policy: DisclosurePolicy): string {
-  return (
-    `Counts from 1 to ${policy.threshold} are suppressed, and so is any further cell from which a suppressed one could be ` +
-    `worked out (secondary suppression); other counts are rounded to a multiple of ${policy.rounding} by keyed random rounding ` +
-    '(the same count of the same organisation is always published the same way). Every value, interval, funnel limit, ' +
-    'comparison and standardised value is computed from the published (rounded) counts, never the exact ones, and only ' +
-    'when numerator and denominator are both publishable. The opt-outs applied follow the same rule.'
-  );
 }
 
 function catalogueEntry(def: IndicatorDefinition) {
