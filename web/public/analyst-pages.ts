@@ -16,7 +16,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type DateParts = { day: string; month: string; year: string };
 const partsOf = (body: Record<string, unknown>, name: string): DateParts => {
-  const v = (k: string) => (typeof body[`${name}-${k}`] === 'string' ? (body[`${name}-${k}`] as string).trim().slice(0, 4) : '');
+  // the design system's date input names its fields start[day], start[month], start[year]
+  const v = (k: string) => (typeof body[`${name}[${k}]`] === 'string' ? (body[`${name}[${k}]`] as string).trim().slice(0, 4) : '');
   return { day: v('day'), month: v('month'), year: v('year') };
 };
 const isoOf = (p: DateParts) => (/^\d{4}$/.test(p.year) && /^\d{1,2}$/.test(p.month) && /^\d{1,2}$/.test(p.day) ? `${p.year}-${p.month.padStart(2, '0')}-${p.day.padStart(2, '0')}` : '');
@@ -83,7 +84,7 @@ export function analystPages(kit: PageKit, data: PublicData): Router {
     const { meta } = await requestRefresh({ ...data.deps.refresh, defs: data.deps.defs }, {
       principal: principalOf(res),
       requestId: res.locals.requestId as string,
-      operation: 'POST /analyst/refresh',
+      operation: 'POST /indicators/$refresh (analyst page)',
       start,
       end,
     });
