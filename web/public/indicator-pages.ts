@@ -11,6 +11,7 @@ import type { PageKit } from '../page-kit.js';
 import { indicatorPageModel } from './indicator-view.js';
 import type { PublicData } from './operations.js';
 import { feedbackLinks } from './feedback-pages.js';
+import { sendPage } from './send-page.js';
 import { AREA_DISPLAY, LEVEL_TEXT, periodText, polarityHint, sourcesText } from './words.js';
 
 /** GET /indicators or /indicators/{id} from a browser (HTML preferred, no `_format`): the page, not the JSON. */
@@ -92,7 +93,7 @@ export function indicatorPages(kit: PageKit, data: PublicData): Router {
       if (type !== undefined && !model.types.some((t) => t.code === type)) throw badRequest('invalid-parameter', "'type' is not an organisation type this indicator reports.", ['type']);
       body = data.bodies.set(key, kit.toHtml('public/indicator-body', model));
     }
-    kit.render(res, 'public/page', { title: def.title, body, footerLinks });
+    sendPage(kit, req, res, key, { title: def.title, body, footerLinks });
   });
 
   return router;

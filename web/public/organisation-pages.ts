@@ -12,6 +12,7 @@ import { INDICATOR_AREAS, type OrganisationLevel } from '../../indicators/types.
 import { lineGeometry } from '../charts/line.js';
 import type { PageKit } from '../page-kit.js';
 import { feedbackLinks } from './feedback-pages.js';
+import { sendPage } from './send-page.js';
 import { completenessOf } from './indicator-view.js';
 import type { CachedFigures, PublicData } from './operations.js';
 import { AREA_DISPLAY, formatCount, formatValue, intervalText, LEVEL_TEXT, organisationType, periodText, withheldText } from './words.js';
@@ -34,7 +35,7 @@ export function organisationPages(kit: PageKit, data: PublicData): Router {
       if (!model) throw unknown();
       body = data.bodies.set(key, kit.toHtml('public/organisation-body', model));
     }
-    kit.render(res, 'public/page', { title: `Organisation ${code}`, body, footerLinks: feedbackLinks(`/organisations/${code}`) });
+    sendPage(kit, req, res, key, { title: `Organisation ${code}`, body, footerLinks: feedbackLinks(`/organisations/${code}`) });
   });
 
   return router;
