@@ -36,3 +36,15 @@ export function valueFromUnrounded(numerator: number, denominator: number, publi
 export function checkCount(count: number, where: string): void {
   if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`${where}: counts must be integers ≥ 0, got ${count}`);
 }
+
+/** The disclosure rule in words (JSON catalogue, metadata CSV and the public pages). */
+export function disclosureText(policy: DisclosurePolicy): string {
+  return (
+    `Counts from 1 to ${policy.threshold} are suppressed, and so is any further cell from which a suppressed one could be ` +
+    `worked out (secondary suppression); other counts are rounded to a multiple of ${policy.rounding} by keyed random rounding ` +
+    '(the same count of the same organisation is always published the same way). Every value, interval, funnel limit, ' +
+    'comparison and standardised value is computed from the published (rounded) counts, never the exact ones, and only ' +
+    'when numerator and denominator are both publishable. The opt-outs applied follow the same rule.'
+  );
+}
+

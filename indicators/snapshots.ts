@@ -192,4 +192,26 @@ export class SnapshotStore {
     );
     return r.rows.map(metaOf);
   }
+
+  /**
+   * The published snapshot (metadata only, no figures) of every indicator and period: one light query, so a page
+   * can find which immutable snapshot to show and take its figures from a cache keyed by snapshot id.
+   * Oldest period first.
+   */
+  async publishedIndex(): Promise<Array<{ indicatorId: string; meta: SnapshotMeta }>> {
+    const r = await this.db.query<SnapshotRow & { indicator_id: string }>(
+      `SELECT * FROM (
+         SELECT DISTINCT ON (f.indicator_id, s.period_start, s.period_end) f.indicator_id, ${META_COLUMNS}
+           FROM indicator_snapshot s JOIN indicator_snapshot_figures f ON f.snapshot_id = s.id
+          ORDER BY f.indicator_id, s.period_start, s.period_end, ${PUBLISHED_FIRST}) AS p
+        ORDER BY p.period_end, p.period_start, p.indicator_id`,
+    );
+    return r.rows.map((row) => ({ indicatorId: row.indicator_id, meta: metaOf(row) }));
+  }
+
+  /** Every snapshot, newest first (metadata only), for the analysts' list. */
+  async list(count = 100): Promise<SnapshotMeta[]> {
+    const r = await this.db.query<SnapshotRow>(`SELECT ${META_COLUMNS} FROM indicator_snapshot s ORDER BY s.computed_at DESC, s.stored_at DESC, s.id LIMIT $1`, [count]);
+    return r.rows.map(metaOf);
+  }
 }

@@ -22,7 +22,7 @@ import { listOptedOutNhsNumbers } from '../indicators/opt-outs.js';
 import { loadPseudonymSecret } from '../indicators/pseudonyms.js';
 import { cellKeyFrom } from '../indicators/cell-key.js';
 import type { SnapshotMeta } from '../indicators/types.js';
-import { computeAtStartup } from './indicator-refresh.js';
+import { computeAtStartup } from '../indicators/refresh.js';
 import { SnapshotStore } from '../indicators/snapshots.js';
 import { FeedbackStore } from '../indicators/feedback.js';
 import { createApp } from './app.js';
@@ -33,6 +33,7 @@ import { DEMO_AUDIENCE, DEMO_ISSUER, ensureDemoKeys } from './demo-keys.js';
 import { createWeb } from '../web/app.js';
 import { patientPages, type OrganisationChoice } from '../web/patient/index.js';
 import { staffPages } from '../web/staff/index.js';
+import { publicPages } from '../web/public/index.js';
 
 const SOFTWARE = { name: 'integrated-patient-record', version: '0.1.0' };
 
@@ -43,7 +44,7 @@ export interface Service {
   audit: AuditLog;
   /** Computes the transparency indicators from the sources' aggregate APIs (indicators/compute.ts). */
   indicators: IndicatorComputer;
-  /** Computes the indicators for the periods the sources' data covers unless stored already (server/indicator-refresh.ts). */
+  /** Computes the indicators for the periods the sources' data covers unless stored already (indicators/refresh.ts). */
   computeIndicatorsAtStartup(): Promise<SnapshotMeta[]>;
   close(): Promise<void>;
 }
@@ -142,6 +143,8 @@ export async function createService(config: Config, logger: Logger, given: { db?
     });
     const snapshots = new SnapshotStore(db);
     const cellKey = cellKeyFrom(secret);
+    const feedback = new FeedbackStore(db);
+    const feedbackLimiter = sharedRateLimiter(db, { bucket: 'indicator-feedback', limit: config.feedbackRatePerMinute, windowMs: 60_000, secret });
     const guard = new ConsentGuard({ repo: federation, consents, emergency, audit, sourceOrganisations: Object.fromEntries(config.sourceRegistry.map((s) => [s.id, relationshipOrganisations(s)])) });
     const web = config.web.signIn.mode === 'off' ? undefined : await createWeb({
       db,
@@ -155,6 +158,14 @@ export async function createService(config: Config, logger: Logger, given: { db?
       pageSets: [
         staffPages({ guard, emergency, audit, software: SOFTWARE, fhirBaseUrl: `${config.publicBaseUrl}/fhir`, grantMinutes: config.emergencyGrantMinutes }),
         patientPages({ guard, consents, emergency, audit, organisations: patientChoiceOrganisations(config.sourceRegistry) }),
+        publicPages({
+          defs: [...indicators.catalogue],
+          snapshots,
+          feedback,
+          feedbackLimiter,
+          feedbackPerMinute: config.feedbackRatePerMinute,
+          refresh: { computer: indicators, snapshots, audit, disclosure: config.disclosure, cellKey },
+        }),
       ],
     });
     const app = createApp({
@@ -175,11 +186,11 @@ export async function createService(config: Config, logger: Logger, given: { db?
       indicators: {
         computer: indicators,
         snapshots,
-        feedback: new FeedbackStore(db),
+        feedback,
         disclosure: config.disclosure,
         cellKey,
         feedbackPerMinute: config.feedbackRatePerMinute,
-        feedbackLimiter: sharedRateLimiter(db, { bucket: 'indicator-feedback', limit: config.feedbackRatePerMinute, windowMs: 60_000, secret }),
+        feedbackLimiter,
       },
       readiness: async () => {
         const dbCheck = await db.query('SELECT 1').then(

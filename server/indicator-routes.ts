@@ -5,13 +5,14 @@ import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, unproc
 import { integerParam, MAX_OFFSET } from '../fhir/parameters.js';
 import { catalogueCsv, figuresCsv, metadataCsv, type MetadataUrl } from '../indicators/csv.js';
 import { comparisonOf, polarityOf } from '../indicators/comparison.js';
-import { FEEDBACK_MAX_CHARS, type FeedbackStore } from '../indicators/feedback.js';
+import { FEEDBACK_MAX_CHARS, feedbackProblems, type FeedbackProblem, type FeedbackStore } from '../indicators/feedback.js';
 import type { RateLimiter } from '../store/rate-limits.js';
 import type { PublishedSnapshot, SnapshotStore } from '../indicators/snapshots.js';
 import type { IndicatorDefinition } from '../indicators/spec.js';
 import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
 import { isRealDate } from '../indicators/period.js';
-import { refreshSnapshot } from './indicator-refresh.js';
+import { disclosureText } from '../indicators/disclosure-rules.js';
+import { requestRefresh } from '../indicators/refresh.js';
 import { measureRoutes } from './measure-routes.js';
 import type { Principal } from '../identity/principal.js';
 
@@ -83,17 +84,6 @@ function publicMeta(m: SnapshotMeta) {
   };
 }
 
-/** The disclosure rule in words (JSON catalogue and metadata CSV). */
-export function disclosureText(policy: DisclosurePolicy): string {
-  return (
-    `Counts from 1 to ${policy.threshold} are suppressed, and so is any further cell from which a suppressed one could be ` +
-    `worked out (secondary suppression); other counts are rounded to a multiple of ${policy.rounding} by keyed random rounding ` +
-    '(the same count of the same organisation is always published the same way). Every value, interval, funnel limit, ' +
-    'comparison and standardised value is computed from the published (rounded) counts, never the exact ones, and only ' +
-    'when numerator and denominator are both publishable. The opt-outs applied follow the same rule.'
-  );
-}
-
 function catalogueEntry(def: IndicatorDefinition) {
   return {
     id: def.id,
@@ -126,9 +116,12 @@ function wantsCsv(req: Request): boolean {
 
 const principalOf = (res: Response) => res.locals.principal as Principal;
 
-/** Text that looks like someone's NHS number or e-mail address: feedback must not carry personal data. */
-const NHS_NUMBER_LIKE = /(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)/;
-const EMAIL_LIKE = /[^\s@]+@[^\s@]+\.[^\s@]+/;
+const API_FEEDBACK_MESSAGES: Record<FeedbackProblem['kind'], string> = {
+  empty: "'text' must not be empty.",
+  'too-long': `'text' must be at most ${FEEDBACK_MAX_CHARS} characters.`,
+  'personal-data': "'text' seems to hold an NHS number or e-mail address: feedback needs no personal data, please remove it.",
+  rating: "'rating' must be a whole number from 1 to 5.",
+};
 
 export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
   const router = Router();
@@ -144,6 +137,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
   // ---- Catalogue ----
 
   router.get('/indicators', async (req: Request, res: Response) => {
+    res.vary('Accept'); // the same URL is a page for browsers (web/public)
     const [latest, periods] = await Promise.all([deps.snapshots.latestPerIndicator(), deps.snapshots.periodsWithData()]);
     if (wantsCsv(req)) return sendCsv(res, 'indicators', catalogueCsv(defs.map((def) => ({ def, latest: latest.get(def.id) }))));
     res.json({
@@ -195,6 +189,7 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
   }
 
   router.get('/indicators/:id', async (req: Request<{ id: string }>, res: Response) => {
+    res.vary('Accept');
     const def = definition(req.params.id);
     const pub = await publishedFor(def, req.query as Record<string, string | undefined>);
     describedBy(res, metadataUrl(pub.meta, pub.figures));
@@ -254,26 +249,15 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
   // ---- Refresh (analyst only, audited) ----
 
   router.post('/indicators/$refresh', async (req: Request, res: Response) => {
-    const p = principalOf(res);
-    const operation = 'POST /indicators/$refresh';
-    const auditBase = { action: 'indicator-refresh' as const, principal: p, requestId: res.locals.requestId as string, operation, purpose: 'HOPERAT' as const };
-    if (p.role !== 'analyst') {
-      await deps.audit.record({ ...auditBase, decision: 'deny', outcomeDescription: `indicator refresh refused: role ${p.role} is not analyst` });
-      throw forbidden('role-not-permitted', 'Only an analyst may refresh the indicators.');
-    }
     const body = (req.body ?? {}) as { period?: { start?: string; end?: string }; indicators?: string[] };
-    const start = body.period?.start ?? '';
-    const end = body.period?.end ?? '';
-    if (!isRealDate(start)) throw badRequest('invalid-period', "'period.start' must be a date YYYY-MM-DD.", ['period.start']);
-    if (!isRealDate(end)) throw badRequest('invalid-period', "'period.end' must be a date YYYY-MM-DD.", ['period.end']);
-    if (start > end) throw unprocessable('invalid-period', "'period.start' must not be after 'period.end'.", ['period.start']);
-    const ids = body.indicators;
-    ids?.forEach((id, i) => {
-      if (!byId.has(id)) throw unprocessable('unknown-indicator', 'There is no such indicator.', [`indicators[${i}]`]);
+    const { meta, published, selected } = await requestRefresh({ ...deps, defs }, {
+      principal: principalOf(res),
+      requestId: res.locals.requestId as string,
+      operation: 'POST /indicators/$refresh',
+      start: body.period?.start ?? '',
+      end: body.period?.end ?? '',
+      ...(body.indicators ? { indicators: body.indicators } : {}),
     });
-    const period = { start, end };
-    const selected = ids ? defs.filter((d) => ids.includes(d.id)) : defs;
-    const { meta, published } = await refreshSnapshot(deps, { period, defs: selected, ids, principal: p, requestId: res.locals.requestId as string, operation });
     res.status(201).setHeader('Location', `${deps.baseUrl}/indicators/${selected[0]?.id ?? ''}?snapshot=${meta.id}`);
     res.json({
       snapshot: { ...publicMeta(meta), requestedBy: meta.requestedBy, indicatorIds: meta.indicatorIds },
@@ -299,16 +283,10 @@ export function indicatorRoutes(deps: IndicatorRouteDeps): Router {
     }
     const def = definition(req.params.id);
     const body = (req.body ?? {}) as { text?: unknown; rating?: unknown };
-    if (typeof body.text !== 'string' || body.text.trim() === '') throw unprocessable('invalid-feedback', "'text' must not be empty.", ['text']);
-    if (body.text.length > FEEDBACK_MAX_CHARS) throw unprocessable('invalid-feedback', `'text' must be at most ${FEEDBACK_MAX_CHARS} characters.`, ['text']);
-    if (NHS_NUMBER_LIKE.test(body.text) || EMAIL_LIKE.test(body.text)) {
-      throw unprocessable('personal-data', "'text' seems to hold an NHS number or e-mail address: feedback needs no personal data, please remove it.", ['text']);
-    }
-    const rating = body.rating === undefined || body.rating === null ? null : body.rating;
-    if (rating !== null && (typeof rating !== 'number' || !Number.isInteger(rating) || rating < 1 || rating > 5)) {
-      throw unprocessable('invalid-feedback', "'rating' must be a whole number from 1 to 5.", ['rating']);
-    }
-    const fb = await deps.feedback.add(def.id, body.text.trim(), rating);
+    const problem = feedbackProblems(body.text, body.rating)[0];
+    if (problem) throw unprocessable(problem.kind === 'personal-data' ? 'personal-data' : 'invalid-feedback', API_FEEDBACK_MESSAGES[problem.kind], [problem.field]);
+    const rating = typeof body.rating === 'number' ? body.rating : null;
+    const fb = await deps.feedback.add(def.id, (body.text as string).trim(), rating);
     res.status(201).json({ id: fb.id, indicatorId: fb.indicatorId, rating: fb.rating, createdAt: fb.createdAt });
   });
 

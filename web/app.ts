@@ -79,7 +79,9 @@ export async function createWeb(deps: WebDeps): Promise<Web> {
   const prefixes = [...CORE_PREFIXES, ...deps.pageSets.flatMap((s) => s.prefixes)];
   const isPagePath = (path: string) => path === '/' || prefixes.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
 
-  const kit: PageKit = { render, sessions, staffIdleMinutes: deps.config.staffIdleMinutes, requireRole: roleGate(sessions, render, deps.config.staffIdleMinutes) };
+  const claimed = (req: Request) => deps.pageSets.some((s) => s.claims?.(req) ?? false);
+  const homeLinks = deps.pageSets.flatMap((s) => s.homeLinks ?? []);
+  const kit: PageKit = { render, toHtml: views.toHtml, sessions, staffIdleMinutes: deps.config.staffIdleMinutes, requireRole: roleGate(sessions, render, deps.config.staffIdleMinutes) };
   const pages = Router();
   const issuerOrigin = new URL(signIn.issuer).origin;
   pages.use(pageSecurityHeaders(issuerOrigin === new URL(deps.baseUrl).origin ? [] : [issuerOrigin]));
@@ -90,7 +92,7 @@ export async function createWeb(deps: WebDeps): Promise<Web> {
     const principal = res.locals.principal;
     const startLinks = principal ? deps.pageSets.flatMap((s) => s.startLinks?.(principal) ?? []) : [];
     const notice = res.locals.sessionEnded === 'idle' ? `You were signed out because the service was not used for ${res.locals.endedIdleMinutes ?? deps.config.staffIdleMinutes} minutes.` : undefined;
-    render(res, 'home', { title: 'Start', roleLabel: principal ? ROLE_LABELS[principal.role as keyof typeof ROLE_LABELS] : '', startLinks, notice });
+    render(res, 'home', { title: 'Start', roleLabel: principal ? ROLE_LABELS[principal.role as keyof typeof ROLE_LABELS] : '', startLinks, homeLinks, notice });
   });
   pages.use(
     signInRoutes({
@@ -107,7 +109,7 @@ export async function createWeb(deps: WebDeps): Promise<Web> {
     render(res, 'error', { title: 'Page not found', paragraphs: ['If you typed the web address, check it is correct.'], code: 'no-such-route' }, 404);
   });
   pages.use((e: unknown, req: Request, res: Response, _next: NextFunction) => renderErrorPage(render, e, req, res));
-  router.use((req, res, next) => (isPagePath(req.path) ? pages(req, res, next) : next()));
+  router.use((req, res, next) => (isPagePath(req.path) || claimed(req) ? pages(req, res, next) : next()));
 
   return {
     router,

@@ -11,6 +11,8 @@ import type { Sessions } from './sessions.js';
 
 export interface PageKit {
   render: Renderer;
+  /** A view's HTML as a string (for a body a page set renders once and caches). */
+  toHtml(view: string, context?: Record<string, unknown>): string;
   sessions: Sessions;
   /** Minutes a staff session may be idle (for pages that say so). */
   staffIdleMinutes: number;
@@ -23,6 +25,13 @@ export interface PageSet {
   prefixes: string[];
   /** Links on the start page for a signed-in person. */
   startLinks?(principal: Principal): { href: string; text: string }[];
+  /** Links on the start page for everyone, signed in or not (e.g. the public indicators). */
+  homeLinks?: { href: string; text: string }[];
+  /**
+   * Requests outside `prefixes` the set takes as well, decided per request (content negotiation: a browser's
+   * GET of a URL whose API answer is JSON for other clients).
+   */
+  claims?(req: Request): boolean;
   router(kit: PageKit): Router;
 }
 

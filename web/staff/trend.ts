@@ -3,6 +3,7 @@
  * same values in a table beside it. Pure: values in, drawing coordinates out.
  */
 import type { Observation, Resource } from 'fhir/r4.js';
+import { lineGeometry } from '../charts/line.js';
 import { conceptText, dateOf, sourcesOf } from './view-model.js';
 
 export interface Trend {
@@ -18,10 +19,6 @@ export interface Trend {
   max: number;
 }
 
-const W = 300;
-const H = 100;
-const PAD = 10;
-
 /** One trend per test with two or more numeric values (oldest to newest), at most `limit` trends. */
 export function trendsOf(resources: Resource[], limit = 6): Trend[] {
   const groups = new Map<string, Observation[]>();
@@ -36,23 +33,12 @@ export function trendsOf(resources: Resource[], limit = 6): Trend[] {
   for (const list of groups.values()) {
     if (list.length < 2) continue;
     const sorted = [...list].sort((a, b) => dateOf(a).localeCompare(dateOf(b)));
-    const values = sorted.map((o) => o.valueQuantity!.value!);
-    const min = Math.min(...values);
-    const max = Math.max(...values);
-    const span = max - min || 1;
-    const x = (i: number) => Math.round(PAD + (i * (W - 2 * PAD)) / Math.max(1, sorted.length - 1));
-    const y = (v: number) => Math.round(H - PAD - ((v - min) * (H - 2 * PAD)) / span);
     const points = sorted.map((o) => ({ when: dateOf(o), value: o.valueQuantity!.value!, sources: sourcesOf(o).join(', ') }));
     trends.push({
       name: conceptText(sorted[0]!.code, 'Test'),
       unit: sorted[0]!.valueQuantity?.unit ?? '',
       points,
-      polyline: points.map((p, i) => `${x(i)},${y(p.value)}`).join(' '),
-      dots: points.map((p, i) => ({ x: x(i), y: y(p.value), label: `${p.when}: ${p.value}` })),
-      width: W,
-      height: H,
-      min,
-      max,
+      ...lineGeometry(points.map((p) => ({ label: `${p.when}: ${p.value}`, value: p.value }))),
     });
     if (trends.length >= limit) break;
   }

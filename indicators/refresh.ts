@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
-import { publishRun, type PublishedRun } from '../indicators/publish.js';
-import type { SnapshotStore } from '../indicators/snapshots.js';
-import type { IndicatorDefinition } from '../indicators/spec.js';
-import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from '../indicators/types.js';
+import { publishRun, type PublishedRun } from './publish.js';
+import type { SnapshotStore } from './snapshots.js';
+import type { IndicatorDefinition } from './spec.js';
+import type { ComputeRun, DisclosurePolicy, ReportingPeriod, SnapshotMeta } from './types.js';
 import type { Principal } from '../identity/principal.js';
+import { badRequest, forbidden, unprocessable } from '../fhir/outcomes.js';
+import { isRealDate } from './period.js';
 
 /**
  * One refresh of the indicators for a period: compute, publish under disclosure control, then store the snapshot and
@@ -44,6 +46,38 @@ export async function refreshSnapshot(
     ],
   }));
   return { meta, published };
+}
+
+/**
+ * The analyst's refresh, as `POST /indicators/$refresh` and the analyst's refresh page both ask for it: the role
+ * is checked (a refusal is audited), the period and indicator ids validated (OperationOutcome errors naming the
+ * field: `period.start`, `period.end`, `indicators[i]`), then one snapshot is computed, published, stored and audited.
+ */
+export async function requestRefresh(
+  deps: RefreshDeps & { defs: readonly IndicatorDefinition[] },
+  req: { principal: Principal; requestId: string; operation: string; start: string; end: string; indicators?: string[] },
+): Promise<{ meta: SnapshotMeta; published: PublishedRun; selected: IndicatorDefinition[] }> {
+  const p = req.principal;
+  if (p.role !== 'analyst') {
+    await deps.audit.record({
+      action: 'indicator-refresh', principal: p, requestId: req.requestId, operation: req.operation, purpose: 'HOPERAT',
+      decision: 'deny', outcomeDescription: `indicator refresh refused: role ${p.role} is not analyst`,
+    });
+    throw forbidden('role-not-permitted', 'Only an analyst may refresh the indicators.');
+  }
+  if (!isRealDate(req.start)) throw badRequest('invalid-period', "'period.start' must be a date YYYY-MM-DD.", ['period.start']);
+  if (!isRealDate(req.end)) throw badRequest('invalid-period', "'period.end' must be a date YYYY-MM-DD.", ['period.end']);
+  if (req.start > req.end) throw unprocessable('invalid-period', "'period.start' must not be after 'period.end'.", ['period.start']);
+  const known = new Set(deps.defs.map((d) => d.id));
+  req.indicators?.forEach((id, i) => {
+    if (!known.has(id)) throw unprocessable('unknown-indicator', 'There is no such indicator.', [`indicators[${i}]`]);
+  });
+  const ids = req.indicators;
+  const selected = ids ? deps.defs.filter((d) => ids.includes(d.id)) : [...deps.defs];
+  const { meta, published } = await refreshSnapshot(deps, {
+    period: { start: req.start, end: req.end }, defs: selected, ...(ids ? { ids } : {}), principal: p, requestId: req.requestId, operation: req.operation,
+  });
+  return { meta, published, selected };
 }
 
 /** The calendar years that end on or before `through` or contain it: the latest one and the one before. */

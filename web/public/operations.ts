@@ -1,0 +1,88 @@
+/**
+ * The public site's one door to the service: the indicator catalogue, the snapshot store (published,
+ * disclosure-controlled figures only), the feedback store and its rate limiter, and the analysts' refresh
+ * (indicators/refresh.ts, the same operation as POST /indicators/$refresh). Snapshots are immutable, so
+ * figures and rendered page bodies are cached in memory under their snapshot id: a new snapshot has a new
+ * id, and nothing needs invalidating.
+ */
+import type { FeedbackStore } from '../../indicators/feedback.js';
+import type { RefreshDeps } from '../../indicators/refresh.js';
+import type { SnapshotStore } from '../../indicators/snapshots.js';
+import type { IndicatorDefinition } from '../../indicators/spec.js';
+import type { PublishedIndicator, PublishedOrganisation, SnapshotMeta } from '../../indicators/types.js';
+import type { RateLimiter } from '../../store/rate-limits.js';
+
+export interface PublicDeps {
+  defs: readonly IndicatorDefinition[];
+  snapshots: SnapshotStore;
+  feedback: FeedbackStore;
+  feedbackLimiter: RateLimiter;
+  feedbackPerMinute: number;
+  /** Computer, snapshots, audit, disclosure policy and cell key: what a refresh needs. */
+  refresh: RefreshDeps;
+}
+
+/** A small LRU map (insertion order refreshed on read). */
+export class Lru<T> {
+  private readonly map = new Map<string, T>();
+  constructor(private readonly max: number) {}
+  get(key: string): T | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, value: T): T {
+    this.map.delete(key);
+    this.map.set(key, value);
+    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+    return value;
+  }
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+  /** The cached value, or `make()` cached (concurrent callers share one promise). */
+  async through(key: string, make: () => Promise<T>): Promise<T> {
+    const hit = this.get(key);
+    if (hit !== undefined) return hit;
+    return make().then((v) => this.set(key, v));
+  }
+}
+
+export interface CachedFigures {
+  meta: SnapshotMeta;
+  figures: PublishedIndicator;
+  byCode: Map<string, PublishedOrganisation>;
+}
+
+/** Published index + figures, read through the caches. */
+export class PublicData {
+  readonly byId: Map<string, IndicatorDefinition>;
+  private readonly figuresCache = new Lru<Promise<CachedFigures | null>>(48);
+  /** Rendered page bodies, keyed by snapshot id(s), indicator or organisation, and filters. */
+  readonly bodies = new Lru<string>(2000);
+
+  constructor(readonly deps: PublicDeps) {
+    this.byId = new Map(deps.defs.map((d) => [d.id, d]));
+  }
+
+  /** Which snapshot is published for each indicator and period (one light query; oldest period first). */
+  index(): Promise<Array<{ indicatorId: string; meta: SnapshotMeta }>> {
+    return this.deps.snapshots.publishedIndex();
+  }
+
+  /** One indicator's figures in one snapshot (immutable: cached by snapshot id). */
+  figures(snapshotId: string, indicatorId: string): Promise<CachedFigures | null> {
+    const key = `${snapshotId}|${indicatorId}`;
+    const hit = this.figuresCache.get(key);
+    if (hit) return hit;
+    const p = this.deps.snapshots.figures(snapshotId, indicatorId).then((pub) =>
+      pub ? { meta: pub.meta, figures: pub.figures, byCode: new Map(pub.figures.organisations.map((o) => [o.code, o])) } : null,
+    );
+    this.figuresCache.set(key, p);
+    p.catch(() => this.figuresCache.delete(key));
+    return p;
+  }
+}

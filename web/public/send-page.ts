@@ -1,0 +1,39 @@
+/**
+ * Sends a public page whose body is cached. For a visitor who is not signed in the whole page depends only on
+ * the cache key (no account in the header, no CSRF token), so it is rendered and compressed (br or gzip, as the
+ * browser accepts) once and the bytes are cached; the service's compression middleware passes a response that
+ * already has a Content-Encoding through. Signed-in visitors get the page rendered with their header.
+ */
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import type { Request, Response } from 'express';
+import type { PageKit } from '../page-kit.js';
+import { Lru } from './operations.js';
+
+const bytes = new Lru<Buffer>(600);
+
+/** br or gzip when the request accepts it with a non-zero quality; otherwise none. */
+function codingOf(req: Request): 'br' | 'gzip' | undefined {
+  const accepted = new Set(
+    String(req.header('accept-encoding') ?? '').split(',').map((p) => p.trim().split(';')).filter(([, q]) => !q || !/^\s*q=0(\.0*)?\s*$/.test(q)).map(([c]) => c!.trim().toLowerCase()),
+  );
+  return accepted.has('br') ? 'br' : accepted.has('gzip') ? 'gzip' : undefined;
+}
+
+export function sendPage(kit: PageKit, req: Request, res: Response, key: string, context: { title: string; body: string; footerLinks: { href: string; text: string }[] }): void {
+  if (res.locals.principal) return kit.render(res, 'public/page', context);
+  const coding = codingOf(req);
+  const k = `${key}|${coding ?? 'identity'}`;
+  let out = bytes.get(k);
+  if (!out) {
+    const plain = bytes.get(`${key}|identity`) ?? bytes.set(`${key}|identity`, Buffer.from(kit.toHtml('public/page', { ...context, csrfToken: '', demoNotice: false }), 'utf8'));
+    out = coding === 'br' ? brotliCompressSync(plain, { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } }) : coding === 'gzip' ? gzipSync(plain) : plain;
+    bytes.set(k, out);
+  }
+  res.status(200);
+  res.setHeader('Cache-Control', 'no-store');
+  res.type('text/html; charset=utf-8');
+  res.vary('Accept-Encoding');
+  if (coding) res.setHeader('Content-Encoding', coding);
+  res.setHeader('Content-Length', out.length);
+  res.end(out);
+}
