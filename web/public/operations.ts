@@ -22,10 +22,18 @@ export interface PublicDeps {
   refresh: RefreshDeps;
 }
 
-/** A small LRU map (insertion order refreshed on read). */
+/**
+ * A small LRU map (insertion order refreshed on read), bounded by entry count and, with `sizeOf`, by the
+ * total size of its values (e.g. bytes of cached pages), so a site with thousands of organisations cannot
+ * grow the process without limit.
+ */
 export class Lru<T> {
   private readonly map = new Map<string, T>();
-  constructor(private readonly max: number) {}
+  private total = 0;
+  constructor(
+    private readonly max: number,
+    private readonly limit?: { maxSize: number; sizeOf(value: T): number },
+  ) {}
   get(key: string): T | undefined {
     const v = this.map.get(key);
     if (v !== undefined) {
@@ -35,13 +43,21 @@ export class Lru<T> {
     return v;
   }
   set(key: string, value: T): T {
-    this.map.delete(key);
+    this.delete(key);
     this.map.set(key, value);
-    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+    this.total += this.limit?.sizeOf(value) ?? 0;
+    while (this.map.size > this.max || (this.limit && this.total > this.limit.maxSize && this.map.size > 1)) this.delete(this.map.keys().next().value!);
     return value;
   }
   delete(key: string): void {
+    const v = this.map.get(key);
+    if (v === undefined) return;
     this.map.delete(key);
+    this.total -= this.limit?.sizeOf(v) ?? 0;
+  }
+  /** The total size of the values held (0 without `sizeOf`). */
+  get size(): number {
+    return this.total;
   }
   /** The cached value, or `make()` cached (concurrent callers share one promise). */
   async through(key: string, make: () => Promise<T>): Promise<T> {
@@ -62,7 +78,7 @@ export class PublicData {
   readonly byId: Map<string, IndicatorDefinition>;
   private readonly figuresCache = new Lru<Promise<CachedFigures | null>>(48);
   /** Rendered page bodies, keyed by snapshot id(s), indicator or organisation, and filters. */
-  readonly bodies = new Lru<string>(2000);
+  readonly bodies = new Lru<string>(2000, { maxSize: 32 * 1024 * 1024, sizeOf: (s) => s.length });
 
   constructor(readonly deps: PublicDeps) {
     this.byId = new Map(deps.defs.map((d) => [d.id, d]));

@@ -9,7 +9,8 @@ import type { Request, Response } from 'express';
 import type { PageKit } from '../page-kit.js';
 import { Lru } from './operations.js';
 
-const bytes = new Lru<Buffer>(600);
+/** Whole pages, at most 600 and 64 MiB in all (an indicator page with 6,500 organisations is ≈ 0.5 MB plain). */
+const bytes = new Lru<Buffer>(600, { maxSize: 64 * 1024 * 1024, sizeOf: (b) => b.length });
 
 /** br or gzip when the request accepts it with a non-zero quality; otherwise none. */
 function codingOf(req: Request): 'br' | 'gzip' | undefined {
