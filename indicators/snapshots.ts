@@ -56,11 +56,18 @@ const PUBLISHED_FIRST = 's.complete DESC, s.computed_at DESC, s.stored_at DESC, 
 export class SnapshotStore {
   constructor(private readonly db: Db) {}
 
+  /** Bumped by every save: an index read that began before it is never reused after it. */
+  private generation = 0;
+  private indexCache?: { at: number; generation: number; value: Promise<ReadonlyArray<{ indicatorId: string; meta: SnapshotMeta }>> };
+  /** How long another instance's new snapshot may take to appear on this instance's public pages. */
+  static readonly INDEX_TTL_MS = 2000;
+
   /**
    * Stores a new snapshot and its figures atomically; returns its metadata (with the new id). `within`: the
    * caller's transaction (AuditLog.change, so the snapshot commits with its audit event).
    */
   async save(meta: Omit<SnapshotMeta, 'id'>, indicators: PublishedIndicator[], id: string = randomUUID(), within?: Queryable): Promise<SnapshotMeta> {
+    this.generation += 1;
     const write = async (q: Queryable) => {
       await q.query(
         `INSERT INTO indicator_snapshot (id, period_start, period_end, computed_at, requested_by, complete, source_statuses,
@@ -81,8 +88,12 @@ export class SnapshotStore {
       }
       await q.query(`INSERT INTO indicator_snapshot_figures (snapshot_id, indicator_id, complete, figures) VALUES ${values.join(', ')}`, params);
     };
-    if (within) await write(within);
-    else await this.db.tx(write);
+    try {
+      if (within) await write(within);
+      else await this.db.tx(write);
+    } finally {
+      this.generation += 1;
+    }
     return { id, ...meta };
   }
 
@@ -198,7 +209,20 @@ export class SnapshotStore {
    * can find which immutable snapshot to show and take its figures from a cache keyed by snapshot id.
    * Oldest period first.
    */
-  async publishedIndex(): Promise<Array<{ indicatorId: string; meta: SnapshotMeta }>> {
+  publishedIndex(): Promise<ReadonlyArray<{ indicatorId: string; meta: SnapshotMeta }>> {
+    // Read by every public page view: cached for INDEX_TTL_MS, dropped at once by this instance's own saves.
+    const now = Date.now();
+    const c = this.indexCache;
+    if (c && c.generation === this.generation && now - c.at < SnapshotStore.INDEX_TTL_MS) return c.value;
+    const value = this.readPublishedIndex();
+    this.indexCache = { at: now, generation: this.generation, value };
+    value.catch(() => {
+      if (this.indexCache?.value === value) this.indexCache = undefined;
+    });
+    return value;
+  }
+
+  private async readPublishedIndex(): Promise<ReadonlyArray<{ indicatorId: string; meta: SnapshotMeta }>> {
     const r = await this.db.query<SnapshotRow & { indicator_id: string }>(
       `SELECT * FROM (
          SELECT DISTINCT ON (f.indicator_id, s.period_start, s.period_end) f.indicator_id, ${META_COLUMNS}

@@ -226,6 +226,40 @@ describe('public transparency site in a real browser (issue 18)', function () {
     await expectAccessible(page);
   });
 
+  it('a refresh with the hospital system down: the listing, the indicator page and the organisation page say the figures are incomplete and name it', async () => {
+    const analystToken = await mintToken(keys.privateJwk, keys.kid, { sub: 'an-1', role: 'analyst', org: 'X26' });
+    stack.sandbox.faults.hospital.set({ mode: 'error' });
+    try {
+      const r = await fetch(`${stack.baseUrl}/indicators/$refresh`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${analystToken}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ period: { start: '2024-01-01', end: '2024-12-31' } }),
+      });
+      expect(r.status).to.equal(201);
+    } finally {
+      stack.sandbox.faults.hospital.reset();
+    }
+    const { page } = await session();
+    await go(page, '/indicators');
+    expect(await page.textContent('#periods-with-data')).to.include('1 January 2024 to 31 December 2024 (incomplete)');
+    // IND needs the hospital: its 2024 figures carry the warning, naming the source.
+    expect(await go(page, `/indicators/${IND}?period=2024-01-01/2024-12-31`)).to.equal(200);
+    expect(await page.textContent('#incomplete')).to.include('These figures are incomplete').and.include('hospital');
+    expect(await page.textContent('#completeness')).to.match(/^Incomplete: the .*hospital.* could not be reached/);
+    await expectAccessible(page);
+    // A GP-only indicator of the same snapshot is complete: no warning.
+    await go(page, '/indicators/diabetes-hba1c-recorded?period=2024-01-01/2024-12-31');
+    expect(await page.locator('#incomplete').count()).to.equal(0);
+    expect(await page.textContent('#completeness')).to.match(/^Every source this indicator needs answered.*In the same refresh the .*hospital.* could not be reached/);
+    // The organisation page says that indicator's 2024 figures are missing, naming the source, not skipping the period.
+    const code = (await page.textContent('#figures tbody tr td a'))!.trim();
+    await go(page, `/organisations/${code}`);
+    expect(await page.locator('#incomplete').count()).to.equal(1);
+    const trend = await page.$$eval(`table[data-trend="${IND}"] tbody tr`, (trs) => trs.map((t) => t.textContent!.replace(/\s+/g, ' ').trim()));
+    expect(trend.find((t) => t.startsWith('1 January 2024'))).to.match(/incomplete.*Not available: the .*hospital.* could not be reached/);
+    await expectAccessible(page);
+  });
+
   it('feedback with JavaScript off: from the page footer, errors in the summary, personal data refused, thank-you page; analysts read it', async () => {
     const { page } = await session({ javaScript: false });
     await go(page, `/indicators/${IND}`);

@@ -41,6 +41,7 @@ const { child, value } = await startChild(
   'scripts/bench/public-pages-server.ts',
   { BENCH_PORT: String(PORT), BENCH_PRACTICES: String(PRACTICES) },
   (l) => (l.startsWith('ready ') ? l.split(' ')[2]!.split(',') : undefined),
+  (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean),
 );
 const codes = value;
 const pid = child.proc.pid!;

@@ -16,19 +16,24 @@ export const ROWS_PER_PAGE = 1000;
 
 export interface Completeness {
   complete: boolean;
-  /** Display names of the sources that could not be reached. */
+  /** Display names of the sources this indicator needs that could not be reached. */
   missing: string;
+  /** The refresh missed sources this indicator does not need (its figures are complete; others' are not). */
+  otherGaps: string | null;
   optOuts: string;
   linkage: string | null;
 }
 
 /** Completeness, opt-outs and linkage of one indicator in one snapshot, in words. */
 export function completenessOf(meta: SnapshotMeta, figures: PublishedIndicator): Completeness {
-  const missing = [...new Set([...meta.unavailableSources, ...figures.missingSources])];
+  // Per indicator: a source down makes incomplete the indicators that need it (they list it), not the others.
+  const missing = [...new Set(figures.missingSources)];
+  const complete = figures.complete && missing.length === 0;
   const opt = meta.optOutsApplied;
   return {
-    complete: meta.complete && figures.complete && missing.length === 0,
+    complete,
     missing: sourcesText(missing),
+    otherGaps: complete && !meta.complete ? sourcesText(meta.unavailableSources) || 'a source' : null,
     optOuts: opt.suppressed
       ? 'Some people who opted out of their data being used for research and planning were left out; their number is small and is not published (disclosure rule).'
       : opt.value === 0

@@ -85,7 +85,7 @@ export class PublicData {
   }
 
   /** Which snapshot is published for each indicator and period (one light query; oldest period first). */
-  index(): Promise<Array<{ indicatorId: string; meta: SnapshotMeta }>> {
+  index(): Promise<ReadonlyArray<{ indicatorId: string; meta: SnapshotMeta }>> {
     return this.deps.snapshots.publishedIndex();
   }
 

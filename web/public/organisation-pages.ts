@@ -44,8 +44,13 @@ export function organisationPages(kit: PageKit, data: PublicData): Router {
 function organisationModel(data: PublicData, code: string, figures: Array<{ e: { indicatorId: string }; f: CachedFigures }>) {
   let level: OrganisationLevel | undefined;
   const indicators = data.deps.defs.flatMap((def) => {
-    const series = figures.filter((x) => x.e.indicatorId === def.id && x.f.byCode.has(code)).map((x) => ({ f: x.f, o: x.f.byCode.get(code)! }));
+    const ofDef = figures.filter((x) => x.e.indicatorId === def.id);
+    const series = ofDef.filter((x) => x.f.byCode.has(code)).map((x) => ({ f: x.f, o: x.f.byCode.get(code)! }));
     if (!series.length) return [];
+    // Periods whose figures lack this organisation because a source it needs could not be reached: said, not skipped.
+    const gaps = ofDef
+      .filter((x) => !x.f.byCode.has(code) && !completenessOf(x.f.meta, x.f.figures).complete)
+      .map((x) => ({ end: x.f.meta.period.end, period: periodText(x.f.meta.period), missing: completenessOf(x.f.meta, x.f.figures).missing }));
     level ??= def.level;
     const latest = series.at(-1)!;
     const cmp = comparisonOf(latest.o.classification, def.direction);
@@ -74,14 +79,19 @@ function organisationModel(data: PublicData, code: string, figures: Array<{ e: {
         title: `Trend of ${def.title} for ${code}`,
         desc: `${points.length} periods, from ${points[0]!.f.meta.period.start} to ${points.at(-1)!.f.meta.period.end}: lowest ${formatValue(trend.min, def.measure)}, highest ${formatValue(trend.max, def.measure)}. The values are in the table below.`,
       },
-      rows: series.map((s) => ({
-        period: periodText(s.f.meta.period),
-        value: s.o.value === null ? (s.o.withheld ? withheldText(s.o.withheld) : '') : formatValue(s.o.value, def.measure),
-        interval: intervalText(s.o, def.measure),
-        overall: formatValue(s.f.figures.total.value, def.measure),
-        comparison: comparisonOf(s.o.classification, def.direction).text,
-        complete: s.f.meta.complete && s.f.figures.complete,
-      })),
+      rows: [
+        ...series.map((s) => ({
+          end: s.f.meta.period.end,
+          period: periodText(s.f.meta.period),
+          value: s.o.value === null ? (s.o.withheld ? withheldText(s.o.withheld) : '') : formatValue(s.o.value, def.measure),
+          interval: intervalText(s.o, def.measure),
+          overall: formatValue(s.f.figures.total.value, def.measure),
+          comparison: comparisonOf(s.o.classification, def.direction).text,
+          complete: completenessOf(s.f.meta, s.f.figures).complete,
+        })),
+        ...gaps.map((g) => ({ end: g.end, period: g.period, value: `Not available: the ${g.missing} could not be reached`, interval: '', overall: '', comparison: 'Not compared', complete: false })),
+      ].sort((a, b) => a.end.localeCompare(b.end)),
+      gaps: gaps.length,
     }];
   });
   if (!indicators.length || !level) return null;
@@ -90,6 +100,6 @@ function organisationModel(data: PublicData, code: string, figures: Array<{ e: {
     level: LEVEL_TEXT[level],
     type: organisationType(level, code).text,
     areas: INDICATOR_AREAS.map((a) => ({ code: a, title: AREA_DISPLAY[a], indicators: indicators.filter((i) => i.area === a) })).filter((a) => a.indicators.length),
-    incomplete: indicators.some((i) => !i.completeness.complete),
+    incomplete: indicators.some((i) => !i.completeness.complete || i.gaps > 0),
   };
 }
