@@ -30,8 +30,10 @@ export function publicPages(deps: PublicDeps): PageSet {
         : [],
     router: (kit) => {
       const router = Router();
+      const organisations = organisationPages(kit, data);
+      data.onIndex = organisations.startWarming;
       router.use(indicatorPages(kit, data));
-      router.use(organisationPages(kit, data));
+      router.use(organisations.router);
       router.use(feedbackPages(kit, data));
       router.use(analystPages(kit, data));
       return router;

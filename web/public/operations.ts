@@ -86,8 +86,14 @@ export class PublicData {
 
   /** Which snapshot is published for each indicator and period (one light query; oldest period first). */
   index(): Promise<ReadonlyArray<{ indicatorId: string; meta: SnapshotMeta }>> {
-    return this.deps.snapshots.publishedIndex();
+    return this.deps.snapshots.publishedIndex().then((index) => {
+      this.onIndex?.(index);
+      return index;
+    });
   }
+
+  /** Told of the published index at every page view (the organisation pages pre-render when it changes). */
+  onIndex?: (index: ReadonlyArray<{ indicatorId: string; meta: SnapshotMeta }>) => void;
 
   /** One indicator's figures in one snapshot (immutable: cached by snapshot id). */
   figures(snapshotId: string, indicatorId: string): Promise<CachedFigures | null> {

@@ -12,36 +12,70 @@ import { INDICATOR_AREAS, type OrganisationLevel } from '../../indicators/types.
 import { lineGeometry } from '../charts/line.js';
 import type { PageKit } from '../page-kit.js';
 import { feedbackLinks } from './feedback-pages.js';
-import { sendPage } from './send-page.js';
+import { pageIsCached, preparePage, sendPage } from './send-page.js';
 import { completenessOf } from './indicator-view.js';
 import type { CachedFigures, PublicData } from './operations.js';
 import { AREA_DISPLAY, formatCount, formatValue, intervalText, LEVEL_TEXT, organisationType, periodText, withheldText } from './words.js';
 
 const CODE = /^[A-Za-z0-9]{1,12}$/;
 
-export function organisationPages(kit: PageKit, data: PublicData): Router {
+type Index = Awaited<ReturnType<PublicData['index']>>;
+type Figures = Array<{ e: { indicatorId: string }; f: CachedFigures }>;
+
+export function organisationPages(kit: PageKit, data: PublicData): { router: Router; startWarming(index: Index): void } {
   const router = Router();
+  const keyOf = (code: string, index: Index) => `org|${code}|${index.map((e) => `${e.indicatorId}:${e.meta.id}`).join(',')}`;
+  const figuresOf = async (index: Index): Promise<Figures> =>
+    (await Promise.all(index.map(async (e) => ({ e, f: await data.figures(e.meta.id, e.indicatorId) })))).flatMap((x) => (x.f ? [{ e: x.e, f: x.f }] : []));
+  const contextOf = (code: string, body: string) => ({ title: `Organisation ${code}`, body, footerLinks: feedbackLinks(`/organisations/${code}`) });
+  const bodyOf = (code: string, figures: Figures): string | null => {
+    const model = organisationModel(data, code, figures);
+    return model ? kit.toHtml('public/organisation-body', model) : null;
+  };
+
+  // Publish-time pre-rendering: when the published snapshots change, every organisation's page is rendered in
+  // the background, one per turn of the event loop, so a visitor's first look at any of thousands of
+  // organisations is a cache hit. A newer set of snapshots stops the older run.
+  let warming = '';
+  const warm = async (index: Index) => {
+    const all = keyOf('', index);
+    if (warming === all) return;
+    warming = all;
+    const figures = await figuresOf(index);
+    const codes = [...new Set(figures.flatMap((x) => [...x.f.byCode.keys()]))].sort();
+    for (const code of codes) {
+      if (warming !== all) return;
+      const key = keyOf(code, index);
+      if (!pageIsCached(key)) {
+        const body = bodyOf(code, figures);
+        if (body !== null) preparePage(kit, key, contextOf(code, body));
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  const startWarming = (index: Index) => {
+    if (warming !== keyOf('', index)) void warm(index).catch(() => (warming = ''));
+  };
 
   router.get('/organisations/:code', async (req: Request<{ code: string }>, res: Response) => {
     const code = req.params.code;
     const unknown = () => notFound('There are no published figures for an organisation with this code. Organisation codes are listed on each indicator\'s page.', 'unknown-organisation');
     if (!CODE.test(code)) throw unknown();
-    const index = await data.index();
-    const key = `org|${code}|${index.map((e) => `${e.indicatorId}:${e.meta.id}`).join(',')}`;
+    const index = await data.index(); // also starts pre-rendering when the published snapshots changed
+    const key = keyOf(code, index);
     let body = data.bodies.get(key);
     if (body === undefined) {
-      const figures = await Promise.all(index.map(async (e) => ({ e, f: await data.figures(e.meta.id, e.indicatorId) })));
-      const model = organisationModel(data, code, figures.filter((x): x is { e: (typeof x)['e']; f: CachedFigures } => x.f !== null));
-      if (!model) throw unknown();
-      body = data.bodies.set(key, kit.toHtml('public/organisation-body', model));
+      const made = bodyOf(code, await figuresOf(index));
+      if (made === null) throw unknown();
+      body = data.bodies.set(key, made);
     }
-    sendPage(kit, req, res, key, { title: `Organisation ${code}`, body, footerLinks: feedbackLinks(`/organisations/${code}`) });
+    sendPage(kit, req, res, key, contextOf(code, body));
   });
 
-  return router;
+  return { router, startWarming };
 }
 
-function organisationModel(data: PublicData, code: string, figures: Array<{ e: { indicatorId: string }; f: CachedFigures }>) {
+function organisationModel(data: PublicData, code: string, figures: Figures) {
   let level: OrganisationLevel | undefined;
   const indicators = data.deps.defs.flatMap((def) => {
     const ofDef = figures.filter((x) => x.e.indicatorId === def.id);

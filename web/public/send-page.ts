@@ -9,8 +9,11 @@ import type { Request, Response } from 'express';
 import type { PageKit } from '../page-kit.js';
 import { Lru } from './operations.js';
 
-/** Whole pages, at most 600 and 64 MiB in all (an indicator page with 6,500 organisations is ≈ 0.5 MB plain). */
-const bytes = new Lru<Buffer>(600, { maxSize: 64 * 1024 * 1024, sizeOf: (b) => b.length });
+/**
+ * Whole pages as sent, at most 20,000 and 64 MiB in all (an indicator page with 6,500 organisations is ≈ 47 KB
+ * with brotli; an organisation's page ≈ 6 KB, so every organisation's page of a 6,500-practice site fits).
+ */
+const bytes = new Lru<Buffer>(20_000, { maxSize: 64 * 1024 * 1024, sizeOf: (b) => b.length });
 
 /** br or gzip when the request accepts it with a non-zero quality; otherwise none. */
 function codingOf(req: Request): 'br' | 'gzip' | undefined {
@@ -20,9 +23,11 @@ function codingOf(req: Request): 'br' | 'gzip' | undefined {
   return accepted.has('br') ? 'br' : accepted.has('gzip') ? 'gzip' : undefined;
 }
 
-export function sendPage(kit: PageKit, req: Request, res: Response, key: string, context: { title: string; body: string; footerLinks: { href: string; text: string }[] }): void {
-  if (res.locals.principal) return kit.render(res, 'public/page', context);
-  const coding = codingOf(req);
+type Coding = 'br' | 'gzip' | undefined;
+type PageContext = { title: string; body: string; footerLinks: { href: string; text: string }[] };
+
+/** The page for a visitor who is not signed in, rendered and compressed once per key and encoding. */
+function anonymousPage(kit: PageKit, key: string, coding: Coding, context: PageContext): Buffer {
   const k = `${key}|${coding ?? 'identity'}`;
   let out = bytes.get(k);
   if (!out) {
@@ -34,6 +39,21 @@ export function sendPage(kit: PageKit, req: Request, res: Response, key: string,
     out = coding === 'br' ? brotliCompressSync(plain, { params: { [constants.BROTLI_PARAM_QUALITY]: quality } }) : coding === 'gzip' ? gzipSync(plain, { level: quality > 3 ? 6 : 4 }) : plain;
     bytes.set(k, out);
   }
+  return out;
+}
+
+/** True when the page a browser asking for brotli would get is cached already. */
+export const pageIsCached = (key: string): boolean => bytes.get(`${key}|br`) !== undefined;
+
+/** Renders and caches, ahead of any request, the page a browser asking for brotli gets (publish-time pre-rendering). */
+export function preparePage(kit: PageKit, key: string, context: PageContext): void {
+  anonymousPage(kit, key, 'br', context);
+}
+
+export function sendPage(kit: PageKit, req: Request, res: Response, key: string, context: PageContext): void {
+  if (res.locals.principal) return kit.render(res, 'public/page', context);
+  const coding = codingOf(req);
+  const out = anonymousPage(kit, key, coding, context);
   res.status(200);
   res.setHeader('Cache-Control', 'no-store');
   res.type('text/html; charset=utf-8');
