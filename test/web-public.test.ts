@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import type { AuditEvent, Bundle } from 'fhir/r4.js';
 import { ensureDemoKeys, mintToken } from '../server/demo-keys.js';
-import { chromiumAvailable, expectAccessible, launchBrowser, newSession, signIn, type Session } from './helpers/browser.js';
+import { chromiumAvailable, expectAccessible, launchBrowser, newSession, signIn, tabTo, type Session } from './helpers/browser.js';
 import { PageClient } from './helpers/page-client.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
@@ -258,6 +258,21 @@ describe('public transparency site in a real browser (issue 18)', function () {
     const trend = await page.$$eval(`table[data-trend="${IND}"] tbody tr`, (trs) => trs.map((t) => t.textContent!.replace(/\s+/g, ' ').trim()));
     expect(trend.find((t) => t.startsWith('1 January 2024'))).to.match(/incomplete.*Not available: the .*hospital.* could not be reached/);
     await expectAccessible(page);
+  });
+
+  it('keyboard only: from the list of indicators to an indicator page, then feedback about it, sent and thanked', async () => {
+    const { page } = await session();
+    await go(page, '/indicators');
+    await tabTo(page, `main a[href="/indicators/${IND}"]`, 200);
+    await Promise.all([page.waitForURL(new RegExp(`/indicators/${IND}$`)), page.keyboard.press('Enter')]);
+    await tabTo(page, `a[href^="/feedback?page="]`, 1500);
+    await Promise.all([page.waitForURL(/\/feedback\?page=/), page.keyboard.press('Enter')]);
+    expect(await page.textContent('main')).to.include('attended hospital as an emergency'); // the feedback is about that indicator
+    await tabTo(page, '#text');
+    await page.keyboard.type('The keyboard walk-through found this page.');
+    await tabTo(page, 'main button[type=submit]');
+    await Promise.all([page.waitForURL(/\/feedback\/thank-you/), page.keyboard.press('Enter')]);
+    expect(await page.textContent('h1')).to.include('Thank you');
   });
 
   it('feedback with JavaScript off: from the page footer, errors in the summary, personal data refused, thank-you page; analysts read it', async () => {

@@ -8,19 +8,11 @@ import type { Browser, Page } from 'playwright-core';
 import type { Observation, Patient } from 'fhir/r4.js';
 import { CONSENT_POLICY_URI, CONSENT_SCOPE_SYSTEM, PARTICIPATION_SYSTEM, SOURCE_SYSTEM } from '../consent/types.js';
 import { ensureDemoKeys, mintToken } from '../server/demo-keys.js';
-import { chromiumAvailable, expectAccessible, launchBrowser, newSession, signIn, type Session } from './helpers/browser.js';
+import { chromiumAvailable, expectAccessible, launchBrowser, newSession, signIn, tabTo, type Session } from './helpers/browser.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 const requireBrowser = () => process.env.CI_REQUIRE_SHARED === '1';
 
-/** Presses Tab until the focused element matches `selector` (keyboard only); fails after 60 presses. */
-async function tabTo(page: Page, selector: string): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    await page.keyboard.press('Tab');
-    if (await page.evaluate((s) => !!document.activeElement?.matches(s), selector)) return;
-  }
-  throw new Error(`keyboard focus never reached ${selector}`);
-}
 
 describe('staff pages in a real browser (issue 16)', function () {
   this.timeout(600_000);

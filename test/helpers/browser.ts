@@ -72,3 +72,12 @@ export async function expectAccessible(page: Page, what = page.url()): Promise<v
   const found = results.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join('; ')}`);
   expect(found, `axe violations on ${new URL(what).pathname}`).to.deep.equal([]);
 }
+
+/** Presses Tab until the focused element matches `selector` (keyboard only); fails after `max` presses. */
+export async function tabTo(page: Page, selector: string, max = 60): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => !!document.activeElement?.matches(s), selector)) return;
+  }
+  throw new Error(`keyboard focus never reached ${selector}`);
+}
