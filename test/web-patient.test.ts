@@ -6,7 +6,7 @@
  * conflicting change from another tab; withdraw; and no way to reach another patient's data.
  */
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { Bundle, Condition, Observation, OperationOutcome, Patient, Resource } from 'fhir/r4.js';
 import { SOURCE_TAG_SYSTEM } from '../adapters/merge.js';
 import { CATEGORIES, categoriesOf, type Category } from '../consent/sensitivity.js';
@@ -14,10 +14,9 @@ import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { SESSION_COOKIE } from '../web/sessions.js';
 import { newCsrfToken, SessionStore } from '../web/session-store.js';
 import { ensureDemoKeys, mintToken } from '../server/demo-keys.js';
-import { chromiumAvailable, expectAccessible, launchBrowser, newSession, signIn, type Session } from './helpers/browser.js';
+import { BrowserPool, expectAccessible, signIn, skipWithoutChromium } from './helpers/browser.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
-const requireBrowser = () => process.env.CI_REQUIRE_SHARED === '1';
 
 async function tabTo(page: Page, selector: string): Promise<void> {
   for (let i = 0; i < 80; i++) {
@@ -34,8 +33,7 @@ const problemTexts = (page: Page) => page.$$eval('#problems tbody tr td:first-ch
 describe('patient pages in a real browser (issue 17)', function () {
   this.timeout(900_000);
   let stack: Stack;
-  let browser: Browser;
-  const sessions: Session[] = [];
+  let browser: BrowserPool;
   /** Known to the GP and the hospital, with a mental-health condition in the GP record. */
   let mh: { nhs: string; condition: string };
   /** Another patient, with repeated numeric laboratory results. */
@@ -46,12 +44,9 @@ describe('patient pages in a real browser (issue 17)', function () {
   let keys: Awaited<ReturnType<typeof ensureDemoKeys>>;
 
   before(async function () {
-    if (!chromiumAvailable()) {
-      if (requireBrowser()) throw new Error('chromium is required (CI_REQUIRE_SHARED=1): apt-get install chromium');
-      this.skip();
-    }
+    skipWithoutChromium(this);
     stack = await startStack({ sandbox: { bundleDirs: [], generate: { count: 150, seed: 21 } } });
-    browser = await launchBrowser();
+    browser = await BrowserPool.launch();
     hospital = stack.config.providerOrganisations.hospital;
     keys = await ensureDemoKeys(stack.config.dataDir);
     const gp = stack.sandbox.data.gp;
@@ -79,16 +74,11 @@ describe('patient pages in a real browser (issue 17)', function () {
     hp = { nhs: third.nhsNumber, quiet };
   });
   after(async () => {
-    for (const s of sessions) await s.close().catch(() => undefined);
     await browser?.close();
     await stack?.close();
   });
 
-  const session = async (opts?: Parameters<typeof newSession>[1]) => {
-    const s = await newSession(browser, opts);
-    sessions.push(s);
-    return s;
-  };
+  const session = (opts?: Parameters<typeof browser.session>[0]) => browser.session(opts);
   const api = async (path: string, claims: Parameters<typeof mintToken>[2]) => {
     const token = await mintToken(keys.privateJwk, keys.kid, claims);
     const r = await fetch(`${stack.baseUrl}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json' } });

@@ -8,14 +8,13 @@
  * personal data refused, thank-you page, seen by analysts); sign-in and role gates; CSRF and the rate limit.
  */
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { AuditEvent, Bundle } from 'fhir/r4.js';
 import { ensureDemoKeys, mintToken } from '../server/demo-keys.js';
-import { chromiumAvailable, expectAccessible, launchBrowser, newSession, signIn, tabTo, type Session } from './helpers/browser.js';
+import { BrowserPool, expectAccessible, signIn, skipWithoutChromium, tabTo } from './helpers/browser.js';
 import { PageClient } from './helpers/page-client.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
-const requireBrowser = () => process.env.CI_REQUIRE_SHARED === '1';
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const IND = 'emergency-attendance-registered';
 const FEEDBACK_LIMIT = 12;
@@ -23,31 +22,22 @@ const FEEDBACK_LIMIT = 12;
 describe('public transparency site in a real browser (issue 18)', function () {
   this.timeout(180_000);
   let stack: Stack;
-  let browser: Browser;
+  let browser: BrowserPool;
   let keys: Awaited<ReturnType<typeof ensureDemoKeys>>;
-  const sessions: Session[] = [];
 
   before(async function () {
-    if (!chromiumAvailable()) {
-      if (requireBrowser()) throw new Error('chromium is required (CI_REQUIRE_SHARED=1): apt-get install chromium');
-      this.skip();
-    }
+    skipWithoutChromium(this);
     stack = await startStack({ sandbox: { bundleDirs: [], generate: { count: 240, seed: 11 } }, env: { FEEDBACK_RATE_PER_MINUTE: String(FEEDBACK_LIMIT) } });
     await stack.sandbox.extract.db();
-    browser = await launchBrowser();
+    browser = await BrowserPool.launch();
     keys = await ensureDemoKeys(stack.config.dataDir);
   });
   after(async () => {
-    for (const s of sessions) await s.close().catch(() => undefined);
     await browser?.close();
     await stack?.close();
   });
 
-  const session = async (opts?: Parameters<typeof newSession>[1]) => {
-    const s = await newSession(browser, opts);
-    sessions.push(s);
-    return s;
-  };
+  const session = (opts?: Parameters<typeof browser.session>[0]) => browser.session(opts);
   const go = async (page: Page, path: string) => {
     const r = await page.goto(`${stack.baseUrl}${path}`);
     return r!.status();

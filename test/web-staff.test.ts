@@ -4,33 +4,28 @@
  * page, error and empty states included.
  */
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { Observation, Patient } from 'fhir/r4.js';
 import { CONSENT_POLICY_URI, CONSENT_SCOPE_SYSTEM, PARTICIPATION_SYSTEM, SOURCE_SYSTEM } from '../consent/types.js';
 import { ensureDemoKeys, mintToken } from '../server/demo-keys.js';
-import { chromiumAvailable, expectAccessible, launchBrowser, newSession, signIn, tabTo, type Session } from './helpers/browser.js';
+import { BrowserPool, expectAccessible, signIn, skipWithoutChromium, tabTo } from './helpers/browser.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
-const requireBrowser = () => process.env.CI_REQUIRE_SHARED === '1';
 
 
 describe('staff pages in a real browser (issue 16)', function () {
   this.timeout(600_000);
   let stack: Stack;
-  let browser: Browser;
-  const sessions: Session[] = [];
+  let browser: BrowserPool;
   /** A generated person with dementia and a carer with a phone number; the carer's number. */
   let dementia: { nhs: string; family: string; birthDate: string; carerPhone: string; id?: string };
   /** A patient with repeated numeric laboratory results, and their practice. */
   let labs: { nhs: string; family: string; birthDate: string; practice: string };
 
   before(async function () {
-    if (!chromiumAvailable()) {
-      if (requireBrowser()) throw new Error('chromium is required (CI_REQUIRE_SHARED=1): apt-get install chromium');
-      this.skip();
-    }
+    skipWithoutChromium(this);
     stack = await startStack({ sandbox: { bundleDirs: [], generate: { count: 150, seed: 21 } } });
-    browser = await launchBrowser();
+    browser = await BrowserPool.launch();
     const kase = stack.sandbox.data.socialCare.find((c) => c.person.nhsNumber && c.person.flags.includes('dementia') && c.contacts.some((x) => x.isCarer && x.phone))!;
     expect(kase, 'a generated person with dementia and a carer').to.not.equal(undefined);
     const gpPatient = (nhs: string) => stack.sandbox.data.gp.find((r): r is Patient => r.resourceType === 'Patient' && !!(r as Patient).identifier?.some((i) => i.value === nhs))!;
@@ -51,16 +46,11 @@ describe('staff pages in a real browser (issue 16)', function () {
     labs = { nhs: entry.nhsNumber, family: lp.name![0]!.family!, birthDate: lp.birthDate!, practice: stack.practiceOf(entry.nhsNumber) };
   });
   after(async () => {
-    for (const s of sessions) await s.close().catch(() => undefined);
     await browser?.close();
     await stack?.close();
   });
 
-  const session = async (opts?: Parameters<typeof newSession>[1]) => {
-    const s = await newSession(browser, opts);
-    sessions.push(s);
-    return s;
-  };
+  const session = (opts?: Parameters<typeof browser.session>[0]) => browser.session(opts);
 
   it('error and empty states are pages in the design system and pass axe (404, empty review queue, signed-out start page)', async () => {
     const s = await session();
@@ -305,12 +295,12 @@ describe('staff pages in a real browser (issue 16)', function () {
 
   it('no NHS number, name or date of birth in any URL the browsers asked for or any log line; CSP on every page', async () => {
     const identifiers = [dementia.nhs, labs.nhs, dementia.family, labs.family, dementia.birthDate, labs.birthDate];
-    const urls = sessions.flatMap((s) => s.urls);
+    const urls = browser.sessions.flatMap((s) => s.urls);
     expect(urls.length).to.be.greaterThan(50);
     for (const u of urls) for (const id of identifiers) expect(decodeURIComponent(u), 'URL').not.to.include(id);
     const logs = stack.logs.join('\n');
     for (const id of identifiers) expect(logs, 'service logs').not.to.include(id);
-    for (const s of sessions) expect(s.cspViolations).to.deep.equal([]);
+    for (const s of browser.sessions) expect(s.cspViolations).to.deep.equal([]);
     const res = await fetch(`${stack.baseUrl}/crew`, { redirect: 'manual' });
     expect(res.headers.get('content-security-policy')).to.include("script-src 'self'");
   });

@@ -81,3 +81,34 @@ export async function tabTo(page: Page, selector: string, max = 60): Promise<voi
   }
   throw new Error(`keyboard focus never reached ${selector}`);
 }
+
+/**
+ * Call first in a browser test file's `before` hook: without chromium the file is skipped, saying why — or
+ * fails when CI requires the browser tests (CI_REQUIRE_SHARED=1).
+ */
+export function skipWithoutChromium(ctx: { skip(): void }): void {
+  if (chromiumAvailable()) return;
+  if (process.env.CI_REQUIRE_SHARED === '1') throw new Error('chromium is required (CI_REQUIRE_SHARED=1): apt-get install chromium');
+  ctx.skip();
+}
+
+/** One browser for a test file and the sessions opened on it; `close()` ends them all. */
+export class BrowserPool {
+  readonly sessions: Session[] = [];
+  private constructor(private readonly browser: Browser) {}
+
+  static async launch(): Promise<BrowserPool> {
+    return new BrowserPool(await launchBrowser());
+  }
+
+  async session(opts?: Parameters<typeof newSession>[1]): Promise<Session> {
+    const s = await newSession(this.browser, opts);
+    this.sessions.push(s);
+    return s;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions) await s.close().catch(() => undefined);
+    await this.browser.close();
+  }
+}

@@ -2,7 +2,6 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { Patient } from 'fhir/r4.js';
 import { createTokenVerifier } from '../../server/auth.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createService, type Service } from '../../server/compose.js';
@@ -10,6 +9,7 @@ import { openDb } from '../../store/db.js';
 import { mintToken, type TokenClaims, type MintOptions } from '../../server/demo-keys.js';
 import { createLogger } from '../../server/logger.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../scripts/sandbox/start.js';
+import { registeredPracticeOf } from './sandbox-practice.js';
 import { openTestDb } from './test-db.js';
 import type { Db } from '../../store/db.js';
 
@@ -74,14 +74,7 @@ export async function startHarness(opts: { sandbox?: SandboxOptions; env?: Recor
       audience: AUDIENCE,
       ...mintOpts,
     });
-  const practiceOf = (nhsNumber: string) => {
-    const gp = sandbox.data.gp.find(
-      (r): r is Patient => r.resourceType === 'Patient' && !!(r as Patient).identifier?.some((i) => i.value === nhsNumber),
-    );
-    const ods = gp?.generalPractitioner?.find((g) => g.identifier?.system === 'https://fhir.nhs.uk/Id/ods-organization-code')?.identifier?.value;
-    if (!ods) throw new Error('sandbox patient has no registered practice');
-    return ods;
-  };
+  const practiceOf = (nhsNumber: string) => registeredPracticeOf(sandbox, nhsNumber);
   return {
     sandbox,
     service,

@@ -6,11 +6,11 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import type { Patient } from 'fhir/r4.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createService, type Service } from '../../server/compose.js';
 import { createLogger } from '../../server/logger.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../scripts/sandbox/start.js';
+import { registeredPracticeOf } from './sandbox-practice.js';
 import { openTestDb } from './test-db.js';
 
 export interface Stack {
@@ -61,14 +61,7 @@ export async function startStack(opts: { sandbox?: SandboxOptions; env?: Record<
   });
   const service = await createService(config, createLogger('info', sink), { db });
   handler = service.app;
-  const practiceOf = (nhsNumber: string) => {
-    const gp = sandbox.data.gp.find(
-      (r): r is Patient => r.resourceType === 'Patient' && !!(r as Patient).identifier?.some((i) => i.value === nhsNumber),
-    );
-    const ods = gp?.generalPractitioner?.find((g) => g.identifier?.system === 'https://fhir.nhs.uk/Id/ods-organization-code')?.identifier?.value;
-    if (!ods) throw new Error('sandbox patient has no registered practice');
-    return ods;
-  };
+  const practiceOf = (nhsNumber: string) => registeredPracticeOf(sandbox, nhsNumber);
   return {
     baseUrl,
     sandbox,
