@@ -29,4 +29,15 @@ describe('public site caches are bounded (issue 18: thousands of organisations m
     expect(lru.get('a')).to.equal(undefined);
     expect(lru.size).to.equal(50);
   });
+
+  it('can be raised to hold a larger working set (every published figure set an organisation page reads), never lowered', () => {
+    const lru = new Lru<number>(2);
+    lru.ensureCapacity(4);
+    for (const k of ['a', 'b', 'c', 'd']) lru.set(k, 1);
+    expect(['a', 'b', 'c', 'd'].map((k) => lru.get(k))).to.deep.equal([1, 1, 1, 1]);
+    lru.ensureCapacity(1);
+    lru.set('e', 1);
+    expect(lru.get('a')).to.equal(undefined); // still 4
+    expect(lru.get('b')).to.equal(1);
+  });
 });

@@ -31,7 +31,7 @@ export class Lru<T> {
   private readonly map = new Map<string, T>();
   private total = 0;
   constructor(
-    private readonly max: number,
+    private max: number,
     private readonly limit?: { maxSize: number; sizeOf(value: T): number },
   ) {}
   get(key: string): T | undefined {
@@ -55,6 +55,11 @@ export class Lru<T> {
     this.map.delete(key);
     this.total -= this.limit?.sizeOf(v) ?? 0;
   }
+  /** Raises the entry bound to at least `n` (never lowers it). */
+  ensureCapacity(n: number): void {
+    this.max = Math.max(this.max, n);
+  }
+
   /** The total size of the values held (0 without `sizeOf`). */
   get size(): number {
     return this.total;
@@ -87,6 +92,9 @@ export class PublicData {
   /** Which snapshot is published for each indicator and period (one light query; oldest period first). */
   index(): Promise<ReadonlyArray<{ indicatorId: string; meta: SnapshotMeta }>> {
     return this.deps.snapshots.publishedIndex().then((index) => {
+      // An organisation's page reads every published figure set (its trends): hold them all, or each page would
+      // evict what the next one needs and read the figures from the database again.
+      this.figuresCache.ensureCapacity(index.length + 16);
       this.onIndex?.(index);
       return index;
     });
