@@ -7,6 +7,7 @@ import type { Criterion, IndicatorSpec, Population, ReportingPeriod } from './ag
  * Only counts, or keyed pseudonyms valid for one refresh, ever leave a source.
  *
  *   GET  /aggregate/v1/version                                        → VersionResponse
+ *   POST /aggregate/v1/keys       PrepareKeyRequest                   → PrepareKeyResponse (201 keyed now, 200 already held)
  *   POST /aggregate/v1/sessions   SessionRequest                      → SessionResponse (201)
  *   DELETE /aggregate/v1/sessions/{id}                                → 204 (the session and its exclusions are dropped)
  *   POST /aggregate/v1/counts     CountsRequest                       → CountsResponse
@@ -16,6 +17,11 @@ import type { Criterion, IndicatorSpec, Population, ReportingPeriod } from './ag
  * Keyed pseudonym of a person = base64url of the first 16 bytes of HMAC-SHA256(session key, NHS number)
  * (22 characters; collisions are negligible at national scale); people without an NHS
  * number have none (they cannot be linked, and cannot be excluded by opt-out: see the limitations).
+ *
+ * Keys change monthly (indicators/pseudonyms.ts). A source keys every person it holds once per key: ahead of
+ * time when the service PREPARES the key (POST /keys), else when the first session with that key opens (that
+ * session then takes as long as the keying). A source holds the keyed pseudonyms of at most a few recent keys
+ * and drops the rest; a source that does not offer /keys still works, paying the keying in the session.
  */
 
 export interface VersionResponse {
@@ -24,6 +30,18 @@ export interface VersionResponse {
   builtAt: string;
   /** The date of the latest event the extract holds (YYYY-MM-DD), when it holds any: which periods have data. */
   dataThrough?: string;
+}
+
+export interface PrepareKeyRequest {
+  /** The key of a pseudonym epoch, base64url (32 bytes). */
+  key: string;
+}
+export interface PrepareKeyResponse {
+  /** How many people the source keyed (those with an NHS number). */
+  people: number;
+  /** Whether the source keyed them for this call (false: it held them already). */
+  keyed: boolean;
+  version: string;
 }
 
 export interface SessionRequest {
@@ -39,6 +57,8 @@ export interface SessionResponse {
   expiresIn: number;
   /** People the source holds without an NHS number: they cannot be linked to another source (nor excluded by opt-out). */
   unlinkable?: number;
+  /** Whether the key was prepared before the session (false: opening the session keyed every person). */
+  keyPrepared?: boolean;
 }
 
 export interface CountsRequest {

@@ -4,6 +4,7 @@ import type {
   CountsResponse,
   CriterionPseudonymsResponse,
   PopulationPseudonymsResponse,
+  PrepareKeyResponse,
   PseudonymGroup,
   SessionResponse,
   VersionResponse,
@@ -25,6 +26,8 @@ export interface AggregateClient {
   /** How a missing source is named in a snapshot: the registry display name (the kind in the three-variable form). */
   readonly name: string;
   version(signal?: AbortSignal): Promise<VersionResponse>;
+  /** Asks the source to key its people under `key` ahead of the sessions that will use it (aggregate-api.ts). */
+  prepareKey(key: Uint8Array, signal?: AbortSignal): Promise<PrepareKeyResponse>;
   openSession(key: Uint8Array, optedOut: string[], signal?: AbortSignal): Promise<SessionResponse>;
   /** Ends a session early (the source drops its exclusions); sessions also expire on their own. */
   closeSession(session: string, signal?: AbortSignal): Promise<void>;
@@ -94,6 +97,14 @@ export function createAggregateClient(opts: AggregateClientOptions): AggregateCl
     name: opts.name ?? source,
     version: (signal) =>
       call('aggregate version', '/version', undefined, (v): v is VersionResponse => isObject(v) && typeof v.version === 'string' && typeof v.builtAt === 'string', signal),
+    prepareKey: (key, signal) =>
+      call(
+        'aggregate key',
+        '/keys',
+        { key: Buffer.from(key).toString('base64url') },
+        (v): v is PrepareKeyResponse => isObject(v) && typeof v.people === 'number' && typeof v.keyed === 'boolean' && typeof v.version === 'string',
+        signal,
+      ),
     openSession: (key, optedOut, signal) =>
       call(
         'aggregate session',

@@ -36,8 +36,9 @@
  *   //   sandbox.extract = { db(): Promise<Db>, schemas }; rows: scripts/sandbox/extract/store.ts ExtractRows.
  *   //   PostgreSQL extract sessions run with jit=off, work_mem=64MB, max_parallel_workers_per_gather=0 (openExtractDb).
  *
- * How a run works: a per-refresh key HMAC(secret, refreshId) is sent with the opted-out patients' keyed
- * pseudonyms to each needed source (POST /aggregate/v1/sessions); single-source indicators are counted at the
+ * How a run works: the key of the month (pseudonyms.ts epochKey; prepared at the sources ahead of time by
+ * key-preparation.ts) is sent with the opted-out patients' keyed pseudonyms to each needed source
+ * (POST /aggregate/v1/sessions); single-source indicators are counted at the
  * source (POST /aggregate/v1/counts); cross-source indicators fetch keyed pseudonym sets
  * (POST /aggregate/v1/pseudonyms), intersect them here in memory and count per organisation and stratum.
  * Pseudonyms are never stored, logged or returned. A source that does not answer makes the run incomplete
@@ -50,7 +51,8 @@ import type { AggregateClient } from '../adapters/aggregate-client.js';
 import type { CountRow, PseudonymGroup } from '../adapters/aggregate-api.js';
 import { badRequest } from '../fhir/outcomes.js';
 import { CATALOGUE } from './catalogue.js';
-import { keyedPseudonym, refreshKey } from './pseudonyms.js';
+import { prepareEpochKeys, type KeyPreparation } from './key-preparation.js';
+import { epochKey, keyedPseudonym, pseudonymEpoch } from './pseudonyms.js';
 import { sourceOf, type Criterion, type IndicatorDefinition } from './spec.js';
 import {
   AGE_BANDS,
@@ -67,6 +69,8 @@ export interface IndicatorComputer {
   readonly catalogue: readonly IndicatorDefinition[];
   /** Computes the indicators (all by default) for the period; never throws because a source is down. */
   compute(period: ReportingPeriod, indicatorIds?: string[]): Promise<ComputeRun>;
+  /** Has every source key its people under the keys of this month (and next month's near the turn): key-preparation.ts. */
+  prepareKeys(): Promise<KeyPreparation[]>;
 }
 
 export interface IndicatorComputerDeps {
@@ -136,13 +140,15 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
 
     const startedAt = now();
     const refreshId = randomUUID();
-    const key = refreshKey(deps.secret, refreshId);
+    const key = epochKey(deps.secret, pseudonymEpoch(startedAt));
     const optedOut = [...new Set((await deps.optedOutNhsNumbers(startedAt)).map((n) => keyedPseudonym(key, n)))];
     const needed = [...new Set(defs.flatMap((d) => d.sources))];
 
     // Status and sessions per source (by name); a kind without any configured source is named by its kind.
     const status = new Map<string, SourceStatus>();
     const sessions = new Map<string, OpenSession>();
+    /** Sources that keyed their people while opening the session (the key had not been prepared). */
+    const unprepared: string[] = [];
     await Promise.all(
       needed.map(async (kind) => {
         const of = clients.get(kind) ?? [];
@@ -152,6 +158,7 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
             try {
               const s = await client.openSession(key, optedOut);
               sessions.set(client.name, { client, session: s.session, ...(typeof s.unlinkable === 'number' ? { unlinkable: s.unlinkable } : {}) });
+              if (s.keyPrepared === false) unprepared.push(client.name);
               status.set(client.name, { source: client.name, status: 'ok', version: s.version });
             } catch (e) {
               status.set(client.name, { source: client.name, status: 'unavailable', reason: reasonOf(e) });
@@ -204,13 +211,21 @@ export function createIndicatorComputer(deps: IndicatorComputerDeps): IndicatorC
       results,
     };
     deps.logger?.info(
-      { refreshId, indicators: results.length, complete: run.complete, unavailable: sources.filter((s) => s.status !== 'ok').map((s) => s.source), ms: Date.parse(run.finishedAt) - Date.parse(run.startedAt) },
+      {
+        refreshId,
+        indicators: results.length,
+        complete: run.complete,
+        unavailable: sources.filter((s) => s.status !== 'ok').map((s) => s.source),
+        ...(unprepared.length ? { keyedInSession: unprepared } : {}),
+        ms: Date.parse(run.finishedAt) - Date.parse(run.startedAt),
+      },
       'indicators computed',
     );
     return run;
   }
 
-  return { catalogue, compute };
+  const all = [...clients.values()].flat();
+  return { catalogue, compute, prepareKeys: () => prepareEpochKeys(all, deps.secret, now(), deps.logger) };
 }
 
 function reasonOf(e: unknown): string {

@@ -4,11 +4,19 @@ import path from 'node:path';
 import { keyedPseudonym } from '../adapters/aggregate-api.js';
 
 /**
- * Keyed pseudonyms for linking people between sources (issue #5). The service holds a long-lived secret
- * (config INDICATOR_PSEUDONYM_SECRET; required in production; in demo mode generated once into
- * `<dataDir>/indicator-pseudonym-secret`, like the demo signing keys). Each refresh derives its own key
- * HMAC-SHA256(secret, refreshId), so pseudonyms from two refreshes cannot be joined. A pseudonym is
- * base64url(HMAC-SHA256(refresh key, NHS number)). Pseudonyms are never stored, logged or returned.
+ * Keyed pseudonyms for linking people between sources and excluding those who opted out (issues #5, #18).
+ * The service holds a long-lived secret (config INDICATOR_PSEUDONYM_SECRET; required in production; in demo
+ * mode generated once into `<dataDir>/indicator-pseudonym-secret`, like the demo signing keys). The key a
+ * refresh sends to the sources is the key of its EPOCH, the calendar month (UTC) in which the refresh starts:
+ * HMAC-SHA256(secret, "indicator-epoch:YYYY-MM"). A pseudonym is the first 16 bytes of HMAC-SHA256(epoch key,
+ * NHS number), base64url. Pseudonyms are never stored by the service, logged or returned.
+ *
+ * Why a month, not one key per refresh (docs/indicators.md, "Pseudonym keys"): a source keys each person it
+ * holds once per key, which at a million people was most of a refresh. With a monthly key each source keys its
+ * people once a month, ahead of time (POST /aggregate/v1/keys, prepared by the service at start-up and before
+ * the month turns: key-preparation.ts), and a refresh only looks them up. What is given up: pseudonyms seen in
+ * two refreshes of the same month can be joined to each other. Only the service and the sources see them,
+ * and both hold the key anyway; from one month to the next they still cannot be joined.
  */
 
 export { keyedPseudonym };
@@ -39,7 +47,23 @@ export async function loadPseudonymSecret(opts: { secret?: string; dataDir: stri
   }
 }
 
-/** The per-refresh key: HMAC-SHA256(secret, refreshId), 32 bytes. */
-export function refreshKey(secret: Uint8Array, refreshId: string): Buffer {
-  return createHmac('sha256', secret).update(`indicator-refresh:${refreshId}`, 'utf8').digest();
+/** The pseudonym epoch of a moment: its calendar month in UTC, `YYYY-MM`. */
+export function pseudonymEpoch(at: Date): string {
+  return at.toISOString().slice(0, 7);
+}
+
+/** The key of an epoch: HMAC-SHA256(secret, "indicator-epoch:YYYY-MM"), 32 bytes. */
+export function epochKey(secret: Uint8Array, epoch: string): Buffer {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(epoch)) throw new RangeError('epoch must be YYYY-MM');
+  return createHmac('sha256', secret).update(`indicator-epoch:${epoch}`, 'utf8').digest();
+}
+
+/**
+ * The epochs whose keys the sources should hold at `at`: the current month's, and the next month's once the
+ * turn is less than `leadMs` away (default two days), so the first refresh of a month finds its key prepared.
+ */
+export function epochsToPrepare(at: Date, leadMs = 2 * 86_400_000): string[] {
+  const next = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1));
+  const current = pseudonymEpoch(at);
+  return next.getTime() - at.getTime() <= leadMs ? [current, pseudonymEpoch(next)] : [current];
 }

@@ -29,6 +29,11 @@ async function main(): Promise<void> {
   // Compile the OpenAPI validators now rather than on the first real request.
   await fetch(`http://${config.host}:${port}/fhir/metadata`).catch(() => undefined);
   logger.info({ url: config.publicBaseUrl, port, engine: service.db.engine, auth: config.auth.mode }, 'integrated record service listening');
+  // The sources key their people under this month's pseudonym key now (and next month's before the turn), so
+  // that no refresh waits for it (indicators/key-preparation.ts); checked again every hour.
+  const prepareKeys = () => void service.indicators.prepareKeys().catch((e) => logger.warn({ err: (e as Error).message }, 'indicators: preparing pseudonym keys failed'));
+  prepareKeys();
+  const keyTimer = setInterval(prepareKeys, 3_600_000).unref();
   // Out of the box the public indicators are not empty: computed once for the periods the sources' data covers.
   if (config.indicatorsAtStartup) {
     service.computeIndicatorsAtStartup().catch((e) => logger.warn({ err: (e as Error).message }, 'indicators: start-up computation failed'));
@@ -38,6 +43,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearInterval(keyTimer);
     logger.info({ signal }, 'shutting down: no new connections or requests, finishing those in flight');
     await drain(server, config.shutdownGraceMs);
     await service.close().catch(() => undefined);

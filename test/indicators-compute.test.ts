@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,7 +12,7 @@ import request from 'supertest';
 import type { Consent } from 'fhir/r4.js';
 import { ACT_REASON_SYSTEM, CONSENT_POLICY_URI, CONSENT_SCOPE_SYSTEM } from '../consent/types.js';
 import { CATALOGUE } from '../indicators/catalogue.js';
-import { keyedPseudonym, loadPseudonymSecret, refreshKey } from '../indicators/pseudonyms.js';
+import { epochKey, epochsToPrepare, keyedPseudonym, loadPseudonymSecret, pseudonymEpoch } from '../indicators/pseudonyms.js';
 import { ConfigError, loadConfig } from '../server/config.js';
 import type { ComputeRun, IndicatorComputation } from '../indicators/types.js';
 import { generatePatients } from '../scripts/generate-patients.js';
@@ -236,9 +237,40 @@ describe('indicator computation through the sandbox aggregate endpoints', functi
     expect(lines.join(''), 'the computation logs a summary').to.include('indicators computed');
     for (const nhs of nhsNumbers) expect(text).to.not.include(nhs);
     for (const p of seen) expect(text).to.not.include(p);
-    // Pseudonyms differ per refresh key: two refreshes cannot be joined.
+    // Pseudonyms differ per month: two months cannot be joined.
     const secret = Buffer.from(SECRET);
-    expect(keyedPseudonym(refreshKey(secret, 'a'), firstNhs)).to.not.equal(keyedPseudonym(refreshKey(secret, 'b'), firstNhs));
+    expect(keyedPseudonym(epochKey(secret, '2026-11'), firstNhs)).to.not.equal(keyedPseudonym(epochKey(secret, '2026-12'), firstNhs));
+  });
+
+  it('uses one key per calendar month, prepared at every source ahead of the refreshes', async () => {
+    expect(pseudonymEpoch(new Date('2026-12-31T23:59:59Z'))).to.equal('2026-12');
+    expect(epochsToPrepare(new Date('2026-12-05T12:00:00Z'))).to.deep.equal(['2026-12']);
+    expect(epochsToPrepare(new Date('2026-12-30T12:00:00Z')), 'next month\'s key two days ahead').to.deep.equal(['2026-12', '2027-01']);
+    expect(() => epochKey(Buffer.from(SECRET), '2026-13')).to.throw(RangeError);
+    const at = new Date();
+    const computer = createIndicatorComputer({ sources: createAggregateClients(h.config), secret: randomBytes(32), optedOutNhsNumbers: async () => [], now: () => at });
+    const first = await computer.prepareKeys();
+    expect(first.map((r) => [r.source, r.status])).to.have.deep.members(epochsToPrepare(at).flatMap(() => [['gp', 'keyed'], ['hospital', 'keyed'], ['social-care', 'keyed']]));
+    expect((await computer.prepareKeys()).every((r) => r.status === 'held'), 'a second call finds them held').to.equal(true);
+    // The refresh's sessions find the key prepared (the sources did not key anyone while it waited).
+    const opened: (boolean | undefined)[] = [];
+    const spied = createAggregateClients(h.config).map((c): AggregateClient => ({ ...c, openSession: (k, o, sig) => c.openSession(k, o, sig).then((s) => (opened.push(s.keyPrepared), s)) }));
+    const secretOf = randomBytes(32);
+    const watched = createIndicatorComputer({ sources: spied, secret: secretOf, optedOutNhsNumbers: async () => [], now: () => at });
+    await watched.prepareKeys();
+    const run = await watched.compute(FIXTURE_PERIOD);
+    expect(run.complete).to.equal(true);
+    expect(opened.length).to.be.greaterThan(2);
+    expect(opened.every((p) => p === true)).to.equal(true);
+    // A source that is down is reported as failed; the others are prepared.
+    h.sandbox.faults.hospital.set({ mode: 'error' });
+    try {
+      const down = await createIndicatorComputer({ sources: createAggregateClients(h.config), secret: randomBytes(32), optedOutNhsNumbers: async () => [], now: () => at }).prepareKeys();
+      expect(down.filter((r) => r.source === 'hospital').every((r) => r.status === 'failed')).to.equal(true);
+      expect(down.filter((r) => r.source === 'gp').every((r) => r.status === 'keyed')).to.equal(true);
+    } finally {
+      h.sandbox.faults.hospital.reset();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { keyedPseudonym } from '../adapters/aggregate-api.js';
 import { CATALOGUE, indicatorById } from '../indicators/catalogue.js';
@@ -8,7 +8,7 @@ import type { Db } from '../store/db.js';
 import { generatePatients } from '../scripts/generate-patients.js';
 import { buildExtracts } from '../scripts/sandbox/extract/build.js';
 import { compileCounts, compileCriterionMembers, compilePopulationMembers } from '../scripts/sandbox/extract/compile.js';
-import { sqlHmac } from '../scripts/sandbox/extract/routes.js';
+import { sqlHmac } from '../scripts/sandbox/extract/pseudonym-tables.js';
 import { loadExtractRows, openExtractDb, type ExtractRows } from '../scripts/sandbox/extract/store.js';
 import { loadBundles } from '../scripts/sandbox/loader.js';
 import { startSandbox, type Sandbox } from '../scripts/sandbox/start.js';
@@ -118,6 +118,45 @@ describe('sandbox aggregate API', function () {
     // A pseudonym made with another key matches no one.
     const otherKey = await session(sb.admin.gp, [keyedPseudonym(randomBytes(32), FIRST_NHS)]);
     expect(totals((await counts(sb.admin.gp, otherKey, spec)).body.rows as never)).to.deep.equal({ A81001: [1, 2] });
+  });
+
+  it('keys its people once per key, ahead of the sessions when asked, and keeps only the recent keys', async () => {
+    const db = await sb.extract.db();
+    /** Whether the source holds a pseudonym table for the key (named by a hash of it; the key is never stored). */
+    const holds = (k: Buffer) =>
+      db
+        .query(`SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename LIKE $2`, [sb.extract.schemas.gp, `pseudonym\\_${createHash('sha256').update(k).digest('hex').slice(0, 16)}\\_%`])
+        .then((r) => r.rows.length === 1);
+    const monthKey = randomBytes(32);
+    const prepare = (k: Buffer) => call(sb.admin.gp, '/keys', { key: k.toString('base64url') });
+    const first = await prepare(monthKey);
+    expect(first.status, first.text).to.equal(201);
+    // The fixture's GP holds 8 people, 7 of them with an NHS number (the keyed ones).
+    expect(first.body).to.deep.equal({ people: 7, keyed: true, version: 'fixture-gp-1' });
+    expect((await prepare(monthKey)).status, 'already held').to.equal(200);
+    // A session with a prepared key says so, and still leaves out whom it names.
+    const opened = await call(sb.admin.gp, '/sessions', { key: monthKey.toString('base64url'), optedOut: [keyedPseudonym(monthKey, FIRST_NHS)] });
+    expect(opened.body.keyPrepared).to.equal(true);
+    const spec = indicatorById('diabetes-hba1c-recorded')!.spec;
+    expect(totals((await counts(sb.admin.gp, opened.body.session, spec)).body.rows as never)).to.deep.equal({ A81001: [0, 1] });
+    // A session with a key nobody prepared keys the people itself.
+    const fresh = randomBytes(32);
+    const unprepared = await call(sb.admin.gp, '/sessions', { key: fresh.toString('base64url'), optedOut: [keyedPseudonym(fresh, FIRST_NHS)] });
+    expect(unprepared.body.keyPrepared).to.equal(false);
+    expect(totals((await counts(sb.admin.gp, unprepared.body.session, spec)).body.rows as never)).to.deep.equal({ A81001: [0, 1] });
+    // Newer keys push old ones out, but not while an open session uses one.
+    const newer = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    for (const k of newer) expect((await prepare(k)).status).to.equal(201);
+    expect([await holds(monthKey), await holds(fresh)], 'held by open sessions').to.deep.equal([true, true]);
+    expect(await holds(newer[0]!), 'the oldest of the newer keys, not in use, is dropped').to.equal(false);
+    const stillOpen = await call(sb.admin.gp, '/pseudonyms', { session: opened.body.session, period: FIXTURE_PERIOD, windowMonths: 12, criteria: [{ kind: 'immunization', codes: ['140'] }] });
+    expect(stillOpen.status, stillOpen.text).to.equal(200);
+    for (const s of [opened.body.session, unprepared.body.session]) expect((await fetch(`${sb.admin.gp}/aggregate/v1/sessions/${s}`, { method: 'DELETE' })).status).to.equal(204);
+    expect([await holds(monthKey), await holds(fresh), await holds(newer[1]!), await holds(newer[2]!)], 'the sessions ended: only the two recent keys are held').to.deep.equal([false, false, true, true]);
+    expect((await prepare(monthKey)).status, 'a dropped key is keyed again').to.equal(201);
+    const bad = await call(sb.admin.gp, '/keys', { key: 'short' });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error).to.match(/key must be at least 32 bytes/);
   });
 
   it('returns keyed pseudonyms (never NHS numbers) for cross-source linking', async () => {

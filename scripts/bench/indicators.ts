@@ -8,13 +8,17 @@
  *  2. The sandbox sources (child process) answer aggregate queries over that database; the service (child
  *     process; its own store in a fresh PostgreSQL database <BENCH_DB>_service, or embedded PGlite with
  *     BENCH_SERVICE_STORE=pglite) is asked by an analyst for a full
- *     refresh of every indicator for the 12 months to 2026-03-31 (POST /indicators/$refresh): wall time,
- *     patients/s and the service's peak RSS (VmHWM) are the headline figures.
+ *     refresh of every indicator for the 12 months to 2026-03-31 (POST /indicators/$refresh), twice: the first
+ *     right after start-up, while the sources may still be keying their people under the month's pseudonym key
+ *     (which the service asks for at start-up: indicators/key-preparation.ts), then again, as every later
+ *     refresh of the month runs. Wall time of each, patients/s and the service's peak RSS (VmHWM) are the
+ *     headline figures; the target applies to the second.
  *     BENCH_OPT_OUT_SHARE (default 0.05, as England's national data opt-out) of the people have opted out of
  *     secondary use (research-scope Consents in the service's store): they must be left out of every count.
  *  3. Each indicator again, one at a time, through the same pipeline in this process (createIndicatorComputer
- *     over the sources' aggregate APIs): its time and its UNROUNDED counts. Opening the sources' sessions
- *     (where the opt-outs are materialised, once per refresh) is timed apart.
+ *     over the sources' aggregate APIs, with its own secret, so its own key): preparing the key (each source
+ *     keys its people; once a month) is timed first, then each indicator: its time and its UNROUNDED counts.
+ *     Opening the sources' sessions (where the opt-outs are looked up, once per refresh) is timed apart.
  *  4. One hand-written SQL statement per indicator directly in PostgreSQL (indicator-baseline-sql.ts): its
  *     time, and whether its counts equal the pipeline's (every organisation, and every age-sex stratum where
  *     the indicator is stratified).
@@ -42,7 +46,7 @@ const COUNT = Number(process.env.BENCH_POPULATION ?? 1_000_000);
 const SEED = Number(process.env.BENCH_SEED ?? 1);
 const AS_OF = DEFAULT_AS_OF;
 const PERIOD = { start: windowStart(AS_OF, 12), end: AS_OF };
-const TARGET = { seconds: 60, rssMiB: 1024, ratio: 3 };
+const TARGET = { seconds: 5, rssMiB: 1024, ratio: 3 };
 /** Share of people who opted out of secondary use (England's national data opt-out is about 5 %). */
 const OPT_OUT_SHARE = Number(process.env.BENCH_OPT_OUT_SHARE ?? 0.05);
 if (!/^[a-z_][a-z0-9_]*$/.test(DB_NAME)) throw new Error('BENCH_DB must be a plain lower-case identifier');
@@ -160,27 +164,29 @@ try {
   const token = await mintToken(keys.privateJwk, keys.kid, { sub: 'bench-analyst', role: 'analyst', org: 'X26' }, { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE });
   const pid = service.proc.pid!;
   const sandboxPid = sandbox.child.proc.pid!;
-  console.log(`\nfull refresh of ${CATALOGUE.length} indicators for ${PERIOD.start}/${PERIOD.end} (POST /indicators/$refresh as an analyst)…`);
-  const t0 = performance.now();
-  const { result: refresh, maxRssMiB } = await withRssSampling(pid, async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/indicators/$refresh`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ period: PERIOD }),
-      signal: AbortSignal.timeout(900_000),
+  type RefreshBody = {
+    snapshot?: { complete?: boolean; unavailableSources?: string[]; optOutsApplied?: { value: number | null } };
+    indicators?: { id: string; complete: boolean; organisations: number }[];
+  };
+  const timedRefresh = async (label: string) => {
+    console.log(`\n${label}: full refresh of ${CATALOGUE.length} indicators for ${PERIOD.start}/${PERIOD.end} (POST /indicators/$refresh as an analyst)…`);
+    const t0 = performance.now();
+    const sampled = await withRssSampling(pid, async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/indicators/$refresh`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ period: PERIOD }),
+        signal: AbortSignal.timeout(900_000),
+      });
+      return { status: res.status, body: (await res.json()) as RefreshBody };
     });
-    return {
-      status: res.status,
-      body: (await res.json()) as {
-        snapshot?: { complete?: boolean; unavailableSources?: string[]; optOutsApplied?: { value: number | null } };
-        indicators?: { id: string; complete: boolean; organisations: number }[];
-      },
-    };
-  });
-  const refreshMs = performance.now() - t0;
+    return { ...sampled, ms: performance.now() - t0 };
+  };
+  const first = await timedRefresh('first refresh after start-up');
+  const { result: refresh, maxRssMiB, ms: refreshMs } = await timedRefresh('second refresh (the key prepared, as for every later refresh of the month)');
   const servicePeak = peakRssMiB(pid);
   const sandboxPeak = peakRssMiB(sandboxPid);
-  if (refresh.status !== 201) console.log(`refresh answered ${refresh.status}: ${JSON.stringify(refresh.body).slice(0, 500)}`);
+  for (const r of [first.result, refresh]) if (r.status !== 201) console.log(`refresh answered ${r.status}: ${JSON.stringify(r.body).slice(0, 500)}`);
   const incomplete = (refresh.body.indicators ?? []).filter((i) => !i.complete).map((i) => i.id);
 
   // ---- 3. each indicator alone through the pipeline (unrounded counts) ----
@@ -214,6 +220,9 @@ try {
     optedOutNhsNumbers: async () => optedOut,
     secret: randomBytes(32),
   });
+  const tPrepare = performance.now();
+  const prepared = await computer.prepareKeys();
+  const prepareMs = performance.now() - tPrepare;
   const pipeline = new Map<string, { ms: number; result: IndicatorComputation }>();
   let sessionMax = 0;
   for (const def of CATALOGUE) {
@@ -266,11 +275,13 @@ try {
     }
     console.log(`${def.id.padEnd(36)} ${String(p.result.organisations.length).padStart(5)} ${secs(p.ms).padStart(10)} ${secs(bms).padStart(10)} ${(p.ms / bms).toFixed(1).padStart(6)}  ${verdict}`);
   }
+  console.log(`${'(preparing the month\'s key)'.padEnd(36)} ${''.padStart(5)} ${secs(prepareMs).padStart(10)}   once a month, ahead of the refreshes; sources in parallel: ${prepared.map((p) => `${p.source} ${p.status} ${p.people ?? '?'} people ${secs(p.ms)} s`).join(', ')}`);
   console.log(`${'(opening sessions: opt-out exclusion)'.padEnd(36)} ${''.padStart(5)} ${secs(sessionMax).padStart(10)}   once per refresh, longest source; not in the rows above`);
   console.log(`${'sum of the above'.padEnd(36)} ${''.padStart(5)} ${secs(pipelineSum).padStart(10)} ${secs(baselineSum).padStart(10)} ${(pipelineSum / baselineSum).toFixed(1).padStart(6)}`);
 
   const ratio = refreshMs / baselineSum;
   console.log('\nTargets');
+  console.log(`  first refresh after start-up (status ${first.result.status}; the sources were keying their people for the month's key at the same time): ${secs(first.ms)} s`);
   console.log(`  full refresh (HTTP, all ${CATALOGUE.length} indicators, status ${refresh.status}${refresh.body.snapshot?.complete === false ? ', INCOMPLETE' : ''}${incomplete.length ? ` [${incomplete.join(', ')}]` : ''}): ${secs(refreshMs)} s ≤ ${TARGET.seconds} s: ${check(refresh.status === 201 && refreshMs <= TARGET.seconds * 1000)}`);
   console.log(`  patients/s: ${Math.round(COUNT / (refreshMs / 1000))}`);
   console.log(`  service peak RSS (VmHWM over its life) ${fmt(servicePeak)} MiB ≤ ${TARGET.rssMiB} MiB: ${check(servicePeak <= TARGET.rssMiB)}; max sampled during the refresh ${fmt(maxRssMiB)} MiB`);

@@ -19,18 +19,11 @@ export interface CompileContext {
   /** When set, people excluded for this session (opt-outs) are left out. */
   sessionId?: string;
   /**
-   * Member queries only: key the NHS numbers in SQL (pgcrypto `hmac`, see pseudonymSql) and return keyed
-   * pseudonyms instead of NHS numbers. Without it they return NHS numbers for the caller to key.
+   * Member queries only: the session key's pseudonym table (pseudonym-tables.ts, `"schema"."pseudonym_…"`);
+   * they return its keyed pseudonyms instead of NHS numbers. Without it they return NHS numbers (tests).
    */
-  pseudonymKey?: Uint8Array;
+  pseudonymTable?: string;
 }
-
-/**
- * SQL for the keyed pseudonym of an NHS number expression: base64url of the first 16 bytes of
- * HMAC-SHA256(key, NHS number), exactly adapters/aggregate-api.ts keyedPseudonym. Needs pgcrypto.
- */
-export const pseudonymSql = (nhsExpr: string, keyParam: string): string =>
-  `translate(rtrim(encode(substring(hmac(convert_to(${nhsExpr}, 'UTF8'), ${keyParam}, 'sha256') from 1 for 16), 'base64'), '='), '+/', '-_')`;
 
 export interface CompiledQuery {
   sql: string;
@@ -38,6 +31,7 @@ export interface CompiledQuery {
 }
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+const TABLE = /^"[a-z_][a-z0-9_]{0,62}"\."pseudonym_[0-9a-f]+_[0-9a-f]+"$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 class Builder {
@@ -48,6 +42,7 @@ class Builder {
   constructor(readonly ctx: CompileContext) {
     if (!SCHEMA.test(ctx.schema)) throw new Error('schema must be a plain lower-case identifier');
     if (!DATE.test(ctx.periodEnd)) throw new Error('periodEnd must be YYYY-MM-DD');
+    if (ctx.pseudonymTable !== undefined && !TABLE.test(ctx.pseudonymTable)) throw new Error('pseudonymTable must be a pseudonym table of the schema');
     this.s = `"${ctx.schema}"`;
   }
   p(value: unknown, cast: string): string {
@@ -209,10 +204,14 @@ export function compileCounts(spec: IndicatorSpec, ctx: CompileContext): Compile
   return { sql: b.with() + sql, params: b.params };
 }
 
+/** What a member query lists: the keyed pseudonym from the session key's table (joined), else the NHS number. */
+const members = (ctx: CompileContext): { member: string; join: string } =>
+  ctx.pseudonymTable ? { member: 'k.pseudonym', join: `JOIN ${ctx.pseudonymTable} k ON k.person_id = p.person_id\n` } : { member: 'p.nhs_number', join: '' };
+
 /**
  * Population side of a cross-source indicator → one row per organisation × stratum
  * { org, age_band, sex, denominator, matching }: `matching` = the comma-separated NHS numbers (or, with
- * `pseudonymKey`, keyed pseudonyms; in no order) of the
+ * `pseudonymTable`, keyed pseudonyms; in no order) of the
  * members meeting `criteria`. Aggregated in SQL so that a million members cost a few thousand rows, not a
  * million (NHS numbers are digits only; they are turned into keyed pseudonyms before anything leaves).
  */
@@ -220,11 +219,11 @@ export function compilePopulationMembers(pop: Population, criteria: readonly Cri
   const b = new Builder(ctx);
   const matching = allOf(b, criteria);
   const where = populationWhere(b, pop, true);
-  const member = ctx.pseudonymKey ? pseudonymSql('p.nhs_number', b.p(Buffer.from(ctx.pseudonymKey), 'bytea')) : 'p.nhs_number';
+  const { member, join } = members(ctx);
   const sql =
     `${b.with()}SELECT p.org_code AS org, ${ageBand(b)} AS age_band, p.sex AS sex, count(*)::int AS denominator,\n` +
     `  COALESCE(string_agg(${member}, ',') FILTER (WHERE ${matching}), '') AS matching\n` +
-    `FROM ${b.s}.person p\n${b.joins.join('\n')}\nWHERE ${where}\nGROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
+    `FROM ${b.s}.person p\n${join}${b.joins.join('\n')}\nWHERE ${where}\nGROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
   return { sql, params: b.params };
 }
 
@@ -232,9 +231,9 @@ export function compilePopulationMembers(pop: Population, criteria: readonly Cri
 export function compileCriterionMembers(criteria: readonly Criterion[], ctx: CompileContext): CompiledQuery {
   const b = new Builder(ctx);
   const all = allOf(b, criteria);
-  const member = ctx.pseudonymKey ? pseudonymSql('p.nhs_number', b.p(Buffer.from(ctx.pseudonymKey), 'bytea')) : 'p.nhs_number';
+  const { member, join } = members(ctx);
   const sql =
-    `${b.with()}SELECT COALESCE(string_agg(${member}, ','), '') AS nhs_numbers FROM ${b.s}.person p\n${b.joins.join('\n')}\n` +
+    `${b.with()}SELECT COALESCE(string_agg(${member}, ','), '') AS nhs_numbers FROM ${b.s}.person p\n${join}${b.joins.join('\n')}\n` +
     `WHERE p.nhs_number IS NOT NULL AND ${b.excluded('p.person_id')} AND ${all}`;
   return { sql, params: b.params };
 }

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import {
-  keyedPseudonym,
   type CountRow,
   type CountsResponse,
   type CriterionPseudonymsResponse,
   type PopulationPseudonymsResponse,
+  type PrepareKeyResponse,
   type PseudonymGroup,
   type SessionResponse,
   type VersionResponse,
@@ -14,7 +14,8 @@ import { sourceOf, sourcesOfSpec, validateCriterion, validateSpec, type Criterio
 import type { IndicatorSource } from '../../../indicators/types.js';
 import type { Db } from '../../../store/db.js';
 import { sendJson } from '../faults.js';
-import { compileCounts, compileCriterionMembers, compilePopulationMembers, pseudonymSql, type CompileContext } from './compile.js';
+import { compileCounts, compileCriterionMembers, compilePopulationMembers, type CompileContext } from './compile.js';
+import { PseudonymTables } from './pseudonym-tables.js';
 import { extractDataThrough, extractVersion } from './store.js';
 
 /**
@@ -34,7 +35,8 @@ export interface AggregateRouterOptions {
 }
 
 interface Session {
-  key: Buffer;
+  /** The session key's pseudonym table (pseudonym-tables.ts), held until the session ends. */
+  table: string;
   expiresAt: number;
 }
 
@@ -58,6 +60,7 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
   const { schema, source } = opts;
   const ttl = (opts.sessionTtlSeconds ?? 900) * 1000;
   const sessions = new Map<string, Session>();
+  const tables = new PseudonymTables(opts.db, schema);
   const router = express.Router();
   router.use(express.json({ limit: '64mb', type: () => true }));
 
@@ -65,9 +68,19 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
     const now = Date.now();
     for (const [id, s] of sessions) {
       if (s.expiresAt > now) continue;
-      sessions.delete(id);
-      await db.query(`DELETE FROM "${schema}".excluded_person WHERE session_id = $1`, [id]);
+      await endSession(db, id);
     }
+  };
+  const endSession = async (db: Db, id: string): Promise<void> => {
+    const s = sessions.get(id);
+    sessions.delete(id);
+    await db.query(`DELETE FROM "${schema}".excluded_person WHERE session_id = $1`, [id]);
+    if (s) await tables.release(s.table);
+  };
+  const keyOf = (body: Record<string, unknown>): Buffer => {
+    const key = typeof body.key === 'string' ? Buffer.from(body.key, 'base64url') : undefined;
+    if (!key || key.length < 32) throw new BadRequest('key must be at least 32 bytes, base64url');
+    return key;
   };
   const sessionOf = (body: Record<string, unknown>): [string, Session] => {
     const id = body.session;
@@ -95,33 +108,43 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
     send(res, 200, { source, version: v.version, builtAt: v.builtAt, ...(dataThrough ? { dataThrough } : {}) } satisfies VersionResponse);
   });
 
+  // Keys every person under the key now (or finds them keyed already), so that sessions of the key do not wait.
+  router.post('/keys', async (req, res) => {
+    const key = keyOf((req.body ?? {}) as Record<string, unknown>);
+    const prepared = await tables.prepare(key);
+    send(res, prepared.keyed ? 201 : 200, { people: prepared.people, keyed: prepared.keyed, version: prepared.version } satisfies PrepareKeyResponse);
+  });
+
   router.post('/sessions', async (req, res) => {
     const db = await opts.db();
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const key = typeof body.key === 'string' ? Buffer.from(body.key, 'base64url') : undefined;
-    if (!key || key.length < 32) throw new BadRequest('key must be at least 32 bytes, base64url');
+    const key = keyOf(body);
     if (!Array.isArray(body.optedOut) || !body.optedOut.every((p) => typeof p === 'string' && PSEUDONYM.test(p))) {
       throw new BadRequest('optedOut must be an array of keyed pseudonyms');
     }
     await sweep(db);
     const id = randomUUID();
-    const optedOut = new Set(body.optedOut as string[]);
-    if (optedOut.size > 0) {
-      if (await sqlHmac(db)) await materialiseExclusionsInSql(db, schema, id, key, [...optedOut]);
-      else await materialiseExclusions(db, schema, id, key, optedOut);
+    const prepared = await tables.prepare(key, true);
+    sessions.set(id, { table: prepared.table, expiresAt: Date.now() + ttl });
+    try {
+      const optedOut = [...new Set(body.optedOut as string[])];
+      // The opted-out people of this session, looked up by pseudonym (index on the key's table).
+      if (optedOut.length > 0) {
+        await db.query(
+          `INSERT INTO "${schema}".excluded_person (session_id, person_id) SELECT DISTINCT $1, k.person_id FROM ${prepared.table} k WHERE k.pseudonym = ANY($2::text[])`,
+          [id, optedOut],
+        );
+      }
+      const unlinkable = await db.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".person WHERE nhs_number IS NULL`).then((r) => Number(r.rows[0]?.n ?? 0));
+      send(res, 201, { session: id, version: prepared.version, expiresIn: ttl / 1000, unlinkable, keyPrepared: !prepared.keyed } satisfies SessionResponse);
+    } catch (e) {
+      await endSession(db, id);
+      throw e;
     }
-    sessions.set(id, { key, expiresAt: Date.now() + ttl });
-    const [v, unlinkable] = await Promise.all([
-      extractVersion(db, schema),
-      db.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".person WHERE nhs_number IS NULL`).then((r) => Number(r.rows[0]?.n ?? 0)),
-    ]);
-    send(res, 201, { session: id, version: v.version, expiresIn: ttl / 1000, unlinkable } satisfies SessionResponse);
   });
 
   router.delete('/sessions/:id', async (req, res) => {
-    const db = await opts.db();
-    sessions.delete(req.params.id);
-    await db.query(`DELETE FROM "${schema}".excluded_person WHERE session_id = $1`, [req.params.id]);
+    await endSession(await opts.db(), req.params.id);
     res.status(204).end();
   });
 
@@ -144,8 +167,7 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
     const db = await opts.db();
     const body = (req.body ?? {}) as Record<string, unknown>;
     const [id, session] = sessionOf(body);
-    const sqlKeys = await sqlHmac(db);
-    const ctx: CompileContext = { ...ctxOf(body, id), ...(sqlKeys ? { pseudonymKey: session.key } : {}) };
+    const ctx: CompileContext = { ...ctxOf(body, id), pseudonymTable: session.table };
     const criteria = ownCriteria(body.criteria ?? [], 'criteria');
     const version = (await extractVersion(db, schema)).version;
     if (body.population !== undefined) {
@@ -160,7 +182,7 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
         ageBand: x.age_band,
         sex: x.sex,
         denominator: Number(x.denominator),
-        matching: sqlKeys ? splitList(x.matching) : splitList(x.matching).map((nhs) => keyedPseudonym(session.key, nhs)),
+        matching: splitList(x.matching),
       }));
       send(res, 200, { version, groups } satisfies PopulationPseudonymsResponse);
       return;
@@ -168,8 +190,7 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
     if (criteria.length === 0) throw new BadRequest('criteria must name at least one criterion');
     const { sql, params } = compileCriterionMembers(criteria, ctx);
     const r = await db.query<{ nhs_numbers: string }>(sql, params);
-    const members = new Set(splitList(r.rows[0]?.nhs_numbers ?? ''));
-    const pseudonyms = sqlKeys ? [...members] : [...new Set([...members].map((nhs) => keyedPseudonym(session.key, nhs)))];
+    const pseudonyms = [...new Set(splitList(r.rows[0]?.nhs_numbers ?? ''))];
     send(res, 200, { version, pseudonyms } satisfies CriterionPseudonymsResponse);
   });
 
@@ -187,55 +208,3 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
 class NotFound extends Error {}
 
 const splitList = (list: string): string[] => (list ? list.split(',').filter(Boolean) : []);
-
-/** Stores the person ids whose keyed pseudonym is in `optedOut` (one pass over the people with an NHS number). */
-/**
- * PostgreSQL with pgcrypto keys every NHS number in SQL (about 1.7 s per million, no rows leave the
- * database); PGlite, or PostgreSQL where the extension cannot be created, does it here in Node.
- */
-const pgcryptoChecked = new WeakMap<Db, Promise<boolean>>();
-export function sqlHmac(db: Db): Promise<boolean> {
-  if (db.engine !== 'postgres') return Promise.resolve(false);
-  let p = pgcryptoChecked.get(db);
-  if (!p) {
-    p = db
-      .query('CREATE EXTENSION IF NOT EXISTS pgcrypto')
-      .then(() => db.query<{ ok: boolean }>(`SELECT to_regprocedure('hmac(bytea,bytea,text)') IS NOT NULL AS ok`))
-      .then((r) => r.rows[0]?.ok === true, () => false);
-    pgcryptoChecked.set(db, p);
-  }
-  return p;
-}
-
-/**
- * One pass over the people with an NHS number, each keyed once, probing a hash of the opted-out pseudonyms
- * (a semi-join). Written as a JOIN ON pseudonym = expression, the planner chose a merge join that sorted
- * all 1,000,000 computed pseudonyms on disk with the locale's collation: median 11.0 s against 4.3 s for
- * the hashed form, alternated back to back at load 11-18 (docs/indicators-disclosure.md §8).
- */
-async function materialiseExclusionsInSql(db: Db, schema: string, sessionId: string, key: Buffer, optedOut: string[]): Promise<void> {
-  await db.query(
-    `INSERT INTO "${schema}".excluded_person (session_id, person_id)
-     SELECT $1, p.person_id FROM "${schema}".person p
-      WHERE p.nhs_number IS NOT NULL AND ${pseudonymSql('p.nhs_number', '$2::bytea')} IN (SELECT unnest($3::text[]))
-     ON CONFLICT DO NOTHING`,
-    [sessionId, key, optedOut],
-  );
-}
-
-async function materialiseExclusions(db: Db, schema: string, sessionId: string, key: Buffer, optedOut: Set<string>): Promise<void> {
-  let after = -1;
-  const PAGE = 50_000;
-  for (;;) {
-    const r = await db.query<{ person_id: string | number; nhs_number: string }>(
-      `SELECT person_id, nhs_number FROM "${schema}".person WHERE nhs_number IS NOT NULL AND person_id > $1 ORDER BY person_id LIMIT ${PAGE}`,
-      [after],
-    );
-    const hits = r.rows.filter((x) => optedOut.has(keyedPseudonym(key, x.nhs_number))).map((x) => Number(x.person_id));
-    if (hits.length) {
-      await db.query(`INSERT INTO "${schema}".excluded_person (session_id, person_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`, [sessionId, hits]);
-    }
-    if (r.rows.length < PAGE) return;
-    after = Number(r.rows.at(-1)!.person_id);
-  }
-}
