@@ -21,6 +21,8 @@ export interface PreparedKey {
   table: string;
   /** People keyed (those with an NHS number). */
   people: number;
+  /** People held without an NHS number (they cannot be keyed: not linkable, not excludable by opt-out). */
+  unlinkable: number;
   version: string;
 }
 
@@ -127,7 +129,8 @@ export class PseudonymTables {
       return Number((await q.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n ?? 0);
     });
     await db.query(`ANALYZE ${table}`);
-    return { table, people, version };
+    const all = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${person}`)).rows[0]?.n ?? 0);
+    return { table, people, unlinkable: all - people, version };
   }
 
   /** Drops the least recently prepared tables beyond `keep` that no open session uses. */

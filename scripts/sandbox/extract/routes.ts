@@ -135,8 +135,7 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
           [id, optedOut],
         );
       }
-      const unlinkable = await db.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".person WHERE nhs_number IS NULL`).then((r) => Number(r.rows[0]?.n ?? 0));
-      send(res, 201, { session: id, version: prepared.version, expiresIn: ttl / 1000, unlinkable, keyPrepared: !prepared.keyed } satisfies SessionResponse);
+      send(res, 201, { session: id, version: prepared.version, expiresIn: ttl / 1000, unlinkable: prepared.unlinkable, keyPrepared: !prepared.keyed } satisfies SessionResponse);
     } catch (e) {
       await endSession(db, id);
       throw e;
