@@ -8,11 +8,11 @@
  *  2. The sandbox sources (child process) answer aggregate queries over that database; the service (child
  *     process; its own store in a fresh PostgreSQL database <BENCH_DB>_service, or embedded PGlite with
  *     BENCH_SERVICE_STORE=pglite) is asked by an analyst for a full
- *     refresh of every indicator for the 12 months to 2026-03-31 (POST /indicators/$refresh), twice: the first
- *     right after start-up, while the sources may still be keying their people under the month's pseudonym key
- *     (which the service asks for at start-up: indicators/key-preparation.ts), then again, as every later
- *     refresh of the month runs. Wall time of each, patients/s and the service's peak RSS (VmHWM) are the
- *     headline figures; the target applies to the second.
+ *     refresh of every indicator for the 12 months to 2026-03-31 (POST /indicators/$refresh): first right after
+ *     start-up, while the sources may still be keying their people under the month's pseudonym key (which the
+ *     service asks for at start-up: indicators/key-preparation.ts), then BENCH_REFRESHES (3) more, as every
+ *     later refresh of the month runs. Wall time of each, patients/s and the service's peak RSS (VmHWM) are
+ *     the headline figures; the target applies to the median of the later refreshes.
  *     BENCH_OPT_OUT_SHARE (default 0.05, as England's national data opt-out) of the people have opted out of
  *     secondary use (research-scope Consents in the service's store): they must be left out of every count.
  *  3. Each indicator again, one at a time, through the same pipeline in this process (createIndicatorComputer
@@ -47,6 +47,8 @@ const SEED = Number(process.env.BENCH_SEED ?? 1);
 const AS_OF = DEFAULT_AS_OF;
 const PERIOD = { start: windowStart(AS_OF, 12), end: AS_OF };
 const TARGET = { seconds: 5, rssMiB: 1024, ratio: 3 };
+/** Refreshes after the first (BENCH_REFRESHES, default 3): the median is reported against the target. */
+const REFRESHES = Math.max(1, Number(process.env.BENCH_REFRESHES ?? 3));
 /** Share of people who opted out of secondary use (England's national data opt-out is about 5 %). */
 const OPT_OUT_SHARE = Number(process.env.BENCH_OPT_OUT_SHARE ?? 0.05);
 if (!/^[a-z_][a-z0-9_]*$/.test(DB_NAME)) throw new Error('BENCH_DB must be a plain lower-case identifier');
@@ -183,10 +185,15 @@ try {
     return { ...sampled, ms: performance.now() - t0 };
   };
   const first = await timedRefresh('first refresh after start-up');
-  const { result: refresh, maxRssMiB, ms: refreshMs } = await timedRefresh('second refresh (the key prepared, as for every later refresh of the month)');
+  const later: Awaited<ReturnType<typeof timedRefresh>>[] = [];
+  for (let i = 0; i < REFRESHES; i++) later.push(await timedRefresh(`later refresh ${i + 1} of ${REFRESHES} (the key prepared, as for every later refresh of the month)`));
+  // The median of the later refreshes is the headline (the machine's noise between runs is a few tenths of a second).
+  const median = [...later].sort((a, b) => a.ms - b.ms)[Math.floor((later.length - 1) / 2)]!;
+  const { result: refresh, ms: refreshMs } = median;
+  const maxRssMiB = Math.max(...later.map((r) => r.maxRssMiB));
   const servicePeak = peakRssMiB(pid);
   const sandboxPeak = peakRssMiB(sandboxPid);
-  for (const r of [first.result, refresh]) if (r.status !== 201) console.log(`refresh answered ${r.status}: ${JSON.stringify(r.body).slice(0, 500)}`);
+  for (const r of [first, ...later]) if (r.result.status !== 201) console.log(`refresh answered ${r.result.status}: ${JSON.stringify(r.result.body).slice(0, 500)}`);
   const incomplete = (refresh.body.indicators ?? []).filter((i) => !i.complete).map((i) => i.id);
 
   // ---- 3. each indicator alone through the pipeline (unrounded counts) ----
@@ -282,7 +289,8 @@ try {
   const ratio = refreshMs / baselineSum;
   console.log('\nTargets');
   console.log(`  first refresh after start-up (status ${first.result.status}; the sources were keying their people for the month's key at the same time): ${secs(first.ms)} s`);
-  console.log(`  full refresh (HTTP, all ${CATALOGUE.length} indicators, status ${refresh.status}${refresh.body.snapshot?.complete === false ? ', INCOMPLETE' : ''}${incomplete.length ? ` [${incomplete.join(', ')}]` : ''}): ${secs(refreshMs)} s ≤ ${TARGET.seconds} s: ${check(refresh.status === 201 && refreshMs <= TARGET.seconds * 1000)}`);
+  console.log(`  later refreshes: ${later.map((r) => secs(r.ms)).join(', ')} s`);
+  console.log(`  full refresh, median of the later ones (HTTP, all ${CATALOGUE.length} indicators, status ${refresh.status}${refresh.body.snapshot?.complete === false ? ', INCOMPLETE' : ''}${incomplete.length ? ` [${incomplete.join(', ')}]` : ''}): ${secs(refreshMs)} s ≤ ${TARGET.seconds} s: ${check(refresh.status === 201 && refreshMs <= TARGET.seconds * 1000)}`);
   console.log(`  patients/s: ${Math.round(COUNT / (refreshMs / 1000))}`);
   console.log(`  service peak RSS (VmHWM over its life) ${fmt(servicePeak)} MiB ≤ ${TARGET.rssMiB} MiB: ${check(servicePeak <= TARGET.rssMiB)}; max sampled during the refresh ${fmt(maxRssMiB)} MiB`);
   console.log(`  sandbox sources' peak RSS (one process, all three sources): ${fmt(sandboxPeak)} MiB`);
