@@ -58,7 +58,7 @@ export interface GuardedRepository extends RecordRepository {
 /** Who a preview imagines looking: a kind of staff at an organisation, with or without emergency access. */
 export interface PreviewViewer {
   role: 'clinician' | 'ambulance-crew';
-  /** ODS code; 'registered-practice' = the patient's own GP practice, 'hospital' / 'social-care' = that source's (first) organisation. */
+  /** ODS code; 'registered-practice' = the patient's own GP practice. */
   organisation: string;
   /** Imagine an emergency grant (an ambulance crew has no care relationship). Never opens one. */
   emergency: boolean;
@@ -192,9 +192,7 @@ export class ConsentGuard {
       if (own.principal.role !== 'patient') throw forbidden('not-own-record', 'A patient may only access their own record.');
       const indexed: Partial<Pick<IndexedPatient, 'links' | 'registeredPractice'>> =
         'links' in ref ? (ref as IndexedPatient) : ((await deps.repo.resolvePatient(ref.id)) ?? {});
-      const org = viewer.organisation === 'registered-practice' ? (indexed.registeredPractice ?? '')
-        : viewer.organisation === 'hospital' || viewer.organisation === 'social-care' ? (deps.sourceOrganisations[viewer.organisation]?.[0] ?? '')
-          : viewer.organisation;
+      const org = viewer.organisation === 'registered-practice' ? (indexed.registeredPractice ?? '') : viewer.organisation;
       const imagined: Principal = { sub: 'preview', role: viewer.role, organisation: org };
       const at = now();
       const consents = (await deps.consents.forPatient(ref.id)).map((s) => s.resource);

@@ -110,4 +110,20 @@ describe('source display names in warnings (registry id ≠ display name)', func
     expect(mine.text).to.include(`Information from ${GP.name} could not be fetched just now`);
     expect(mine.text).to.not.include(GP.id);
   });
+
+  it('the patient previews their record as each trust and council of the registry (whatever the sources are called)', async () => {
+    const patient = new PageClient(stack.baseUrl);
+    await patient.signIn({ patientNhsNumber: nhs });
+    const choices = await patient.go('/my-choices');
+    expect(choices.text).to.include('href="/my-choices/preview?as=RR8"').and.include('href="/my-choices/preview?as=E08000035"');
+    const asTrust = await patient.go('/my-choices/preview?as=RR8');
+    expect(asTrust.res.status).to.equal(200);
+    expect(asTrust.text).to.include('What the hospital trust RR8 would see');
+    // The trust holds a record for this patient: its clinician could open it, and the preview shows it.
+    expect(asTrust.text).to.not.include('data-banner="preview-refused"');
+    expect(asTrust.text).to.include('data-banner="nothing-withheld"').and.include('id="patient-details"');
+    const unknown = await patient.go('/my-choices/preview?as=hospital');
+    expect(unknown.res.status).to.equal(400);
+    expect(unknown.text).to.include('There is a problem with what was sent').and.include('invalid-viewer').and.include('the hospital trust RR8').and.include('the council E08000035');
+  });
 });

@@ -103,7 +103,7 @@ describe('patient pages in a real browser (issue 17)', function () {
     const { page } = await session();
     await signIn(page, stack.baseUrl, { patientNhsNumber: mh.nhs }, '/my-choices');
     await expectAccessible(page);
-    await page.goto(`${stack.baseUrl}/my-choices/preview?as=hospital`);
+    await page.goto(`${stack.baseUrl}/my-choices/preview?as=${hospital}`);
     expect(await problemTexts(page)).to.include(mh.condition);
     expect(await page.locator('[data-banner=nothing-withheld]').count()).to.equal(1);
     await expectAccessible(page);
@@ -122,7 +122,7 @@ describe('patient pages in a real browser (issue 17)', function () {
     expect(await page.textContent('#wishes')).to.include('Do not share my mental health information with the hospital');
     expect(await page.textContent('#history')).to.include('In force');
     await expectAccessible(page);
-    await page.goto(`${stack.baseUrl}/my-choices/preview?as=hospital`);
+    await page.goto(`${stack.baseUrl}/my-choices/preview?as=${hospital}`);
     hospitalPreview = await problemTexts(page);
     expect(hospitalPreview).to.not.include(mh.condition);
     expect(await page.locator('[data-banner=withheld]').count()).to.equal(1);
@@ -254,7 +254,7 @@ describe('patient pages in a real browser (issue 17)', function () {
       [`/my-record?patient=${bPatientId}`]: async (main) => main.includes(mh.condition),
       [`/my-record/${bPatientId}`]: async () => false,
       [`/my-choices?patient=${bPatientId}`]: async () => (await a.inputValue('form[action="/my-choices/add"] input[name=consent]')) !== bConsent,
-      [`/my-choices/preview?as=hospital&patient=${bPatientId}`]: async (main) => main.includes(mh.condition),
+      [`/my-choices/preview?as=${hospital}&patient=${bPatientId}`]: async (main) => main.includes(mh.condition),
       [`/who-looked?patient=${bPatientId}`]: async () => (await a.locator('#access-log tbody tr').count()) > 0,
     };
     for (const [path, showsOwn] of Object.entries(own)) {
@@ -338,7 +338,7 @@ describe('patient pages in a real browser (issue 17)', function () {
     const id = await hpId();
     const practice = stack.practiceOf(hp.nhs);
     // Before any choice: the hospital number is there, for the hospital and for the GP practice; no notice.
-    for (const [as, org] of [['hospital', hospital], ['gp', practice]] as const) {
+    for (const [as, org] of [[hospital, hospital], ['gp', practice]]) {
       const staff = await staffRead(id, org);
       const preview = await previewAs(page, as);
       expect(hasMrn(staff.patient), `${as}: the staff read has the hospital number`).to.equal(true);
@@ -355,7 +355,7 @@ describe('patient pages in a real browser (issue 17)', function () {
       await page.check('#who-3');
     });
     expect(await page.textContent('#wishes')).to.include('Do not share information from the hospital with anyone');
-    for (const [as, org] of [['hospital', hospital], ['gp', practice]] as const) {
+    for (const [as, org] of [[hospital, hospital], ['gp', practice]]) {
       const staff = await staffRead(id, org);
       const preview = await previewAs(page, as);
       expect(hasMrn(staff.patient), `${as}: no hospital number for staff`).to.equal(false);
@@ -374,13 +374,13 @@ describe('patient pages in a real browser (issue 17)', function () {
       await page.check('#who');
       await page.selectOption('#organisation', hospital);
     });
-    for (const [as, org] of [['hospital', hospital], ['gp', practice]] as const) {
+    for (const [as, org] of [[hospital, hospital], ['gp', practice]]) {
       const staff = await staffRead(id, org);
       const preview = await previewAs(page, as);
-      expect(staff.notice, as).to.equal(as === 'hospital');
+      expect(staff.notice, as).to.equal(as === hospital);
       expect(preview.notice, `${as}: the notice exactly as the staff read`).to.equal(staff.notice);
       expect(preview.nothing, as).to.equal(!staff.notice);
-      if (as === 'hospital') expect(preview.text).to.include('Nothing in your record now is hidden by it');
+      if (as === hospital) expect(preview.text).to.include('Nothing in your record now is hidden by it');
     }
     await page.goto(`${stack.baseUrl}/my-choices/preview?as=gp`);
     await expectAccessible(page);
@@ -426,7 +426,7 @@ describe('patient pages in a real browser (issue 17)', function () {
     const id = await hpId();
     const officer = { sub: 'po-1', role: 'privacy-officer', org: 'X26' } as const;
     const alertsBefore = (await api('/review/alerts', officer)).body.alerts as unknown[];
-    for (const as of ['ambulance', 'gp', 'hospital']) {
+    for (const as of ['ambulance', 'gp', hospital]) {
       await page.goto(`${stack.baseUrl}/my-choices/preview?as=${as}`);
       expect(await page.locator('h1').textContent()).to.match(/^What .* would see$/);
     }

@@ -14,7 +14,7 @@ import { OperationOutcomeError } from '../../fhir/outcomes.js';
 import type { PageKit } from '../page-kit.js';
 import { CATEGORY_WORDS, consentOf, deniesOf, describe, EXPLAIN, isOptOut, OPT_OUT, provisionOf, ROLE_WORDS, SOURCE_WORDS, wishFromForm, type FieldError, type Wish } from './choices.js';
 import { patientOperationsFor, type PatientDeps, type PatientOperations } from './operations.js';
-import { VIEWERS } from './record-pages.js';
+import { previewLinks, viewersFor } from './record-pages.js';
 
 const SCOPE = 'http://terminology.hl7.org/CodeSystem/consentscope';
 const isPagesConsent = (c: Consent) => !!c.scope?.coding?.some((x) => x.system === SCOPE && x.code === 'patient-privacy');
@@ -70,7 +70,7 @@ export function choicesPages(kit: PageKit, deps: PatientDeps): Router {
       categories: CATEGORIES.map((value) => ({ value, text: CATEGORY_WORDS[value] })),
       roles: Object.entries(ROLE_WORDS).map(([value, text]) => ({ value, text })),
       organisations: Object.entries(orgs).map(([value, text]) => ({ value, text })),
-      previews: Object.entries(VIEWERS).map(([k, v]) => ({ href: `/my-choices/preview?as=${k}`, text: `What ${v.label} would see` })),
+      previews: previewLinks(viewersFor(deps.organisations)),
     }, extra.status ?? (errors.length ? 400 : 200));
   }
 
