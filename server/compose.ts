@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Federation } from '../adapters/federation.js';
@@ -155,6 +156,8 @@ export async function createService(config: Config, logger: Logger, given: { db?
         list: () => demoPeople(federation.adapters, 6),
         known: async (nhsNumber) => !!(await federation.patientIdForNhsNumber(nhsNumber)) || (await federation.findPatients({ kind: 'nhs-number', nhsNumber })).patients.length > 0,
       },
+      // Anonymous forms' CSRF key, from the shared secret so every instance accepts every instance's forms.
+      formKey: createHmac('sha256', secret).update('web-anonymous-form-key', 'utf8').digest(),
       pageSets: [
         staffPages({ guard, emergency, audit, software: SOFTWARE, fhirBaseUrl: `${config.publicBaseUrl}/fhir`, grantMinutes: config.emergencyGrantMinutes }),
         patientPages({ guard, consents, emergency, audit, organisations: patientChoiceOrganisations(config.sourceRegistry) }),

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { loadConfig } from '../server/config.js';
 import { ClaimsRefused, principalFromClaims } from '../web/claims.js';
 import { loadWebConfig } from '../web/config.js';
+import { SessionStore } from '../web/session-store.js';
 import { PageClient } from './helpers/page-client.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
@@ -157,6 +158,17 @@ describe('web foundation (issue 16)', function () {
       await stack.service.db.query(`UPDATE web_session SET last_seen_at = now() - interval '31 minutes'`);
       const after = await c.go('/my-record');
       expect(after.text).to.include('not used for 30 minutes').and.not.include('15 minutes');
+    });
+
+    it('the sweep removes sessions idle past their own limit (a sign-in never finished goes after 10 minutes), not only after hours', async () => {
+      const store = new SessionStore(stack.service.db);
+      const now = new Date();
+      const started = await store.create({ csrf: 'x', idleMinutes: 10, returnTo: '/record' }, new Date(now.getTime() - 11 * 60_000), 12);
+      const staff = await store.create({ csrf: 'y', idleMinutes: 15 }, new Date(now.getTime() - 11 * 60_000), 12);
+      await store.sweep(now);
+      expect(await store.get(started, now), 'idle 11 minutes with a 10-minute limit').to.equal(undefined);
+      expect(await store.get(staff, now), 'idle 11 minutes with a 15-minute limit').to.not.equal(undefined);
+      await store.delete(staff);
     });
 
     it('the bearer API keeps working beside the pages', async () => {

@@ -299,7 +299,14 @@ describe('public transparency site in a real browser (issue 18)', function () {
 
   it('feedback: a rating outside 1–5 is refused, a POST without the CSRF token is refused, too many are rate-limited', async () => {
     const c = new PageClient(stack.baseUrl);
+    const rows = async () => Number((await stack.service.db.query<{ n: string }>('SELECT count(*) AS n FROM web_session')).rows[0]!.n);
+    const before = await rows();
     const form = await c.go('/feedback?page=/organisations/A81001');
+    // Anyone may fetch the form without signing in: nothing is stored for it (a stateless CSRF token and its cookie).
+    for (let i = 0; i < 5; i++) await new PageClient(stack.baseUrl).go('/feedback');
+    expect(await rows(), 'no session row for anonymous forms').to.equal(before);
+    expect(c.cookies.has('ipr_form')).to.equal(true);
+    expect(c.cookies.has('ipr_session')).to.equal(false);
     const csrf = PageClient.csrfOf(form.text);
     const bad = await c.go('/feedback', { form: { _csrf: csrf, page: '/organisations/A81001', text: 'fine', rating: '9' } });
     expect(bad.res.status).to.equal(400);
@@ -307,6 +314,17 @@ describe('public transparency site in a real browser (issue 18)', function () {
     const noToken = await c.raw('/feedback', { form: { page: '/', text: 'hello' } });
     expect(noToken.status).to.equal(403);
     await noToken.arrayBuffer();
+    // Another visitor's token does not go with this visitor's form cookie (and the reverse).
+    const other = new PageClient(stack.baseUrl);
+    const otherCsrf = PageClient.csrfOf((await other.go('/feedback')).text);
+    expect(otherCsrf).to.not.equal(csrf);
+    const swapped = await c.raw('/feedback', { form: { _csrf: otherCsrf, page: '/', text: 'hello' } });
+    expect(swapped.status).to.equal(403);
+    await swapped.arrayBuffer();
+    const noCookie = new PageClient(stack.baseUrl);
+    const forged = await noCookie.raw('/feedback', { form: { _csrf: csrf, page: '/', text: 'hello' } });
+    expect(forged.status, 'a token without its cookie').to.equal(403);
+    await forged.arrayBuffer();
     let limited: Response | undefined;
     for (let i = 0; i < FEEDBACK_LIMIT + 2 && !limited; i++) {
       const r = await c.raw('/feedback', { form: { _csrf: csrf, page: '/', text: `note ${i}` } });

@@ -15,6 +15,7 @@ import { renderErrorPage } from './page-errors.js';
 import { createViews, ROLE_LABELS, type Renderer } from './render.js';
 import { pageSecurityHeaders } from './security-headers.js';
 import { SessionStore } from './session-store.js';
+import { AnonymousFormTokens } from './form-tokens.js';
 import { requireCsrf, Sessions } from './sessions.js';
 import { signInRoutes } from './sign-in.js';
 
@@ -27,6 +28,8 @@ export interface WebDeps {
   /** The people of the demo sources (the demo sign-in offers them and refuses unknown NHS numbers). */
   demoPatients: DemoPatientDirectory;
   pageSets: PageSet[];
+  /** Key of the anonymous forms' CSRF tokens (form-tokens.ts): the same on every instance. */
+  formKey: Uint8Array;
   now?: () => Date;
 }
 
@@ -81,13 +84,14 @@ export async function createWeb(deps: WebDeps): Promise<Web> {
 
   const claimed = (req: Request) => deps.pageSets.some((s) => s.claims?.(req) ?? false);
   const homeLinks = deps.pageSets.flatMap((s) => s.homeLinks ?? []);
-  const kit: PageKit = { render, toHtml: views.toHtml, sessions, staffIdleMinutes: deps.config.staffIdleMinutes, requireRole: roleGate(sessions, render, deps.config.staffIdleMinutes) };
+  const anonymousForms = new AnonymousFormTokens(deps.formKey, deps.config.secureCookies);
+  const kit: PageKit = { render, toHtml: views.toHtml, sessions, anonymousForms, staffIdleMinutes: deps.config.staffIdleMinutes, requireRole: roleGate(sessions, render, deps.config.staffIdleMinutes) };
   const pages = Router();
   const issuerOrigin = new URL(signIn.issuer).origin;
   pages.use(pageSecurityHeaders(issuerOrigin === new URL(deps.baseUrl).origin ? [] : [issuerOrigin]));
   pages.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 50 }));
   pages.use(sessions.middleware());
-  pages.use(requireCsrf());
+  pages.use(requireCsrf(anonymousForms));
   pages.get('/', (_req, res) => {
     const principal = res.locals.principal;
     const startLinks = principal ? deps.pageSets.flatMap((s) => s.startLinks?.(principal) ?? []) : [];

@@ -8,12 +8,15 @@ import { forbidden } from '../fhir/outcomes.js';
 import type { Principal, Role } from '../identity/principal.js';
 import type { Renderer } from './render.js';
 import type { Sessions } from './sessions.js';
+import type { AnonymousFormTokens } from './form-tokens.js';
 
 export interface PageKit {
   render: Renderer;
   /** A view's HTML as a string (for a body a page set renders once and caches). */
   toHtml(view: string, context?: Record<string, unknown>): string;
   sessions: Sessions;
+  /** CSRF tokens for forms filled in without signing in (no session row: form-tokens.ts). */
+  anonymousForms: AnonymousFormTokens;
   /** Minutes a staff session may be idle (for pages that say so). */
   staffIdleMinutes: number;
   /** Middleware: the request must be signed in with one of `roles` (else sign-in, or a 403 page). */

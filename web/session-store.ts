@@ -86,8 +86,15 @@ export class SessionStore {
     await this.db.query('DELETE FROM web_session WHERE id_hash = $1', [hashOf(id)]);
   }
 
-  /** Deletes sessions past their absolute expiry or idle for longer than any session may be. */
+  /**
+   * Deletes sessions past their absolute expiry or idle for longer than their own limit (a sign-in never
+   * finished goes after 10 minutes, not hours), and any idle for longer than any session may be.
+   */
   async sweep(now: Date): Promise<void> {
-    await this.db.query('DELETE FROM web_session WHERE expires_at < $1 OR last_seen_at < $2', [now, new Date(now.getTime() - 4 * 3_600_000)]);
+    await this.db.query(
+      `DELETE FROM web_session WHERE expires_at < $1 OR last_seen_at < $2
+          OR last_seen_at < $1::timestamptz - make_interval(mins => COALESCE((data->>'idleMinutes')::int, 240))`,
+      [now, new Date(now.getTime() - 4 * 3_600_000)],
+    );
   }
 }

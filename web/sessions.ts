@@ -21,7 +21,8 @@ export interface SessionOptions {
 /** The request's session, when it has one. */
 export const sessionOf = (res: Response) => res.locals.session as StoredSession | undefined;
 
-function readCookie(req: Request, name: string): string | undefined {
+/** A cookie of the request, by name. */
+export function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
@@ -106,17 +107,20 @@ export class Sessions {
 }
 
 /**
- * The synchroniser-token check for every state-changing page request: the form's `_csrf` field must
- * equal the session's token. A POST without a session or with a wrong or missing token is a 403.
+ * The CSRF check for every state-changing page request: the form's `_csrf` field must equal the session's
+ * synchroniser token, or, for a visitor without a session, the signed double-submit token of their form
+ * cookie (form-tokens.ts). A POST with neither, or with a wrong or missing token, is a 403.
  */
-export function requireCsrf(): RequestHandler {
+export function requireCsrf(anonymous: { expected(req: Request): string | undefined }): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method === 'GET' || req.method === 'HEAD') return next();
-    const expected = sessionOf(res)?.data.csrf;
+    const session = sessionOf(res);
+    const expected = session ? session.data.csrf : anonymous.expected(req);
     const given = (req.body as Record<string, unknown> | undefined)?._csrf;
     if (!expected || typeof given !== 'string' || !sameString(given, expected)) {
       throw forbidden('csrf-token-invalid', 'This form has expired or did not come from this service. Go back, reload the page and try again.');
     }
+    res.locals.csrfToken = expected; // a form shown again (with its errors) carries the same token
     next();
   };
 }

@@ -47,8 +47,8 @@ export function feedbackPages(kit: PageKit, data: PublicData): Router {
     }, status);
 
   router.get('/feedback', async (req: Request, res: Response) => {
-    // The form's CSRF token lives in a session: a visitor who has none gets a short anonymous one.
-    if (!sessionOf(res)) await kit.sessions.regenerate(res, { idleMinutes: 30 });
+    // A signed-in visitor's form carries their session's token; anyone else gets a stateless one (no row stored).
+    if (!sessionOf(res)) kit.anonymousForms.issue(req, res);
     form(res, pageOf((req.query as Record<string, unknown>).page), { text: '', rating: '' });
   });
 
