@@ -22,6 +22,9 @@ import type { Criterion, IndicatorSpec, Population, ReportingPeriod } from './ag
  * time when the service PREPARES the key (POST /keys), else when the first session with that key opens (that
  * session then takes as long as the keying). A source holds the keyed pseudonyms of at most a few recent keys
  * and drops the rest; a source that does not offer /keys still works, paying the keying in the session.
+ * Whatever it keeps, a session must see every person the source holds when it opens: people added since the
+ * key was prepared are keyed before the session answers (the sandbox keys each extract version afresh), or
+ * someone who opted out would be counted and someone linkable would not be linked.
  */
 
 export interface VersionResponse {

@@ -159,6 +159,35 @@ describe('sandbox aggregate API', function () {
     expect(bad.body.error).to.match(/key must be at least 32 bytes/);
   });
 
+  it('keys a new extract version afresh: a person added after the key was prepared is still left out when opted out', async () => {
+    const db = await sb.extract.db();
+    const original = indicatorFixture(FIRST_NHS).gp;
+    const monthKey = randomBytes(32);
+    expect((await call(sb.admin.gp, '/keys', { key: monthKey.toString('base64url') })).status).to.equal(201);
+    const added = '9990099995';
+    const spec = indicatorById('diabetes-hba1c-recorded')!.spec;
+    try {
+      await loadExtractRows(db, sb.extract.schemas.gp, {
+        persons: [...original.persons, { personId: 99, nhsNumber: added, sex: 'female', birthDate: '1960-01-01', orgCode: 'A81001' }],
+        facts: [
+          ...original.facts,
+          { personId: 99, kind: 'condition', system: 'http://snomed.info/sct', code: '44054006', startDate: '2015-01-01' },
+          { personId: 99, kind: 'observation', system: 'http://loinc.org', code: '4548-4', startDate: '2024-08-01', value: 50 },
+        ],
+        orgReturns: original.orgReturns,
+        version: 'fixture-gp-2',
+      });
+      const plain = await call(sb.admin.gp, '/sessions', { key: monthKey.toString('base64url'), optedOut: [] });
+      expect(plain.body.keyPrepared, 'the new version is keyed when the session opens').to.equal(false);
+      expect(totals((await counts(sb.admin.gp, plain.body.session, spec)).body.rows as never)).to.deep.equal({ A81001: [2, 3] });
+      const optedOut = await call(sb.admin.gp, '/sessions', { key: monthKey.toString('base64url'), optedOut: [keyedPseudonym(monthKey, added)] });
+      expect(optedOut.body.keyPrepared).to.equal(true);
+      expect(totals((await counts(sb.admin.gp, optedOut.body.session, spec)).body.rows as never)).to.deep.equal({ A81001: [1, 2] });
+    } finally {
+      await loadExtractRows(db, sb.extract.schemas.gp, original);
+    }
+  });
+
   it('returns keyed pseudonyms (never NHS numbers) for cross-source linking', async () => {
     const n = fixtureNhsNumbers(FIRST_NHS);
     const hs = await session(sb.admin.hospital);
