@@ -81,7 +81,10 @@ export class PseudonymTables {
    */
   async prepare(key: Uint8Array, hold = false): Promise<PreparedKey & { keyed: boolean }> {
     const db = await this.db();
-    await (this.cleared ??= this.dropLeftovers(db));
+    await (this.cleared ??= this.dropLeftovers(db).catch((e: unknown) => {
+      this.cleared = undefined; // try again on the next call
+      throw e;
+    }));
     const { version } = await extractVersion(db, this.schema);
     const name = `pseudonym_${hex(key, 16)}_${hex(version, 8)}`;
     const existing = this.entries.get(name);
