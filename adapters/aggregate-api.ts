@@ -60,7 +60,7 @@ export interface SessionResponse {
   expiresIn: number;
   /** People the source holds without an NHS number: they cannot be linked to another source (nor excluded by opt-out). */
   unlinkable?: number;
-  /** Whether the key was prepared before the session (false: opening the session keyed every person). */
+  /** Whether the key was prepared before the session (false: opening the session waited while every person was keyed). */
   keyPrepared?: boolean;
 }
 

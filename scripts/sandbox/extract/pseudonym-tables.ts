@@ -31,6 +31,8 @@ interface Entry {
   built: Promise<PreparedKey>;
   /** Open sessions using the table. */
   users: number;
+  /** Whether the keying has finished. */
+  ready: boolean;
   /** Order of the latest prepare (higher is more recent). */
   used: number;
 }
@@ -76,10 +78,10 @@ export class PseudonymTables {
 
   /**
    * The table of `key` for the extract as it is now, keyed now if it is not held yet (`keyed: true`). Callers
-   * asking at the same time share one keying. With `hold`, the table is held for a session (not dropped until
-   * `release`).
+   * asking at the same time share one keying (`waited: true` for all of them). With `hold`, the table is held
+   * for a session (not dropped until `release`).
    */
-  async prepare(key: Uint8Array, hold = false): Promise<PreparedKey & { keyed: boolean }> {
+  async prepare(key: Uint8Array, hold = false): Promise<PreparedKey & { keyed: boolean; waited: boolean }> {
     const db = await this.db();
     await (this.cleared ??= this.dropLeftovers(db).catch((e: unknown) => {
       this.cleared = undefined; // try again on the next call
@@ -91,14 +93,16 @@ export class PseudonymTables {
     if (existing) {
       existing.used = ++this.counter;
       if (hold) existing.users++;
-      return { ...(await existing.built), keyed: false };
+      const waited = !existing.ready;
+      return { ...(await existing.built), keyed: false, waited };
     }
-    const entry: Entry = { name, users: hold ? 1 : 0, used: ++this.counter, built: this.build(db, name, Buffer.from(key), version) };
+    const entry: Entry = { name, users: hold ? 1 : 0, ready: false, used: ++this.counter, built: this.build(db, name, Buffer.from(key), version) };
     this.entries.set(name, entry);
     try {
       const prepared = await entry.built;
+      entry.ready = true;
       await this.evict(db);
-      return { ...prepared, keyed: true };
+      return { ...prepared, keyed: true, waited: true };
     } catch (e) {
       this.entries.delete(name);
       throw e;

@@ -135,7 +135,7 @@ export function createAggregateRouter(opts: AggregateRouterOptions): Router {
           [id, optedOut],
         );
       }
-      send(res, 201, { session: id, version: prepared.version, expiresIn: ttl / 1000, unlinkable: prepared.unlinkable, keyPrepared: !prepared.keyed } satisfies SessionResponse);
+      send(res, 201, { session: id, version: prepared.version, expiresIn: ttl / 1000, unlinkable: prepared.unlinkable, keyPrepared: !prepared.waited } satisfies SessionResponse);
     } catch (e) {
       await endSession(db, id);
       throw e;
