@@ -221,7 +221,9 @@ export function compilePopulationMembers(pop: Population, criteria: readonly Cri
   const where = populationWhere(b, pop, true);
   const { member, join } = members(ctx);
   const sql =
-    `${b.with()}SELECT p.org_code AS org, ${ageBand(b)} AS age_band, p.sex AS sex, count(*)::int AS denominator,\n` +
+    // Grouped by sorting a million rows: byte order ("C") sorts the codes the same way as the database's locale
+    // would (they are ASCII) and about 15 % faster (measured at 1,000,000 people, docs/indicators.md).
+    `${b.with()}SELECT p.org_code COLLATE "C" AS org, ${ageBand(b)} COLLATE "C" AS age_band, p.sex COLLATE "C" AS sex, count(*)::int AS denominator,\n` +
     `  COALESCE(string_agg(${member}, ',') FILTER (WHERE ${matching}), '') AS matching\n` +
     `FROM ${b.s}.person p\n${join}${b.joins.join('\n')}\nWHERE ${where}\nGROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
   return { sql, params: b.params };
