@@ -48,7 +48,7 @@ export interface PrepareKeyResponse {
 }
 
 export interface SessionRequest {
-  /** The per-refresh HMAC key, base64url (32 bytes). */
+  /** The HMAC key (the month's: indicators/pseudonyms.ts), base64url (32 bytes). */
   key: string;
   /** Keyed pseudonyms of people who opted out of secondary use: the source leaves them out of everything. */
   optedOut: string[];

@@ -272,7 +272,7 @@ async function singleSource(def: IndicatorDefinition, period: ReportingPeriod, o
  * Population side (every source of the population's kind) counts its members per organisation and stratum
  * and lists, by keyed pseudonym, those meeting its own numerator criteria; every source of each other kind
  * lists who meets its criteria (the sets of one kind unioned: a person may be known to two trusts); the
- * lists are intersected here. The same refresh key goes to every source, so their pseudonyms agree.
+ * lists are intersected here. The same key (the month's) goes to every source, so their pseudonyms agree.
  */
 async function crossSource(def: IndicatorDefinition, period: ReportingPeriod, open: (kind: IndicatorSource) => OpenSession[]): Promise<OrganisationCount[]> {
   if (def.spec.shape !== 'person-proportion') throw new Error(`${def.id}: only person-proportion indicators can span sources`);
