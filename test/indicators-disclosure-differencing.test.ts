@@ -8,6 +8,7 @@ import type { IndicatorDefinition } from '../indicators/spec.js';
 import { standardisedRate } from '../indicators/standardise.js';
 import type { OrganisationCount, PublishedIndicator, PublishedOrganisation, StratumCount } from '../indicators/types.js';
 import { boxOf, difference, readRow } from './helpers/disclosure-reader.js';
+import { mulberry32 as rng } from '../scripts/sandbox/hash.js';
 
 /**
  * Issue 18, defect 2: no published figure (value, interval, funnel position, standardised value, opt-outs applied)
@@ -23,17 +24,6 @@ const PERIOD = { start: '2020-01-01', end: '2020-12-31' };
 const FLU = (): IndicatorDefinition => indicatorById('flu-vaccination-65')!;
 const proportionCi = (n: number, d: number) => confidenceInterval('proportion', n, d);
 
-/** Seeded PRNG (mulberry32), so every run tests the same populations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 
 /** A practice list: 65+ registered (d) and vaccinated (n), with the two 65+ strata of each sex that sum to them. */

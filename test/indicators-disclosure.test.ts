@@ -12,6 +12,7 @@ import {
 } from '../indicators/disclosure.js';
 import { AGE_BANDS, type OrganisationCount, type PublishedCount } from '../indicators/types.js';
 import { disclosures, enumerate, type ExtraSum, type ReaderCell } from './helpers/disclosure-reader.js';
+import { mulberry32 as prng } from '../scripts/sandbox/hash.js';
 
 const T = DEFAULT_POLICY.threshold;
 const SMALL: PublishedCount = { value: null, suppressed: true, reason: 'small-count' };
@@ -256,18 +257,6 @@ describe('disclosure control: complements of proportions (denominator − numera
     expect(out.organisations.slice(1).filter((o) => o.valuePublishable).length).to.be.at.least(2);
   });
 });
-
-/** mulberry32: small seeded PRNG so the property test is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Counts skewed towards small values: many zeros and 1..7s, a few large. */
 function skewedCount(rand: () => number, scale: number): number {

@@ -12,6 +12,7 @@ import { AGE_BANDS } from '../indicators/types.js';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { expectValidFhir } from './helpers/fhir-validator.js';
 import { csvRecords, parseCsv } from './helpers/csv.js';
+import { mulberry32 as rng } from '../scripts/sandbox/hash.js';
 
 const POLICY = { threshold: 7, rounding: 5 };
 const KEY = Buffer.from('test cell key for indicators-publish');
@@ -83,19 +84,6 @@ function allNumbers(v: unknown, out: number[] = []): number[] {
   else if (Array.isArray(v)) v.forEach((x) => allNumbers(x, out));
   else if (v && typeof v === 'object') Object.values(v).forEach((x) => allNumbers(x, out));
   return out;
-}
-
-
-/** A seeded PRNG (mulberry32) so "random" populations are reproducible. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('indicators: publishing (disclosure control, fair comparison, outputs)', () => {

@@ -17,21 +17,10 @@ import { CATALOGUE } from '../../indicators/catalogue.js';
 import { publishRun } from '../../indicators/publish.js';
 import { SnapshotStore } from '../../indicators/snapshots.js';
 import type { ComputeRun, IndicatorComputation } from '../../indicators/types.js';
+import { mulberry32 as rng } from '../sandbox/hash.js';
 
 const PRACTICES = Number(process.env.BENCH_PRACTICES ?? 6500);
 const PORT = Number(process.env.BENCH_PORT ?? 8660);
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const codes = Array.from({ length: PRACTICES }, (_, i) => `${String.fromCharCode(65 + (i % 16))}${String(81000 + i).padStart(5, '0')}`).sort();
 const defs = CATALOGUE.filter((d) => d.level === 'gp-practice');

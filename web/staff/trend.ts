@@ -3,20 +3,14 @@
  * same values in a table beside it. Pure: values in, drawing coordinates out.
  */
 import type { Observation, Resource } from 'fhir/r4.js';
-import { lineGeometry } from '../charts/line.js';
+import { lineGeometry, type LineGeometry } from '../charts/line.js';
 import { conceptText, dateOf, sourcesOf } from './view-model.js';
 
-export interface Trend {
+/** A trend: the test, its values, and the drawing (SVG polyline points "x,y x,y" and the circles). */
+export interface Trend extends LineGeometry {
   name: string;
   unit: string;
   points: { when: string; value: number; sources: string }[];
-  /** SVG polyline points ("x,y x,y"), and the circles. */
-  polyline: string;
-  dots: { x: number; y: number; label: string }[];
-  width: number;
-  height: number;
-  min: number;
-  max: number;
 }
 
 /** One trend per test with two or more numeric values (oldest to newest), at most `limit` trends. */
